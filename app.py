@@ -1,0 +1,172 @@
+"""SellerDesk's command line and composition root: parse the command, build the parts, start them.
+
+Wiring only. Each command group lives in `bot/cli/<group>.py` with `add_parser(subparsers)` and
+`run(args, components) -> int`. Parts are built lazily, so `classify` never opens a database
+and `check-image` never trains the matcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from bot.conversation import Conversation
+    from handlers.services import Services
+    from knowledge.loader import KnowledgeBase
+    from knowledge.matcher import Matcher
+
+COMMAND_GROUPS = (
+    "console",
+    "classify",
+    "check_image",
+    "demo",
+    "orders",
+    "reports",
+    "admin",
+    "scheduler",
+    "slack",
+)
+
+
+class Components:
+    """The application's parts, each built on first use from one `Settings`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def engine(self) -> Engine:
+        from erp.db import create_schema, make_engine
+
+        engine = make_engine(self.settings.database_url)
+        create_schema(engine)
+        return engine
+
+    def session(self) -> Session:
+        from sqlmodel import Session
+
+        return Session(self.engine, expire_on_commit=False)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeBase:
+        from knowledge.loader import load_knowledge
+
+        return load_knowledge()
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        from knowledge.matcher import Matcher
+
+        return Matcher.train(self.knowledge)
+
+    @cached_property
+    def connectors(self) -> Any:
+        from erp.platforms.registry import ConnectorRegistry
+
+        return ConnectorRegistry()
+
+    @cached_property
+    def schedule(self) -> Any:
+        from erp.jobs.schedule import JobSchedule
+
+        return JobSchedule(order_sync_minutes=self.settings.order_sync_minutes)
+
+    @cached_property
+    def image_checker(self) -> Any:
+        from handlers.image_check import FetchPolicy, ImageChecker
+
+        return ImageChecker(FetchPolicy(allow=self.settings.fetch_allow))
+
+    @cached_property
+    def order_sync(self) -> Any:
+        from erp.jobs.order_sync import OrderSync
+
+        return OrderSync(self.session, self.connectors.connector_for)
+
+    @cached_property
+    def report_refresher(self) -> Any:
+        from erp.jobs.report_import import ReportRefresher
+
+        return ReportRefresher(self.session, self.connectors.connector_for)
+
+    @cached_property
+    def services(self) -> Services:
+        from handlers.services import Services
+
+        return Services(
+            sessions=self.session,
+            connector_for=self.connectors.connector_for,
+            orders=self.order_sync,
+            reports=self.report_refresher,
+            images=self.image_checker,
+            schedule=self.schedule,
+            clock=lambda: datetime.now(UTC),
+            export_dir=os.path.join(self.settings.data_dir, "exports"),
+        )
+
+    @cached_property
+    def conversation(self) -> Conversation:
+        from bot.conversation import Conversation
+
+        return Conversation(services=self.services, knowledge=self.knowledge, matcher=self.matcher)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
+    parser = argparse.ArgumentParser(
+        prog="sellerdesk",
+        description="SellerDesk: the support bot that runs the checks itself. "
+        "With no command: Socket Mode if SLACK_APP_TOKEN is set, HTTP mode if SLACK_SIGNING_SECRET "
+        "is set, else the console on the embedded demo.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    handlers: dict[str, Any] = {}
+    for group in COMMAND_GROUPS:
+        module = importlib.import_module(f"bot.cli.{group}")
+        for name in module.add_parser(subparsers):
+            handlers[name] = module
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("SELLERDESK_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"sellerdesk: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    components = Components(settings)
+    command = args.command or _default_command(settings)
+    if args.command is None:
+        args = parser.parse_args([command])
+    return int(handlers[command].run(args, components))
+
+
+def _default_command(settings: Settings) -> str:
+    if settings.slack_app_token:
+        return "socket"
+    if settings.slack_signing_secret:
+        return "serve"
+    return "console"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""How SellerDesk talks: Slack, the console, rendering, escalation, conversations, scheduling."""

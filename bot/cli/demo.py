@@ -1,0 +1,17 @@
+"""Command(s) demo: not available yet."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.cli.common import not_available
+
+
+def add_parser(subparsers: Any) -> list[str]:
+    subparsers.add_parser("demo", help="(not available yet)")
+    return ['demo']
+
+
+def run(args: argparse.Namespace, components: Any) -> int:
+    return not_available(args.command)

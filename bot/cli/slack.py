@@ -1,0 +1,18 @@
+"""Command(s) serve, socket: not available yet."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.cli.common import not_available
+
+
+def add_parser(subparsers: Any) -> list[str]:
+    subparsers.add_parser("serve", help="(not available yet)")
+    subparsers.add_parser("socket", help="(not available yet)")
+    return ['serve', 'socket']
+
+
+def run(args: argparse.Namespace, components: Any) -> int:
+    return not_available(args.command)

@@ -1,0 +1,67 @@
+"""The conversation: one seller turn in, one reply out, the same for Slack and the console.
+
+(Contract so far; the engine lands with issue 4.) A turn carries the seller's words or a choice
+they clicked; the conversation matches the question, asks for a missing detail or a
+clarification, runs the flow's handler and returns a `Reply` that `bot/render/` lays out.
+What the conversation waits for is kept in `ConversationState`, keyed by `Turn.key`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from handlers.diagnosis import Choice, DetailRequest, Diagnosis, Language
+
+ReplyKind = Literal[
+    "diagnosis",  # a handler reached a verdict
+    "ask_detail",  # a detail is missing: detail_request lists the choices
+    "clarify",  # two flows are close: choices are flow ids
+    "explain",  # the flow's explanation and steps (no live check applies)
+    "out_of_scope",  # honest "can't help with that here" + offer of a person
+    "not_linked",  # the Slack user is not linked to a seller account
+    "message",  # plain text (help, link confirmation, errors in the seller's words)
+]
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who is asking, as the identity layer resolved them."""
+
+    actor: str  # for the audit log: "slack:T1:U1", "console:demo"
+    account_id: int | None  # None: not linked
+    role: str = "member"  # owner | member | agent
+    team_id: str = ""
+    user_id: str = ""
+
+
+@dataclass(frozen=True)
+class Turn:
+    key: str  # conversation key: "slack:T1:D123:U1[:thread]" or "console:demo"
+    speaker: Speaker
+    text: str = ""
+    # Set when the seller clicked instead of typing:
+    flow: str | None = None  # a clarify button or a slash command chose the flow
+    detail: str | None = None  # which detail `value` answers (sku, order_id, image_url, store)
+    value: str | None = None
+    language: Language | None = None  # forced language; otherwise detected from `text`
+
+
+@dataclass
+class Reply:
+    kind: ReplyKind
+    language: Language
+    text: str  # plain-text version: notifications, fallbacks, console
+    flow: str | None = None
+    diagnosis: Diagnosis | None = None
+    detail_request: DetailRequest | None = None
+    choices: list[Choice] = field(default_factory=list)
+    title: str = ""  # explain: the flow's title
+    steps: list[str] = field(default_factory=list)  # explain: the flow's steps
+
+
+class Conversation:
+    """Placeholder until issue 4 lands."""
+
+    def __init__(self, **_: object) -> None:
+        pass

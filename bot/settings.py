@@ -1,0 +1,96 @@
+"""One settings object, read from the environment once by the composition root and passed in."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+_PLACEHOLDERS = {"changeme", "change-me", "xxx", "todo", "your-token-here", "secret"}
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if value.lower() in _PLACEHOLDERS:
+        raise SettingsError(f"{name} is a placeholder ({value!r}); set the real value or unset it")
+    return value
+
+
+def _allow_list(raw: str) -> tuple[str, ...]:
+    entries = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for entry in entries:
+        if "/" in entry:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise SettingsError(f"SELLERDESK_FETCH_ALLOW: {entry!r} is not a host or CIDR") from exc
+    return entries
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///sellerdesk.db"
+    slack_bot_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_client_id: str = ""
+    slack_client_secret: str = field(default="", repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    escalation_channel: str = ""
+    fetch_allow: tuple[str, ...] = ()
+    port: int = 3000
+    data_dir: str = "sellerdesk-data"
+    order_sync_minutes: int = 30
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and validate; raises `SettingsError` naming the variable that is wrong."""
+        database_url = env.get("DATABASE_URL", "").strip() or cls.database_url
+        if database_url.startswith("postgresql://"):
+            # The project ships psycopg 3; SQLAlchemy's bare postgresql:// means psycopg2.
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        api_url = env.get("SLACK_API_URL", "").strip() or cls.slack_api_url
+        if not api_url.startswith(("http://", "https://")):
+            raise SettingsError(f"SLACK_API_URL must be an http(s) URL, not {api_url!r}")
+        if not api_url.endswith("/"):
+            api_url += "/"
+        client_id = env.get("SLACK_CLIENT_ID", "").strip()
+        client_secret = _secret(env, "SLACK_CLIENT_SECRET")
+        if bool(client_id) != bool(client_secret):
+            raise SettingsError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET must be set together")
+        return cls(
+            database_url=database_url,
+            slack_bot_token=_secret(env, "SLACK_BOT_TOKEN"),
+            slack_signing_secret=_secret(env, "SLACK_SIGNING_SECRET"),
+            slack_app_token=_secret(env, "SLACK_APP_TOKEN"),
+            slack_client_id=client_id,
+            slack_client_secret=client_secret,
+            slack_api_url=api_url,
+            escalation_channel=env.get("SELLERDESK_ESCALATION_CHANNEL", "").strip(),
+            fetch_allow=_allow_list(env.get("SELLERDESK_FETCH_ALLOW", "")),
+            port=_int(env, "PORT", 3000, 1, 65535),
+            data_dir=env.get("SELLERDESK_DATA_DIR", "").strip() or cls.data_dir,
+            order_sync_minutes=_int(env, "SELLERDESK_ORDER_SYNC_MINUTES", 30, 1, 1440),
+        )

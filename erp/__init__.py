@@ -1,0 +1,1 @@
+"""The seller's data and the marketplaces: models, database, connectors, sandboxes, jobs."""

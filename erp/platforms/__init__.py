@@ -1,0 +1,1 @@
+"""Marketplace connectors (Amazon SP-API, Shopee Open Platform v2) behind one interface."""

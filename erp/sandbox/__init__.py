@@ -1,0 +1,1 @@
+"""Sandbox marketplaces: real HTTP servers speaking the platforms' protocols, for demo and tests."""

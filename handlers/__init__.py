@@ -1,0 +1,1 @@
+"""What SellerDesk does: one module per flow, each returning a Diagnosis; shared checks."""
