@@ -47,6 +47,16 @@ class Turn:
     language: Language | None = None  # forced language; otherwise detected from `text`
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file the bot hands back (the converted RGB image) or attaches as evidence."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+    title: str = ""
+
+
 @dataclass
 class Reply:
     kind: ReplyKind
@@ -58,6 +68,7 @@ class Reply:
     choices: list[Choice] = field(default_factory=list)
     title: str = ""  # explain: the flow's title
     steps: list[str] = field(default_factory=list)  # explain: the flow's steps
+    files: list[Attachment] = field(default_factory=list)
 
 
 class Conversation:

@@ -376,7 +376,7 @@ class FollowUp(SQLModel, table=True):
 
 
 class Feedback(SQLModel, table=True):
-    """"This helped" / "this did not help", kept with the flow and verdict for analytics."""
+    """ "This helped" / "this did not help", kept with the flow and verdict for analytics."""
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow)

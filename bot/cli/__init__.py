@@ -1,1 +1,4 @@
-"""One module per command group of `python app.py`; each has `add_parser(subparsers)` and `run(args, components)`."""
+"""One module per command group of `python app.py`.
+
+Each has `add_parser(subparsers) -> list[str]` and `run(args, components) -> int`.
+"""

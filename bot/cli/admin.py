@@ -12,7 +12,7 @@ def add_parser(subparsers: Any) -> list[str]:
     subparsers.add_parser("store", help="(not available yet)")
     subparsers.add_parser("account", help="(not available yet)")
     subparsers.add_parser("user", help="(not available yet)")
-    return ['store', 'account', 'user']
+    return ["store", "account", "user"]
 
 
 def run(args: argparse.Namespace, components: Any) -> int:

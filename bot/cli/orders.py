@@ -10,7 +10,7 @@ from bot.cli.common import not_available
 
 def add_parser(subparsers: Any) -> list[str]:
     subparsers.add_parser("sync-orders", help="(not available yet)")
-    return ['sync-orders']
+    return ["sync-orders"]
 
 
 def run(args: argparse.Namespace, components: Any) -> int:

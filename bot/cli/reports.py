@@ -10,7 +10,7 @@ from bot.cli.common import not_available
 
 def add_parser(subparsers: Any) -> list[str]:
     subparsers.add_parser("report", help="(not available yet)")
-    return ['report']
+    return ["report"]
 
 
 def run(args: argparse.Namespace, components: Any) -> int:

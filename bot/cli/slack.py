@@ -11,7 +11,7 @@ from bot.cli.common import not_available
 def add_parser(subparsers: Any) -> list[str]:
     subparsers.add_parser("serve", help="(not available yet)")
     subparsers.add_parser("socket", help="(not available yet)")
-    return ['serve', 'socket']
+    return ["serve", "socket"]
 
 
 def run(args: argparse.Namespace, components: Any) -> int:
