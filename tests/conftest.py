@@ -13,6 +13,9 @@ from sqlmodel import Session, SQLModel
 
 from erp.db import create_schema, make_engine
 
+# Fixture modules owned by each area: sandbox marketplaces, the fake Slack Web API, the image host.
+pytest_plugins = ["tests.sandboxes", "tests.fake_slack", "tests.image_server"]
+
 
 def _postgres_url() -> str | None:
     url = os.environ.get("DATABASE_URL", "")

@@ -1,0 +1,1 @@
+"""Jobs that keep the seller's data fresh: order sync, report import, image grab, schedule."""
