@@ -1,13 +1,65 @@
 """The image check: fetch a URL safely, read the header, decode fully, and convert when needed.
 
-(Contract only so far: the implementation lands with issue 4.)
+The bot fetches pictures that sellers (or anyone who can type a URL) name, from the server it
+runs on. So a fetch must not become a way into the internal network: every hop's host is
+resolved here, each address is vetted (no private, loopback, link-local, multicast, reserved or
+unspecified destination, IPv4 and IPv6, also when an IPv4 address hides inside an IPv6 one) and
+the connection goes to the vetted address itself, so a DNS answer that changes between the check
+and the connect (rebinding) cannot reach inside. Redirects are followed by hand for the same
+reason. Sizes are capped while streaming, and the pixel count is read from the header before
+any decoding, so a tiny file that claims gigapixels is refused without allocating it.
 """
 
 from __future__ import annotations
 
+import builtins
+import io
+import ipaddress
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from types import TracebackType
 from typing import Any
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from handlers.image_convert import (
+    describe_mode,
+    icc_description,
+    is_srgb_profile,
+    thumbnail_png,
+    to_srgb_jpeg,
+)
+
+logger = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MB = 1024 * 1024
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_USER_AGENT = "SellerDesk-ImageCheck/1.0"
+_NOT_A_URL = "not a web address: give the image link starting with https://"
+# Formats every marketplace accepts; others still get `ok` but with a warning.
+_SAFE_FORMATS = frozenset({"JPEG", "PNG"})
+# File signatures: a body that starts like an image but Pillow cannot identify is a corrupt file.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+# Pillow raises these (and a few more) on corrupt data; the check turns them into verdicts.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError)
 
 
 class ImageVerdict(StrEnum):
@@ -19,6 +71,10 @@ class ImageVerdict(StrEnum):
     UNREACHABLE = "unreachable"
     TOO_LARGE = "too_large"
     BLOCKED = "blocked"
+
+
+# Verdicts where the picture itself was read and can be converted to an sRGB JPEG.
+CONVERTIBLE = frozenset({ImageVerdict.OK, ImageVerdict.NOT_RGB, ImageVerdict.HAS_ALPHA})
 
 
 @dataclass
@@ -37,10 +93,515 @@ class ImageCheckResult:
     elapsed_ms: float = 0.0
     detail: str = ""
     warnings: list[str] = field(default_factory=list)
-    thumbnail_png: bytes | None = None
+    thumbnail_png: builtins.bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("thumbnail_png")
         data["verdict"] = str(self.verdict)
         return data
+
+    @property
+    def ok(self) -> bool:
+        """True when the picture is fine to publish as it is."""
+        return self.verdict is ImageVerdict.OK
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits for fetching and reading one picture.
+
+    Attributes:
+        allow: hosts (``name`` or ``name:port``), IP addresses or CIDRs that may be fetched although
+            they are private or loopback (``SELLERDESK_FETCH_ALLOW``).
+        max_bytes: the download is aborted past this many bytes.
+        connect_timeout: seconds to open a connection.
+        read_timeout: seconds to wait for the next bytes.
+        total_timeout: seconds for the whole fetch, so a server dripping bytes cannot hold a worker.
+        max_redirects: redirects followed before giving up.
+        max_pixels: header pixel count above which the picture is refused without decoding.
+        platform_max_bytes: above this a warning says some platforms reject the file.
+        min_zoom_side: below this longest side a warning says platforms will not offer zoom.
+        thumbnail_box: size of the evidence thumbnail.
+    """
+
+    allow: tuple[str, ...] = ()
+    max_bytes: int = 10 * MB
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_redirects: int = 5
+    max_pixels: int = 50_000_000
+    platform_max_bytes: int = 5 * MB
+    min_zoom_side: int = 1000
+    thumbnail_box: tuple[int, int] = (160, 160)
+
+
+class _Stop(Exception):
+    """Ends a check early with a verdict (fetch refused, failed or over a limit)."""
+
+    def __init__(
+        self,
+        verdict: ImageVerdict,
+        detail: str,
+        *,
+        http_status: int | None = None,
+        content_type: str = "",
+        size: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.verdict = verdict
+        self.detail = detail
+        self.http_status = http_status
+        self.content_type = content_type
+        self.size = size
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    body: bytes
+    http_status: int
+    content_type: str
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: httpx.URL
+    address: IPAddress
+    port: int
+
+
+def forbidden_reason(address: IPAddress) -> str | None:
+    """Why an address must not be fetched ("loopback", "private", ...), or None when it is public."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address.teredo is not None:
+            embedded = address.teredo[1]
+        if embedded is not None:
+            reason = forbidden_reason(embedded)
+            if reason:
+                return f"{reason} (inside {address})"
+    checks = (
+        (address.is_unspecified, "unspecified"),
+        (address.is_loopback, "loopback"),
+        (address.is_link_local, "link-local"),
+        (address.is_multicast, "multicast"),
+        (address.is_private, "private"),
+        (address.is_reserved, "reserved"),
+        (not address.is_global, "not public"),
+    )
+    return next((reason for hit, reason in checks if hit), None)
+
+
+def _allow_entry_matches(entry: str, host: str, port: int, address: IPAddress) -> bool:
+    entry = entry.strip().lower()
+    if "/" in entry:
+        try:
+            return address in ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            return False
+    try:
+        return ipaddress.ip_address(entry.strip("[]")) == address
+    except ValueError:
+        pass
+    return entry in (host, f"{host}:{port}", f"[{host}]:{port}")
+
+
+def _redact(url: str) -> str:
+    """The URL without query string or credentials: signed links carry secrets in both."""
+    try:
+        parsed = httpx.URL(url)
+        return str(parsed.copy_with(query=None, fragment=None, userinfo=b""))
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return "<not a URL>"
+
+
+def _describe_content(body: bytes, content_type: str) -> str:
+    head = body[:1024].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]:
+        return f"an HTML page ({content_type or 'no content type'}), not an image: the link opens a web page"
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "an SVG drawing, not a picture platforms accept: export it as JPEG or PNG"
+    for signature, kind in _SIGNATURES:
+        if body.startswith(signature):
+            return f"starts like a {kind} but cannot be read: the file is corrupt or lost"
+    if head[:1] in (b"{", b"["):
+        return f"JSON data ({content_type or 'no content type'}), not an image"
+    return f"{content_type or 'unknown'} content that is not an image Pillow can read"
+
+
+def _header_size(exc: Image.DecompressionBombError) -> str:
+    claimed = re.search(r"\((\d+) pixels\)", str(exc))
+    if claimed:
+        return f"header claims {int(claimed.group(1)):,} pixels"
+    return "header claims an enormous pixel count"
+
+
+class ImageChecker:
+    """Checks image URLs (fetch, header, full decode) and converts pictures to sRGB JPEG.
+
+    Args:
+        policy: fetch and read limits, and the allow list.
+        client: an httpx client to send requests with; one is built (and closed by `close`)
+            when None. Redirects are always followed by the checker, never by the client.
+        concurrency: how many URLs `check_many` fetches at once.
+    """
+
+    def __init__(
+        self, policy: FetchPolicy | None = None, *, client: httpx.Client | None = None, concurrency: int = 16
+    ) -> None:
+        self.policy = policy or FetchPolicy()
+        self._concurrency = max(1, concurrency)
+        self._owns_client = client is None
+        self._client = client or httpx.Client(
+            timeout=self._timeout(),
+            follow_redirects=False,
+            # Proxies from the environment would connect elsewhere than the vetted address.
+            trust_env=False,
+            limits=httpx.Limits(
+                max_connections=self._concurrency, max_keepalive_connections=self._concurrency
+            ),
+        )
+        # Decoding is CPU and memory bound: fetch many at once, decode about one per core, so
+        # memory is bounded by the core count rather than by the number of URLs.
+        self._decode_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+
+    def _timeout(self) -> httpx.Timeout:
+        policy = self.policy
+        return httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
+
+    def close(self) -> None:
+        """Close the HTTP client if this checker built it."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> ImageChecker:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- public API -------------------------------------------------------------------------
+
+    def check(self, url: str) -> ImageCheckResult:
+        """Fetch one URL and say whether the picture is fine for a marketplace.
+
+        Args:
+            url: the image link as the seller gave it.
+
+        Returns:
+            The result; never raises for bad input, network trouble or a broken file.
+        """
+        result, _ = self._examine(url, keep=False)
+        return result
+
+    def check_many(self, urls: Sequence[str]) -> list[ImageCheckResult]:
+        """Check several URLs concurrently (at most `concurrency` at once); results in input order."""
+        if not urls:
+            return []
+        workers = min(self._concurrency, len(urls))
+        if workers == 1:
+            return [self.check(url) for url in urls]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="image-check") as pool:
+            return list(pool.map(self.check, urls))
+
+    def convert_to_rgb(self, url: str) -> tuple[ImageCheckResult, bytes | None]:
+        """Fetch the picture and convert it to an sRGB JPEG.
+
+        CMYK goes through its embedded ICC profile when present, alpha is flattened onto white,
+        palette, grayscale and 16-bit pictures become 8-bit RGB.
+
+        Returns:
+            The check of the original and the JPEG bytes, or None when the picture could not be
+            read (unreachable, damaged, not an image, too large, blocked).
+        """
+        result, image = self._examine(url, keep=True)
+        if image is None:
+            return result, None
+        try:
+            with self._decode_slots:
+                return result, to_srgb_jpeg(image)
+        except _DECODE_ERRORS as exc:
+            logger.warning("conversion failed for %s: %s", _redact(url), exc)
+            result.detail = f"{result.detail}; conversion failed: {exc}".lstrip("; ")
+            return result, None
+        finally:
+            image.close()
+
+    # -- one URL ----------------------------------------------------------------------------
+
+    def _examine(self, url: str, *, keep: bool) -> tuple[ImageCheckResult, Image.Image | None]:
+        started = time.monotonic()
+        result = ImageCheckResult(url=url, verdict=ImageVerdict.UNREACHABLE)
+        image: Image.Image | None = None
+        try:
+            fetched = self._fetch(url, started + self.policy.total_timeout)
+            result.http_status = fetched.http_status
+            result.content_type = fetched.content_type
+            result.bytes = len(fetched.body)
+            image = self._read(fetched, result, keep=keep)
+        except _Stop as stop:
+            result.verdict = stop.verdict
+            result.detail = stop.detail
+            result.http_status = stop.http_status if stop.http_status is not None else result.http_status
+            result.content_type = stop.content_type or result.content_type
+            result.bytes = stop.size if stop.size is not None else result.bytes
+        except Exception as exc:  # noqa: BLE001 - a hostile file must end in a verdict, never a traceback
+            logger.exception("image check failed unexpectedly for %s", _redact(url))
+            result.verdict = ImageVerdict.DAMAGED
+            result.detail = f"could not be read ({type(exc).__name__})"
+        result.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        logger.debug("image check %s: %s %s", _redact(url), result.verdict, result.detail)
+        return result, image
+
+    # -- fetching ---------------------------------------------------------------------------
+
+    def _vet(self, url_text: str) -> _Target:
+        """Parse, check the scheme, resolve the host and pick an address that may be fetched."""
+        try:
+            url = httpx.URL(url_text.strip())
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            raise _Stop(ImageVerdict.UNREACHABLE, _NOT_A_URL) from exc
+        scheme = url.scheme.lower()
+        if not scheme or (scheme in ("http", "https") and not url.host):
+            raise _Stop(ImageVerdict.UNREACHABLE, _NOT_A_URL)
+        if scheme not in ("http", "https"):
+            raise _Stop(
+                ImageVerdict.BLOCKED,
+                f"{scheme}: links cannot be fetched; only http and https image links can be checked "
+                "(upload the picture, then give its web link)",
+            )
+        host = url.host.lower()
+        port = url.port or (443 if scheme == "https" else 80)
+        addresses = self._resolve(host, port)
+        refusal = ""
+        for address in addresses:
+            reason = forbidden_reason(address)
+            if reason is None or any(_allow_entry_matches(e, host, port, address) for e in self.policy.allow):
+                return _Target(url=url, address=address, port=port)
+            refusal = refusal or f"{host} is a {reason} address ({address})"
+        raise _Stop(
+            ImageVerdict.BLOCKED,
+            f"{refusal}: the bot does not fetch from internal networks; "
+            "use the picture's public link (or allow the host in SELLERDESK_FETCH_ALLOW)",
+        )
+
+    @staticmethod
+    def _resolve(host: str, port: int) -> list[IPAddress]:
+        try:
+            return [ipaddress.ip_address(host)]
+        except ValueError:
+            pass
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError, OSError) as exc:
+            raise _Stop(ImageVerdict.UNREACHABLE, f"cannot resolve host {host} (DNS lookup failed)") from exc
+        addresses: list[IPAddress] = []
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            if address not in addresses:
+                addresses.append(address)
+        if not addresses:
+            raise _Stop(ImageVerdict.UNREACHABLE, f"cannot resolve host {host} (no addresses)")
+        return addresses
+
+    def _request(self, target: _Target) -> httpx.Request:
+        """A request to the vetted address itself, naming the host in Host (and TLS SNI)."""
+        url = target.url
+        headers = {
+            "Host": url.netloc.decode("ascii"),
+            "User-Agent": _USER_AGENT,
+            "Accept": "image/*,*/*;q=0.5",
+            # Compressed bodies would let a small download expand past the byte cap in memory.
+            "Accept-Encoding": "identity",
+        }
+        extensions: dict[str, Any] = {}
+        if url.scheme == "https":
+            # Certificates are verified against the host name; a pooled TLS connection belongs
+            # to the address, so it must not be reused for another host's name.
+            extensions["sni_hostname"] = url.host
+            headers["Connection"] = "close"
+        pinned = url.copy_with(host=str(target.address))
+        return self._client.build_request(
+            "GET", pinned, headers=headers, extensions=extensions, timeout=self._timeout()
+        )
+
+    def _fetch(self, url: str, deadline: float) -> _Fetched:
+        current = url
+        for _hop in range(self.policy.max_redirects + 1):
+            target = self._vet(current)
+            response = self._send(target)
+            try:
+                status = response.status_code
+                location = response.headers.get("location")
+                if status in _REDIRECT_STATUSES and location:
+                    current = str(target.url.join(location))
+                    continue
+                content_type = response.headers.get("content-type", "").split(";")[0].strip()
+                if status >= 400:
+                    reason = response.reason_phrase or ""
+                    raise _Stop(
+                        ImageVerdict.UNREACHABLE,
+                        f"HTTP {status} {reason}".strip(),
+                        http_status=status,
+                        content_type=content_type,
+                    )
+                body = self._read_body(response, status, content_type, deadline)
+                return _Fetched(body=body, http_status=status, content_type=content_type)
+            finally:
+                response.close()
+        raise _Stop(ImageVerdict.UNREACHABLE, f"too many redirects (more than {self.policy.max_redirects})")
+
+    def _send(self, target: _Target) -> httpx.Response:
+        try:
+            return self._client.send(self._request(target), stream=True, follow_redirects=False)
+        except httpx.ConnectTimeout as exc:
+            raise _Stop(ImageVerdict.UNREACHABLE, "timed out connecting") from exc
+        except httpx.TimeoutException as exc:
+            raise _Stop(ImageVerdict.UNREACHABLE, "timed out waiting for the server") from exc
+        except httpx.ConnectError as exc:
+            text = str(exc).lower()
+            detail = "connection refused" if "refused" in text else f"could not connect: {exc}"
+            raise _Stop(ImageVerdict.UNREACHABLE, detail) from exc
+        except httpx.HTTPError as exc:
+            raise _Stop(ImageVerdict.UNREACHABLE, f"network error: {type(exc).__name__}") from exc
+
+    def _read_body(self, response: httpx.Response, status: int, content_type: str, deadline: float) -> bytes:
+        cap = self.policy.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _Stop(
+                ImageVerdict.TOO_LARGE,
+                f"{int(declared):,} bytes declared: over the {cap / MB:g} MB limit, not downloaded",
+                http_status=status,
+                content_type=content_type,
+                size=int(declared),
+            )
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            for chunk in response.iter_bytes(chunk_size=64 * 1024):
+                received += len(chunk)
+                if received > cap:
+                    raise _Stop(
+                        ImageVerdict.TOO_LARGE,
+                        f"more than {cap / MB:g} MB: download stopped at {received:,} bytes",
+                        http_status=status,
+                        content_type=content_type,
+                        size=received,
+                    )
+                if time.monotonic() > deadline:
+                    raise _Stop(
+                        ImageVerdict.UNREACHABLE,
+                        f"timed out: the download took longer than {self.policy.total_timeout:g} s",
+                        http_status=status,
+                        content_type=content_type,
+                        size=received,
+                    )
+                chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            raise _Stop(
+                ImageVerdict.UNREACHABLE,
+                "timed out reading the picture",
+                http_status=status,
+                content_type=content_type,
+                size=received,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise _Stop(
+                ImageVerdict.UNREACHABLE,
+                f"connection broke while downloading ({type(exc).__name__})",
+                http_status=status,
+                content_type=content_type,
+                size=received,
+            ) from exc
+        return b"".join(chunks)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _read(self, fetched: _Fetched, result: ImageCheckResult, *, keep: bool) -> Image.Image | None:
+        """Header, limits, full decode, verdict and warnings; returns the decoded image if `keep`."""
+        body = fetched.body
+        if not body:
+            raise _Stop(ImageVerdict.NOT_AN_IMAGE, "empty response: no picture data")
+        try:
+            image = Image.open(io.BytesIO(body))
+        except Image.DecompressionBombError as exc:
+            raise _Stop(
+                ImageVerdict.TOO_LARGE, f"{_header_size(exc)}: refused without decoding (decompression bomb)"
+            ) from exc
+        except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
+            raise _Stop(ImageVerdict.NOT_AN_IMAGE, _describe_content(body, fetched.content_type)) from exc
+        width, height = image.size
+        result.format = image.format or ""
+        result.mode = image.mode
+        result.width, result.height = width, height
+        if width * height > self.policy.max_pixels:
+            image.close()
+            raise _Stop(
+                ImageVerdict.TOO_LARGE,
+                f"{width * height:,} pixels ({width}x{height}): over the "
+                f"{self.policy.max_pixels / 1e6:g} MP limit, refused without decoding",
+            )
+        result.warnings = self._warnings(image, len(body))
+        try:
+            with self._decode_slots:
+                if not keep and image.format == "JPEG":
+                    # Scaled JPEG decoding still reads every byte (so truncation shows) but
+                    # allocates a fraction of the pixels; the thumbnail needs no more.
+                    box = self.policy.thumbnail_box
+                    image.draft(None, (box[0] * 2, box[1] * 2))
+                image.load()
+                result.thumbnail_png = thumbnail_png(image, box=self.policy.thumbnail_box)
+        except _DECODE_ERRORS as exc:
+            image.close()
+            raise _Stop(
+                ImageVerdict.DAMAGED,
+                f"{result.format or 'image'} data is cut short or corrupt ({exc}): "
+                "it displays partly or split",
+            ) from exc
+        result.verdict, result.detail = self._verdict(image)
+        if keep:
+            return image
+        image.close()
+        return None
+
+    @staticmethod
+    def _verdict(image: Image.Image) -> tuple[ImageVerdict, str]:
+        mode = image.mode
+        if mode == "RGB":
+            return ImageVerdict.OK, ""
+        if mode in ("RGBA", "RGBa", "PA"):
+            lowest_alpha = image.getchannel("A").getextrema()[0]
+            used = isinstance(lowest_alpha, int | float) and lowest_alpha < 255
+            note = "with transparent areas" if used else "alpha channel present though fully opaque"
+            return ImageVerdict.HAS_ALPHA, f"{describe_mode(mode)} ({note}): flatten onto white"
+        return ImageVerdict.NOT_RGB, f"colour mode {describe_mode(mode)}, not RGB: convert to RGB"
+
+    def _warnings(self, image: Image.Image, size: int) -> list[str]:
+        policy = self.policy
+        warnings: list[str] = []
+        longest = max(image.size)
+        if longest < policy.min_zoom_side:
+            warnings.append(
+                f"small: {image.size[0]}x{image.size[1]} px; platforms want {policy.min_zoom_side} px "
+                "on the longest side for zoom"
+            )
+        if size > policy.platform_max_bytes:
+            warnings.append(
+                f"{size / MB:.1f} MB: over the {policy.platform_max_bytes / MB:g} MB limit of some platforms"
+            )
+        if image.format == "JPEG" and (image.info.get("progressive") or image.info.get("progression")):
+            warnings.append("progressive JPEG: some platforms reject or re-encode it")
+        icc = image.info.get("icc_profile")
+        if icc and not is_srgb_profile(icc):
+            name = icc_description(icc) or "unreadable profile"
+            warnings.append(f"ICC profile '{name}', not sRGB: colours may shift unless converted to sRGB")
+        if image.format and image.format not in _SAFE_FORMATS:
+            warnings.append(f"{image.format} format: not every platform accepts it; JPEG or PNG is safest")
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        if frames > 1:
+            warnings.append(f"animated ({frames} frames): platforms show only the first frame")
+        return warnings
