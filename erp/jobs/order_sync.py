@@ -1,0 +1,566 @@
+"""Order sync: bring each store's orders from its marketplace into the ERP.
+
+A sync of one store pages through the orders updated since the store's watermark and upserts
+each page in its own transaction, together with the run's resume cursor. So a sync that fails on
+page 7 keeps pages 1-6, and the next sync of that store carries on from page 7 instead of
+starting over. An account's stores sync concurrently in a bounded thread pool (connectors are
+thread-safe; each store has its own token bucket), and one store's failure is reported in the
+seller's words without touching the other stores.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from erp.models import AuditLog, AuthStatus, Order, OrderStatus, Platform, Store, SyncRun, SyncStatus
+from erp.platforms.base import (
+    AuthorizationExpired,
+    BadResponse,
+    MarketplaceConnector,
+    PlatformError,
+    PlatformOrder,
+    RateLimited,
+)
+from erp.progress import StoreSyncProgress, SyncProgressCallback
+
+logger = logging.getLogger(__name__)
+
+FIRST_SYNC_LOOKBACK = timedelta(days=30)
+"""How far back the first sync of a store looks (no watermark yet)."""
+
+PLATFORM_NAMES = {Platform.AMAZON.value: "Amazon", Platform.SHOPEE.value: "Shopee"}
+
+# Platform status -> ERP status. Keys are lower case: platforms are not consistent about case.
+_AMAZON_STATUSES = {
+    "pendingavailability": OrderStatus.PENDING_REVIEW,  # pre-order, not yet payable
+    "pending": OrderStatus.PENDING_REVIEW,  # payment not yet authorized
+    "unshipped": OrderStatus.PENDING_PROCESSING,
+    "partiallyshipped": OrderStatus.PENDING_PROCESSING,
+    "invoiceunconfirmed": OrderStatus.PENDING_PROCESSING,
+    "shipped": OrderStatus.SHIPPED,
+    "canceled": OrderStatus.CANCELLED,
+    "cancelled": OrderStatus.CANCELLED,
+    # The platform could not fulfil it: the seller has to look at it.
+    "unfulfillable": OrderStatus.PENDING_REVIEW,
+}
+_SHOPEE_STATUSES = {
+    "unpaid": OrderStatus.PENDING_REVIEW,
+    "invoice_pending": OrderStatus.PENDING_REVIEW,
+    "in_cancel": OrderStatus.PENDING_REVIEW,  # the buyer asked to cancel: the seller decides
+    "ready_to_ship": OrderStatus.PENDING_PROCESSING,
+    "processed": OrderStatus.PENDING_PROCESSING,
+    "retry_ship": OrderStatus.PENDING_PROCESSING,
+    "shipped": OrderStatus.SHIPPED,
+    "to_confirm_receive": OrderStatus.SHIPPED,
+    "to_return": OrderStatus.SHIPPED,
+    "completed": OrderStatus.SHIPPED,
+    "cancelled": OrderStatus.CANCELLED,
+}
+_STATUS_MAPS = {Platform.AMAZON.value: _AMAZON_STATUSES, Platform.SHOPEE.value: _SHOPEE_STATUSES}
+
+# Fulfilment channel words stored with the order, per platform: (by the platform, by the seller).
+_CHANNELS = {Platform.AMAZON.value: ("AFN", "MFN"), Platform.SHOPEE.value: ("FBS", "seller")}
+
+_COMPARED_FIELDS = (
+    "status",
+    "platform_status",
+    "fulfillment_channel",
+    "purchased_at",
+    "platform_updated_at",
+    "total_amount",
+    "currency",
+    "skus",
+)
+
+
+def erp_status(platform: str, platform_status: str, fulfilled_by_platform: bool) -> OrderStatus:
+    """The ERP status for a platform's order status.
+
+    Args:
+        platform: the store's platform (`Platform` value).
+        platform_status: the platform's own status word.
+        fulfilled_by_platform: FBA and similar; such orders need nothing from the seller.
+
+    Returns:
+        The ERP status; an unknown status lands in pending review so that a person looks at it.
+    """
+    if fulfilled_by_platform:
+        return OrderStatus.IGNORED
+    statuses = _STATUS_MAPS.get(platform, {})
+    status = statuses.get(platform_status.strip().lower())
+    if status is None:
+        logger.warning("unknown %s order status %r: filed as pending review", platform, platform_status)
+        return OrderStatus.PENDING_REVIEW
+    return status
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything we store is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def seller_error(store_name: str, platform: str, error: BaseException) -> tuple[str, str]:
+    """What failed and what to do, in the seller's words, and the kind of failure.
+
+    Args:
+        store_name: the store as the seller names it.
+        platform: the store's platform.
+        error: what the sync raised; a `PlatformError`'s text is safe to show.
+
+    Returns:
+        `(message, error_kind)` as `StoreSyncProgress` carries them.
+    """
+    label = PLATFORM_NAMES.get(platform, platform.title())
+    said = f" ({error})" if str(error) else ""
+    kept = "The orders synced so far are kept"
+    if isinstance(error, AuthorizationExpired):
+        return (
+            f"{store_name}: the store's authorization has expired. "
+            "Re-authorize it under Platform authorization, then sync again.",
+            "authorization_expired",
+        )
+    if isinstance(error, RateLimited):
+        return (
+            f"{store_name}: {label} is limiting how fast we may ask for orders right now. "
+            f"{kept}; the next sync carries on from where this one stopped.",
+            "rate_limited",
+        )
+    if isinstance(error, BadResponse):
+        return (
+            f"{store_name}: {label} sent an answer we could not read{said}. "
+            f"{kept}; try again later, and ask for a person if it keeps happening.",
+            "bad_response",
+        )
+    if isinstance(error, PlatformError):
+        return (
+            f"{store_name}: {label} is not answering properly right now{said}. "
+            f"{kept}; the next sync carries on from where this one stopped.",
+            "platform_error",
+        )
+    return (
+        f"{store_name}: the sync stopped unexpectedly. {kept}; try again, "
+        "and ask for a person if it keeps happening.",
+        "internal_error",
+    )
+
+
+@dataclass
+class _Tally:
+    pages: int = 0
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    newest_update: datetime | None = None
+
+    def snapshot(self, store: str, platform: str, *, done: bool = False) -> StoreSyncProgress:
+        return StoreSyncProgress(
+            store=store,
+            platform=platform,
+            pages=self.pages,
+            fetched=self.fetched,
+            inserted=self.inserted,
+            updated=self.updated,
+            done=done,
+        )
+
+
+@dataclass(frozen=True)
+class _StoreInfo:
+    id: int
+    account_id: int
+    name: str
+    platform: str
+
+
+class OrderSync:
+    """Syncs stores' orders; one instance per process, shared by Slack, the console and the scheduler.
+
+    Args:
+        sessions: opens a database session.
+        connector_for: the marketplace connector of a store.
+        max_workers: how many stores sync at the same time.
+        clock: the current time (tests pin it); UTC now by default.
+    """
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        connector_for: Callable[[Store], MarketplaceConnector],
+        *,
+        max_workers: int = 8,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self._sessions = sessions
+        self._connector_for = connector_for
+        self._max_workers = max_workers
+        self._clock = clock or (lambda: datetime.now(UTC))
+        # One sync of a store at a time in this process: a second request waits, then runs
+        # incrementally (cheap) so its caller still gets a fresh answer.
+        self._store_locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def sync_account(
+        self,
+        account_id: int,
+        *,
+        store_ids: Sequence[int] | None = None,
+        trigger: str = "manual",
+        actor: str = "",
+        progress: SyncProgressCallback | None = None,
+    ) -> list[StoreSyncProgress]:
+        """Sync the account's stores now, concurrently.
+
+        Args:
+            account_id: whose stores.
+            store_ids: only these stores (stores of other accounts are never touched).
+            trigger: what started it (manual, schedule, slack, console), kept on the run.
+            actor: who, for the audit log.
+            progress: called after each page of each store, from worker threads but never two
+                calls at once.
+
+        Returns:
+            One final progress per store (`done=True`), ordered by store name.
+        """
+        with self._sessions() as session:
+            query = select(Store).where(col(Store.account_id) == account_id, col(Store.deleted_at).is_(None))
+            if store_ids is not None:
+                query = query.where(col(Store.id).in_(list(store_ids)))
+            stores = [_info(store) for store in session.execute(query).scalars()]
+        return self._sync_many(stores, trigger=trigger, actor=actor, progress=progress)
+
+    def sync_all(
+        self,
+        *,
+        trigger: str = "schedule",
+        actor: str = "scheduler",
+        progress: SyncProgressCallback | None = None,
+    ) -> list[StoreSyncProgress]:
+        """Sync every account's authorized stores (the scheduler's automatic sync).
+
+        Stores whose authorization has expired are left out: only the seller can fix them, and
+        they were told when it happened.
+        """
+        with self._sessions() as session:
+            query = select(Store).where(
+                col(Store.deleted_at).is_(None),
+                col(Store.auth_status) == AuthStatus.AUTHORIZED.value,
+            )
+            stores = [_info(store) for store in session.execute(query).scalars()]
+        return self._sync_many(stores, trigger=trigger, actor=actor, progress=progress)
+
+    def sync_store(
+        self,
+        store_id: int,
+        *,
+        trigger: str = "manual",
+        actor: str = "",
+        progress: SyncProgressCallback | None = None,
+    ) -> StoreSyncProgress:
+        """Sync one store now; failures come back in the final progress, never as exceptions.
+
+        Raises:
+            LookupError: there is no such store.
+        """
+        with self._store_lock(store_id):
+            return self._sync_store_locked(store_id, trigger=trigger, actor=actor, progress=progress)
+
+    def _sync_many(
+        self,
+        stores: list[_StoreInfo],
+        *,
+        trigger: str,
+        actor: str,
+        progress: SyncProgressCallback | None,
+    ) -> list[StoreSyncProgress]:
+        stores.sort(key=lambda store: (store.name.lower(), store.id))
+        if not stores:
+            return []
+        report = _serialized(progress)
+        with ThreadPoolExecutor(
+            max_workers=min(self._max_workers, len(stores)), thread_name_prefix="order-sync"
+        ) as pool:
+            futures = [
+                pool.submit(self.sync_store, store.id, trigger=trigger, actor=actor, progress=report)
+                for store in stores
+            ]
+            results: list[StoreSyncProgress] = []
+            for store, future in zip(stores, futures, strict=True):
+                try:
+                    results.append(future.result())
+                except Exception as exc:  # the store vanished mid-sync, or a bug: report, go on
+                    logger.exception("order sync of store %s failed", store.id)
+                    message, kind = seller_error(store.name, store.platform, exc)
+                    results.append(
+                        StoreSyncProgress(
+                            store=store.name,
+                            platform=store.platform,
+                            done=True,
+                            error=message,
+                            error_kind=kind,
+                        )
+                    )
+        return results
+
+    def _store_lock(self, store_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return self._store_locks.setdefault(store_id, threading.Lock())
+
+    def _sync_store_locked(
+        self, store_id: int, *, trigger: str, actor: str, progress: SyncProgressCallback | None
+    ) -> StoreSyncProgress:
+        now = self._clock()
+        tally = _Tally()
+        with self._sessions() as session:
+            store = session.get(Store, store_id)
+            if store is None or store.deleted_at is not None:
+                raise LookupError(f"no store with id {store_id}")
+            info = _info(store)
+            run_id, window_start, cursor = self._open_run(session, store, trigger, now)
+            try:
+                connector: MarketplaceConnector | None = self._connector_for(store)
+                setup_error: Exception | None = None
+            except Exception as exc:  # e.g. credentials missing from the store's settings
+                connector, setup_error = None, exc
+        if connector is None:
+            assert setup_error is not None
+            return self._finish_failed(info, run_id, tally, setup_error, actor)
+        _notify(progress, tally.snapshot(info.name, info.platform))
+        try:
+            while True:
+                page = connector.list_orders(updated_after=window_start, cursor=cursor)
+                if page.next_cursor is not None and page.next_cursor == cursor:
+                    raise BadResponse("the platform returned the same page again")
+                self._write_page(info, run_id, page.orders, page.next_cursor, tally)
+                _notify(progress, tally.snapshot(info.name, info.platform))
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        except Exception as exc:
+            if not isinstance(exc, PlatformError):
+                logger.exception("order sync of store %s stopped", store_id)
+            return self._finish_failed(info, run_id, tally, exc, actor)
+        return self._finish_done(info, run_id, tally, actor)
+
+    def _open_run(
+        self, session: Session, store: Store, trigger: str, now: datetime
+    ) -> tuple[int, datetime, str | None]:
+        """Start a run: resume the last one when it stopped part-way, else a new incremental window."""
+        last = session.execute(
+            select(SyncRun).where(col(SyncRun.store_id) == store.id).order_by(col(SyncRun.id).desc()).limit(1)
+        ).scalar_one_or_none()
+        window_start = _as_utc(store.order_watermark) or now - FIRST_SYNC_LOOKBACK
+        cursor: str | None = None
+        if last is not None and last.status == SyncStatus.RUNNING.value:
+            # Still "running" although this process holds the store's lock: its process died.
+            last.status, last.error, last.finished_at = SyncStatus.FAILED.value, "interrupted", now
+        if last is not None and last.status == SyncStatus.FAILED.value and last.cursor and last.window_start:
+            # Carry on from the page where the failed run stopped, in the same window.
+            window_start = _as_utc(last.window_start) or window_start
+            cursor = last.cursor
+        run = SyncRun(
+            store_id=store.id or 0,
+            status=SyncStatus.RUNNING.value,
+            trigger=trigger,
+            started_at=now,
+            window_start=window_start,
+            cursor=cursor or "",
+        )
+        session.add(run)
+        session.commit()
+        assert run.id is not None
+        return run.id, window_start, cursor
+
+    def _write_page(
+        self,
+        store: _StoreInfo,
+        run_id: int,
+        orders: Iterable[PlatformOrder],
+        next_cursor: str | None,
+        tally: _Tally,
+    ) -> None:
+        """Upsert one page and move the run's cursor past it, in one transaction."""
+        now = self._clock()
+        by_id = {order.order_id: order for order in orders}  # a page may repeat an order
+        fetched = len(by_id)
+        table: Any = Order.__table__  # type: ignore[attr-defined]
+        with self._sessions() as session:
+            existing = {
+                row.platform_order_id: row
+                for row in session.execute(
+                    select(table).where(
+                        table.c.store_id == store.id, table.c.platform_order_id.in_(list(by_id))
+                    )
+                )
+            }
+            new_rows: list[dict[str, Any]] = []
+            changed_rows: list[dict[str, Any]] = []
+            for order_id, order in by_id.items():
+                values = _order_values(store.platform, order)
+                current = existing.get(order_id)
+                if current is None:
+                    new_rows.append(
+                        {**values, "store_id": store.id, "platform_order_id": order_id, "synced_at": now}
+                    )
+                elif _differs(current, values):
+                    changed_rows.append({**values, "row_id": current.id, "synced_at": now})
+                if order.updated_at is not None:
+                    updated_at = _as_utc(order.updated_at)
+                    if tally.newest_update is None or (updated_at and updated_at > tally.newest_update):
+                        tally.newest_update = updated_at
+            if new_rows:
+                session.execute(_insert_ignoring_duplicates(session, table), new_rows)
+            if changed_rows:
+                session.execute(
+                    update(table).where(table.c.id == bindparam("row_id")),
+                    changed_rows,
+                    execution_options={"synchronize_session": False},
+                )
+            tally.pages += 1
+            tally.fetched += fetched
+            tally.inserted += len(new_rows)
+            tally.updated += len(changed_rows)
+            run = session.get(SyncRun, run_id)
+            assert run is not None
+            run.pages, run.fetched = tally.pages, tally.fetched
+            run.inserted, run.updated = tally.inserted, tally.updated
+            run.cursor = next_cursor or ""
+            session.commit()
+
+    def _finish_done(self, store: _StoreInfo, run_id: int, tally: _Tally, actor: str) -> StoreSyncProgress:
+        now = self._clock()
+        with self._sessions() as session:
+            run = session.get(SyncRun, run_id)
+            row = session.get(Store, store.id)
+            assert run is not None and row is not None
+            run.status, run.finished_at, run.cursor = SyncStatus.DONE.value, now, ""
+            watermark = _as_utc(row.order_watermark)
+            if tally.newest_update is not None and (watermark is None or tally.newest_update > watermark):
+                # Only what the platform itself said: a watermark from our clock could skip orders
+                # when the two clocks disagree. Too low is harmless (upserts are idempotent).
+                row.order_watermark = tally.newest_update
+            row.last_order_sync_at = now
+            row.last_order_sync_error = ""
+            if row.auth_status == AuthStatus.EXPIRED.value:
+                row.auth_status, row.auth_error = AuthStatus.AUTHORIZED.value, ""  # re-authorized since
+            session.add(
+                AuditLog(
+                    at=now,
+                    actor=actor or "system",
+                    account_id=store.account_id,
+                    store_id=store.id,
+                    action="sync_orders",
+                    result="ok",
+                    detail=_tally_detail(tally),
+                )
+            )
+            session.commit()
+        return tally.snapshot(store.name, store.platform, done=True)
+
+    def _finish_failed(
+        self, store: _StoreInfo, run_id: int, tally: _Tally, error: BaseException, actor: str
+    ) -> StoreSyncProgress:
+        message, kind = seller_error(store.name, store.platform, error)
+        logger.warning("order sync of store %s failed (%s) after %d pages", store.id, kind, tally.pages)
+        now = self._clock()
+        with self._sessions() as session:
+            run = session.get(SyncRun, run_id)
+            row = session.get(Store, store.id)
+            assert run is not None and row is not None
+            run.status, run.finished_at, run.error = SyncStatus.FAILED.value, now, message
+            row.last_order_sync_error = message
+            if isinstance(error, AuthorizationExpired):
+                row.auth_status, row.auth_error = AuthStatus.EXPIRED.value, message
+            session.add(
+                AuditLog(
+                    at=now,
+                    actor=actor or "system",
+                    account_id=store.account_id,
+                    store_id=store.id,
+                    action="sync_orders",
+                    result="failed",
+                    detail=f"{kind}: {_tally_detail(tally)}",
+                )
+            )
+            session.commit()
+        return replace(tally.snapshot(store.name, store.platform, done=True), error=message, error_kind=kind)
+
+
+def _info(store: Store) -> _StoreInfo:
+    assert store.id is not None
+    return _StoreInfo(id=store.id, account_id=store.account_id, name=store.name, platform=store.platform)
+
+
+def _order_values(platform: str, order: PlatformOrder) -> dict[str, Any]:
+    by_platform, by_seller = _CHANNELS.get(platform, ("platform", "seller"))
+    return {
+        "status": erp_status(platform, order.platform_status, order.fulfilled_by_platform).value,
+        "platform_status": order.platform_status,
+        "fulfillment_channel": by_platform if order.fulfilled_by_platform else by_seller,
+        "purchased_at": _as_utc(order.purchased_at),
+        "platform_updated_at": _as_utc(order.updated_at),
+        "total_amount": order.total_amount,
+        "currency": order.currency,
+        "skus": list(order.skus),
+    }
+
+
+def _differs(current: Any, values: dict[str, Any]) -> bool:
+    for name in _COMPARED_FIELDS:
+        stored = getattr(current, name)
+        if isinstance(stored, datetime) or stored is None:
+            stored = _as_utc(stored)
+        if stored != values[name]:
+            return True
+    return False
+
+
+def _insert_ignoring_duplicates(session: Session, table: Any) -> Any:
+    """An insert that skips rows another process inserted meanwhile (same store, same order id)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(
+            index_elements=["store_id", "platform_order_id"]
+        )
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=["store_id", "platform_order_id"])
+    return insert(table)
+
+
+def _tally_detail(tally: _Tally) -> str:
+    return f"pages={tally.pages} fetched={tally.fetched} inserted={tally.inserted} updated={tally.updated}"
+
+
+def _serialized(progress: SyncProgressCallback | None) -> SyncProgressCallback | None:
+    """Progress from many worker threads, delivered one call at a time."""
+    if progress is None:
+        return None
+    lock = threading.Lock()
+
+    def report(update: StoreSyncProgress) -> None:
+        with lock:
+            progress(update)
+
+    return report
+
+
+def _notify(progress: SyncProgressCallback | None, update: StoreSyncProgress) -> None:
+    if progress is None:
+        return
+    try:
+        progress(update)
+    except Exception:  # a broken progress display must not stop the sync
+        logger.exception("order sync progress callback failed")
