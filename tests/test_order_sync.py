@@ -8,7 +8,7 @@ watermark, resume, failure isolation and what the seller is told.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -115,7 +115,7 @@ def add_store(session: Session, account: Account, name: str, platform: str = "am
     return store
 
 
-def build_sync(engine: Engine, markets: dict[str, MemoryMarketplace], **kwargs: object) -> OrderSync:
+def build_sync(engine: Engine, markets: Mapping[str, MemoryMarketplace], **kwargs: object) -> OrderSync:
     return OrderSync(
         lambda: Session(engine),
         lambda store: markets[store.name],
@@ -241,7 +241,7 @@ def test_a_run_left_running_by_a_crash_is_resumed(engine: Engine, session: Sessi
 
     assert market.calls[0] == (window, "10")
     assert result.fetched == 5
-    runs = list(session.exec(select(SyncRun).order_by(SyncRun.id)))
+    runs = list(session.exec(select(SyncRun).order_by(col(SyncRun.id))))
     assert [(r.status, r.error) for r in runs] == [(SyncStatus.FAILED, "interrupted"), (SyncStatus.DONE, "")]
 
 
@@ -273,7 +273,7 @@ def test_expired_store_is_reported_clearly_while_the_others_sync(
     session.refresh(de)
     assert de.auth_status == AuthStatus.EXPIRED and de.last_order_sync_error == results[0].error
     assert len(orders_of(session, my)) == 5
-    audit = list(session.exec(select(AuditLog).order_by(AuditLog.store_id)))
+    audit = list(session.exec(select(AuditLog).order_by(col(AuditLog.store_id))))
     assert [(a.actor, a.store_id, a.action, a.result) for a in audit] == [
         ("slack:T1:U1", de.id, "sync_orders", "failed"),
         ("slack:T1:U1", uk.id, "sync_orders", "ok"),
