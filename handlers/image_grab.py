@@ -1,15 +1,511 @@
-"""The `image_grab` flow's live checks (placeholder until its handler lands)."""
+"""The `image_grab` flow: whether and when tonight's image grab picks up a product.
+
+The nightly grab takes a product when (a) it was uploaded and created but has no picture, (b) it
+was modified through the picture publishing system in the last 7 days, or (c) it had orders in
+the last 30 days and its sales status is "normal". The handler shows each rule with the actual
+dates and counts, the next run, and the last grab's outcome (with an image check when it failed).
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from handlers.diagnosis import HandlerResult
+from sqlmodel import Session, col, select
+
+from erp.models import ImageGrabResult, Order, Product, SalesStatus, Store
+from handlers.diagnosis import (
+    CheckStatus,
+    DetailRequest,
+    Diagnosis,
+    Finding,
+    HandlerResult,
+    ImageEvidence,
+    Language,
+    Table,
+)
+from handlers.image_check import ImageCheckResult
 from handlers.services import Services
+from handlers.sku_lookup import (
+    age,
+    as_utc,
+    ask_store,
+    first_sku,
+    products_with_sku,
+    recent_product_choices,
+    scope_stores,
+    talk_to_person,
+    when,
+)
+from handlers.text import say
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
 
+FLOW = "image_grab"
+EDIT_WINDOW = timedelta(days=7)
+ORDER_WINDOW = timedelta(days=30)
+# A grab this recent is "last night's" even when the product would qualify again tonight.
+RECENT_GRAB = timedelta(hours=36)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """One rule for one product: whether it holds and the facts behind it, in the seller's words."""
+
+    rule: str  # a | b | c
+    holds: bool
+    facts: str
+    would_qualify: str  # what would make the rule hold (empty when it holds)
+
 
 def handle(request: FlowRequest, services: Services) -> HandlerResult:
-    raise NotImplementedError("image_grab")
+    """Say whether the product is grabbed tonight, was grabbed, or why not; or ask for the SKU."""
+    language = request.language
+    sku = first_sku(request.entities.skus)
+    now = services.clock()
+    with services.sessions() as session:
+        scope = scope_stores(session, request.account_id, request.entities.stores, FLOW, language)
+        if isinstance(scope, DetailRequest):
+            return scope
+        if not sku:
+            return _ask_sku(session, scope, language, "")
+        products = products_with_sku(session, scope, sku)
+        if not products:
+            return _ask_sku(session, scope, language, sku)
+        if len(products) > 1:
+            stores = [store for store in scope if any(p.store_id == store.id for p in products)]
+            return ask_store(FLOW, language, stores, sku=sku)
+        product = products[0]
+        store = next(store for store in scope if store.id == product.store_id)
+        rules = evaluate(session, product, now, language)
+        grab = _last_grab(session, product)
+    next_run = services.schedule.next_run("image_grab")
+    findings = [_rule_finding(rule, language) for rule in rules]
+    findings.append(_next_run_finding(language, now, next_run))
+    findings.append(_grab_finding(grab, language, now))
+    if grab is not None and grab.outcome != "grabbed":
+        diagnosis = _last_grab_failed(product, store, grab, rules, language, now, next_run, services)
+    elif grab is not None and (_is_recent(grab, now) or not any(rule.holds for rule in rules)):
+        diagnosis = _grabbed(product, store, grab, language, now)
+    elif any(rule.holds for rule in rules):
+        diagnosis = _eligible(product, store, rules, language, now, next_run)
+    else:
+        diagnosis = _not_eligible(product, store, rules, language)
+    diagnosis.findings = findings + diagnosis.findings
+    diagnosis.tables.insert(0, _rules_table(rules, language))
+    return diagnosis
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+def evaluate(session: Session, product: Product, now: datetime, language: Language) -> list[RuleCheck]:
+    """Rules a, b and c for one product, with the dates and counts that decide them."""
+    return [
+        _rule_a(product, language),
+        _rule_b(product, now, language),
+        _rule_c(product, _orders_in_window(session, product, now), language),
+    ]
+
+
+def _rule_a(product: Product, language: Language) -> RuleCheck:
+    holds = product.uploaded and not product.has_picture
+    if holds:
+        facts = say(language, "uploaded and created, no picture yet", "已上传并创建，还没有图片")
+        return RuleCheck("a", True, facts, "")
+    if not product.uploaded:
+        facts = say(language, "not uploaded to the platform yet", "尚未上传到平台")
+        wish = say(language, "upload the product", "上传该产品")
+    else:
+        facts = say(language, "it already has a picture", "已经有图片")
+        wish = say(language, "only products without a picture qualify", "只有没有图片的产品才符合")
+    return RuleCheck("a", False, facts, wish)
+
+
+def _rule_b(product: Product, now: datetime, language: Language) -> RuleCheck:
+    modified = as_utc(product.picture_system_modified_at)
+    if modified is None:
+        facts = say(
+            language, "never modified through the picture publishing system", "从未通过图片刊登系统修改"
+        )
+        return RuleCheck("b", False, facts, _edit_wish(language))
+    when_text = when(language, now, modified)
+    elapsed = age(now, modified)
+    if elapsed is not None and elapsed <= EDIT_WINDOW:
+        facts = say(
+            language,
+            f"modified through the picture publishing system {when_text}",
+            f"于 {when_text} 通过图片刊登系统修改",
+        )
+        return RuleCheck("b", True, facts, "")
+    facts = say(
+        language,
+        f"last modified through the picture publishing system {when_text}, more than 7 days ago",
+        f"最近一次通过图片刊登系统修改是 {when_text}，已超过 7 天",
+    )
+    return RuleCheck("b", False, facts, _edit_wish(language))
+
+
+def _edit_wish(language: Language) -> str:
+    return say(
+        language,
+        "edit the product through the picture publishing system",
+        "通过图片刊登系统编辑该产品",
+    )
+
+
+def _rule_c(product: Product, orders: int, language: Language) -> RuleCheck:
+    normal = product.sales_status == SalesStatus.NORMAL
+    status = product.sales_status
+    count_en = f"{orders} order{'s' if orders != 1 else ''} in the last 30 days"
+    count_zh = f"最近 30 天有 {orders} 个订单"
+    if orders and normal:
+        facts = say(language, f"{count_en}, sales status '{status}'", f"{count_zh}，销售状态为“{status}”")
+        return RuleCheck("c", True, facts, "")
+    if orders:
+        facts = say(
+            language, f"{count_en}, but sales status is '{status}'", f"{count_zh}，但销售状态为“{status}”"
+        )
+        wish = say(language, "set the sales status to 'normal'", "把销售状态改为“normal（正常）”")
+    elif normal:
+        facts = say(
+            language, f"no orders in the last 30 days (sales status '{status}')", "最近 30 天没有订单"
+        )
+        wish = say(language, "an order in the next days", "之后有新订单")
+    else:
+        facts = say(
+            language,
+            f"no orders in the last 30 days and sales status is '{status}'",
+            f"最近 30 天没有订单，且销售状态为“{status}”",
+        )
+        wish = say(
+            language,
+            "sales status 'normal' and an order in the last 30 days",
+            "销售状态改为“normal（正常）”并且最近 30 天有订单",
+        )
+    return RuleCheck("c", False, facts, wish)
+
+
+def _orders_in_window(session: Session, product: Product, now: datetime) -> int:
+    """Orders of the product's store in the last 30 days that contain the SKU."""
+    since = now - ORDER_WINDOW
+    statement = select(Order.skus).where(
+        Order.store_id == product.store_id,
+        col(Order.purchased_at) >= since,
+    )
+    # SKUs are a JSON list; matching in Python keeps SQLite and PostgreSQL alike.
+    return sum(1 for skus in session.exec(statement) if product.sku in (skus or []))
+
+
+def _last_grab(session: Session, product: Product) -> ImageGrabResult | None:
+    statement = (
+        select(ImageGrabResult)
+        .where(ImageGrabResult.product_id == product.id)
+        .order_by(col(ImageGrabResult.at).desc(), col(ImageGrabResult.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def _is_recent(grab: ImageGrabResult, now: datetime) -> bool:
+    elapsed = age(now, grab.at)
+    return elapsed is not None and elapsed <= RECENT_GRAB
+
+
+# --- evidence -----------------------------------------------------------------------------------
+
+
+def _rule_name(rule: str, language: Language) -> str:
+    names = {
+        "a": ("(a) uploaded without a picture", "(a) 已上传但没有图片"),
+        "b": (
+            "(b) modified through the picture publishing system in the last 7 days",
+            "(b) 最近 7 天通过图片刊登系统修改",
+        ),
+        "c": (
+            "(c) orders in the last 30 days and sales status 'normal'",
+            "(c) 最近 30 天有订单且销售状态正常",
+        ),
+    }
+    en, zh = names[rule]
+    return say(language, f"Rule {en}", f"规则 {zh}")
+
+
+def _rule_finding(rule: RuleCheck, language: Language) -> Finding:
+    verdict = say(language, "holds", "符合") if rule.holds else say(language, "does not hold", "不符合")
+    return Finding(
+        check=_rule_name(rule.rule, language),
+        result=f"{verdict}: {rule.facts}",
+        status=CheckStatus.OK if rule.holds else CheckStatus.PROBLEM,
+    )
+
+
+def _next_run_finding(language: Language, now: datetime, next_run: datetime | None) -> Finding:
+    return Finding(
+        check=say(language, "Next image grab", "下次抓图"),
+        result=when(language, now, next_run) if next_run else say(language, "not scheduled", "未安排"),
+        status=CheckStatus.OK if next_run else CheckStatus.UNKNOWN,
+    )
+
+
+def _grab_finding(grab: ImageGrabResult | None, language: Language, now: datetime) -> Finding:
+    check = say(language, "Last grab of this product", "该产品上次抓图")
+    if grab is None:
+        return Finding(check=check, result=say(language, "never grabbed", "从未抓取"), status=CheckStatus.OK)
+    at = when(language, now, grab.at)
+    if grab.outcome == "grabbed":
+        return Finding(
+            check=check,
+            result=say(language, f"grabbed {at} (rule {grab.rule})", f"{at} 抓取成功（规则 {grab.rule}）"),
+            status=CheckStatus.OK,
+        )
+    detail = f": {grab.detail}" if grab.detail else ""
+    return Finding(
+        check=check,
+        result=say(language, f"failed {at}{detail}", f"{at} 抓取失败{detail}"),
+        status=CheckStatus.PROBLEM,
+    )
+
+
+def _rules_table(rules: list[RuleCheck], language: Language) -> Table:
+    return Table(
+        title=say(language, "Image grab rules", "抓图规则"),
+        columns=[
+            say(language, "rule", "规则"),
+            say(language, "holds", "是否符合"),
+            say(language, "facts", "依据"),
+        ],
+        rows=[
+            [
+                _rule_name(rule.rule, language),
+                say(language, "yes", "是") if rule.holds else say(language, "no", "否"),
+                rule.facts,
+            ]
+            for rule in rules
+        ],
+    )
+
+
+def _ask_sku(session: Session, stores: list[Store], language: Language, sku: str) -> DetailRequest:
+    if sku:
+        prompt = say(
+            language,
+            f"I can't find SKU {sku} in the product list of your stores. Which product do you mean?",
+            f"在您店铺的产品列表里没有找到 SKU {sku}。请问是哪个产品？",
+        )
+    else:
+        prompt = say(language, "Which product (SKU) do you mean?", "请问是哪个产品（SKU）？")
+    return DetailRequest(
+        flow=FLOW,
+        detail="sku",
+        prompt=prompt,
+        language=language,
+        choices=recent_product_choices(session, stores),
+    )
+
+
+def _base(product: Product, store: Store, verdict: str, summary: str, language: Language) -> Diagnosis:
+    return Diagnosis(
+        flow=FLOW, verdict=verdict, summary=summary, language=language, store=store.name, sku=product.sku
+    )
+
+
+# --- verdicts -----------------------------------------------------------------------------------
+
+
+def _eligible(
+    product: Product,
+    store: Store,
+    rules: list[RuleCheck],
+    language: Language,
+    now: datetime,
+    next_run: datetime | None,
+) -> Diagnosis:
+    rule = next(rule for rule in rules if rule.holds)
+    at = when(language, now, next_run) if next_run else say(language, "tonight", "今晚")
+    diagnosis = _base(
+        product,
+        store,
+        "eligible_tonight",
+        say(
+            language,
+            f"{product.sku} will be grabbed in the next image grab at {at}: rule ({rule.rule}) holds, "
+            f"{rule.facts}.",
+            f"{product.sku} 会在下次抓图（{at}）时被抓取：符合规则 ({rule.rule})，{rule.facts}。",
+        ),
+        language,
+    )
+    diagnosis.next_steps = [
+        say(
+            language,
+            "Nothing to do: check the product's pictures after the run.",
+            "无需操作：抓图完成后查看产品图片即可。",
+        )
+    ]
+    return diagnosis
+
+
+def _not_eligible(product: Product, store: Store, rules: list[RuleCheck], language: Language) -> Diagnosis:
+    reasons = "; ".join(f"({rule.rule}) {rule.facts}" for rule in rules)
+    diagnosis = _base(
+        product,
+        store,
+        "not_eligible",
+        say(
+            language,
+            f"{product.sku} is not picked up by the nightly image grab: none of its rules holds: {reasons}.",
+            f"{product.sku} 不会被夜间抓图选中，三条规则都不符合：{reasons}。",
+        ),
+        language,
+    )
+    diagnosis.next_steps = [
+        say(
+            language,
+            f"To have it grabbed, one of: {rule.would_qualify} (rule {rule.rule}).",
+            f"要让它被抓取，可以：{rule.would_qualify}（规则 {rule.rule}）。",
+        )
+        for rule in rules
+        if rule.would_qualify
+    ]
+    return diagnosis
+
+
+def _grabbed(
+    product: Product, store: Store, grab: ImageGrabResult, language: Language, now: datetime
+) -> Diagnosis:
+    at = when(language, now, grab.at)
+    diagnosis = _base(
+        product,
+        store,
+        "grabbed",
+        say(
+            language,
+            f"{product.sku} was grabbed {at} (rule {grab.rule}); its pictures are in the software.",
+            f"{product.sku} 已于 {at} 抓取成功（规则 {grab.rule}），图片已在软件里。",
+        ),
+        language,
+    )
+    diagnosis.next_steps = [
+        say(
+            language,
+            "Refresh the product page to see the pictures; if they still don't show, ask about "
+            "a picture that does not display.",
+            "刷新产品页面查看图片；如果仍不显示，可以问我“图片不显示”。",
+        )
+    ]
+    return diagnosis
+
+
+def _last_grab_failed(
+    product: Product,
+    store: Store,
+    grab: ImageGrabResult,
+    rules: list[RuleCheck],
+    language: Language,
+    now: datetime,
+    next_run: datetime | None,
+    services: Services,
+) -> Diagnosis:
+    at = when(language, now, grab.at)
+    why = grab.detail or say(language, "no reason recorded", "没有记录原因")
+    images = _check_images(services, product.image_urls)
+    broken = [image for image in images if image.verdict != "ok"]
+    diagnosis = _base(
+        product,
+        store,
+        "last_grab_failed",
+        say(
+            language,
+            f"The last image grab of {product.sku} failed {at}: {why}.",
+            f"{product.sku} 上次抓图于 {at} 失败：{why}。",
+        ),
+        language,
+    )
+    diagnosis.images = images
+    for image in images:
+        diagnosis.findings.append(
+            Finding(
+                check=say(language, f"Image {image.url}", f"图片 {image.url}"),
+                result=f"{image.verdict}" + (f": {image.detail}" if image.detail else ""),
+                status=CheckStatus.OK if image.verdict == "ok" else CheckStatus.PROBLEM,
+            )
+        )
+    if not images:
+        diagnosis.findings.append(
+            Finding(
+                check=say(language, "Product images", "产品图片"),
+                result=say(language, "the product has no image address", "产品没有图片地址"),
+                status=CheckStatus.PROBLEM,
+            )
+        )
+    if broken:
+        diagnosis.next_steps.append(
+            say(
+                language,
+                "Delete the broken image on the product edit page and add it again; "
+                "the next grab can then take it.",
+                "在产品编辑页删除有问题的图片并重新添加，下次抓图即可成功。",
+            )
+        )
+    elif images:
+        diagnosis.next_steps.append(
+            say(
+                language,
+                "The images load fine from here now, so the failure was probably temporary.",
+                "现在从这里能正常加载这些图片，上次失败可能是临时问题。",
+            )
+        )
+    if any(rule.holds for rule in rules):
+        run_at = when(language, now, next_run) if next_run else say(language, "tonight", "今晚")
+        diagnosis.next_steps.append(
+            say(
+                language,
+                f"It is tried again in the next grab at {run_at}.",
+                f"下次抓图（{run_at}）会再次尝试。",
+            )
+        )
+    else:
+        diagnosis.next_steps.append(
+            say(
+                language,
+                "No rule selects it for the next grab; edit it through the picture publishing system "
+                "to have it grabbed again.",
+                "目前没有规则会在下次抓图时选中它；通过图片刊登系统编辑该产品即可再次抓取。",
+            )
+        )
+    diagnosis.actions = [talk_to_person(language)]
+    return diagnosis
+
+
+def _check_images(services: Services, urls: list[str]) -> list[ImageEvidence]:
+    if not urls:
+        return []
+    try:
+        results = services.images.check_many(urls)
+    except Exception:  # the image check must not cost the seller the grab diagnosis
+        logger.exception("image check failed")
+        return [ImageEvidence(url=url, verdict="unknown", detail="could not be checked") for url in urls]
+    return [evidence_from(result) for result in results]
+
+
+def evidence_from(result: ImageCheckResult) -> ImageEvidence:
+    """The image check's result as Diagnosis evidence."""
+    return ImageEvidence(
+        url=result.url,
+        verdict=str(result.verdict),
+        http_status=result.http_status,
+        content_type=result.content_type,
+        format=result.format,
+        mode=result.mode,
+        width=result.width,
+        height=result.height,
+        bytes=result.bytes,
+        detail=result.detail,
+        warnings=list(result.warnings),
+        thumbnail_png=result.thumbnail_png,
+    )

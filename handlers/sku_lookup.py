@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from sqlmodel import Session, col, select
 
 from erp.models import PlatformReport, PriceChange, Product, ReportRow, ReportStatus, Store, UploadRecord
-from handlers.diagnosis import Choice, DetailRequest, Language
+from handlers.diagnosis import Action, ActionKind, Choice, DetailRequest, Language
 from handlers.text import say
 
 MAX_CHOICES = 10
@@ -105,6 +105,11 @@ def first_sku(skus: Sequence[str]) -> str:
         if sku.strip():
             return sku.strip()
     return ""
+
+
+def talk_to_person(language: Language) -> Action:
+    """The "talk to a person" button, offered wherever the bot's checks may not be the last word."""
+    return Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服"))
 
 
 # --- SKUs ---------------------------------------------------------------------------------------
@@ -287,15 +292,22 @@ def format_time(moment: datetime | None) -> str:
     return aware.strftime("%Y-%m-%d %H:%M UTC") if aware else "-"
 
 
+def age(now: datetime, moment: datetime | None) -> timedelta | None:
+    """How long before `now` the moment was (negative for a future moment); None when unknown."""
+    aware = as_utc(moment)
+    current = as_utc(now)
+    if aware is None or current is None:
+        return None
+    return current - aware
+
+
 def format_age(language: Language, now: datetime, moment: datetime | None) -> str:
     """How long ago (or, for a future time, how long until), in the seller's words."""
-    aware = as_utc(moment)
-    if aware is None:
+    delta = age(now, moment)
+    if delta is None:
         return say(language, "never", "从未")
-    delta = now.astimezone(UTC) - aware if now.tzinfo else now.replace(tzinfo=UTC) - aware
-    future = delta < timedelta(0)
     span = _span(language, abs(delta))
-    if future:
+    if delta < timedelta(0):
         return say(language, f"in {span}", f"{span}后")
     return say(language, f"{span} ago", f"{span}前")
 

@@ -1,0 +1,157 @@
+"""The `price_not_updated` handler on a real database: the verdicts decided by the seller's data."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from erp.models import PriceChangeStatus
+from handlers import price_not_updated
+from handlers.diagnosis import CheckStatus, DetailRequest, Diagnosis
+from tests.handler_services import add, ago, ask, make_seller, make_services, price_change, snapshot
+
+
+def _diagnose(engine: Engine, request: object) -> Diagnosis:
+    result = price_not_updated.handle(request, make_services(engine))  # type: ignore[arg-type]
+    assert isinstance(result, Diagnosis), result
+    return result
+
+
+def test_draft_change_is_not_submitted(engine: Engine, session: Session) -> None:
+    seller = make_seller(session)
+    add(
+        session,
+        price_change(seller.us, "SKU-1", "19.99", "17.99", PriceChangeStatus.DRAFT, created_at=ago(hours=1)),
+    )
+    before = snapshot(engine)
+
+    diagnosis = _diagnose(engine, ask(seller.account, "SKU-1"))
+
+    assert diagnosis.verdict == "not_submitted"
+    assert diagnosis.store == "Amazon US"
+    assert "17.99 USD" in diagnosis.summary and "never submitted" in diagnosis.summary
+    assert any("submit it" in step for step in diagnosis.next_steps)
+    assert diagnosis.tables[0].rows[0][1] == "draft"
+    assert not diagnosis.escalate
+    assert snapshot(engine) == before
+
+
+def test_submitted_change_awaits_approval(engine: Engine, session: Session) -> None:
+    seller = make_seller(session)
+    add(
+        session,
+        price_change(seller.us, "SKU-2", "10", "12", PriceChangeStatus.DRAFT, created_at=ago(days=3)),
+        price_change(
+            seller.us,
+            "SKU-2",
+            "10",
+            "11",
+            PriceChangeStatus.SUBMITTED,
+            created_at=ago(hours=4),
+            submitted_at=ago(hours=3),
+        ),
+    )
+
+    diagnosis = _diagnose(engine, ask(seller.account, "SKU-2"))
+
+    assert diagnosis.verdict == "awaiting_approval"
+    assert "3 h ago" in diagnosis.summary
+    # The trail shows both changes, newest first.
+    assert [row[1] for row in diagnosis.tables[0].rows] == ["submitted", "draft"]
+
+
+def test_rejected_change_gives_the_platforms_reason_in_both_languages(
+    engine: Engine, session: Session
+) -> None:
+    seller = make_seller(session)
+    reason = "Price exceeds the maximum allowed for this category"
+    add(
+        session,
+        price_change(
+            seller.us,
+            "SKU-3",
+            "10",
+            "99",
+            PriceChangeStatus.REJECTED,
+            created_at=ago(days=1),
+            submitted_at=ago(days=1),
+            decided_at=ago(hours=20),
+            reject_reason=reason,
+        ),
+    )
+
+    english = _diagnose(engine, ask(seller.account, "SKU-3"))
+    chinese = _diagnose(engine, ask(seller.account, "SKU-3", language="zh"))
+
+    assert english.verdict == chinese.verdict == "rejected"
+    assert reason in english.summary and "rejected" in english.summary
+    assert reason in chinese.summary and "驳回" in chinese.summary
+    assert chinese.language == "zh"
+    assert any(finding.status == CheckStatus.PROBLEM for finding in chinese.findings)
+    assert "重新提交" in chinese.next_steps[0]
+
+
+def test_no_sku_asks_with_the_sellers_recent_price_changes(engine: Engine, session: Session) -> None:
+    seller = make_seller(session)
+    add(
+        session,
+        price_change(seller.us, "OLD-1", "1", "2", PriceChangeStatus.APPROVED, created_at=ago(days=9)),
+        price_change(seller.de, "NEW-1", "1", "2", PriceChangeStatus.DRAFT, created_at=ago(hours=2)),
+        price_change(
+            seller.neighbour_store, "THEIRS-1", "1", "2", PriceChangeStatus.DRAFT, created_at=ago(hours=1)
+        ),
+    )
+
+    result = price_not_updated.handle(ask(seller.account), make_services(engine))
+
+    assert isinstance(result, DetailRequest)
+    assert result.detail == "sku"
+    assert [choice.value for choice in result.choices] == ["NEW-1", "OLD-1"]
+    assert "Amazon DE" in result.choices[0].label
+
+
+def test_unknown_and_other_accounts_skus_look_the_same(engine: Engine, session: Session) -> None:
+    seller = make_seller(session)
+    add(session, price_change(seller.neighbour_store, "THEIRS-1", "1", "2", PriceChangeStatus.REJECTED))
+    services = make_services(engine)
+
+    theirs = price_not_updated.handle(ask(seller.account, "THEIRS-1"), services)
+    unknown = price_not_updated.handle(ask(seller.account, "NOPE-1"), services)
+
+    assert isinstance(theirs, DetailRequest) and isinstance(unknown, DetailRequest)
+    assert theirs.prompt.replace("THEIRS-1", "X") == unknown.prompt.replace("NOPE-1", "X")
+    assert theirs.choices == unknown.choices == []
+
+
+def test_another_accounts_store_name_is_unknown(engine: Engine, session: Session) -> None:
+    seller = make_seller(session)
+    add(session, price_change(seller.neighbour_store, "SKU-9", "1", "2", PriceChangeStatus.REJECTED))
+
+    result = price_not_updated.handle(
+        ask(seller.account, "SKU-9", stores=["Neighbour Shop"]), make_services(engine)
+    )
+
+    assert isinstance(result, DetailRequest)
+    assert result.detail == "store"
+    assert "Neighbour Shop" in result.prompt and "can't find a store" in result.prompt
+    assert {choice.value for choice in result.choices} == {"Amazon US", "Amazon DE"}
+
+
+def test_sku_in_two_stores_asks_which_then_answers_for_the_named_one(
+    engine: Engine, session: Session
+) -> None:
+    seller = make_seller(session)
+    add(
+        session,
+        price_change(seller.us, "TWIN", "1", "2", PriceChangeStatus.DRAFT),
+        price_change(seller.de, "TWIN", "1", "3", PriceChangeStatus.SUBMITTED, submitted_at=ago(hours=1)),
+    )
+    services = make_services(engine)
+
+    question = price_not_updated.handle(ask(seller.account, "TWIN"), services)
+    answer = price_not_updated.handle(ask(seller.account, "TWIN", stores=["amazon de"]), services)
+
+    assert isinstance(question, DetailRequest) and question.detail == "store"
+    assert sorted(choice.value for choice in question.choices) == ["Amazon DE", "Amazon US"]
+    assert isinstance(answer, Diagnosis)
+    assert (answer.verdict, answer.store) == ("awaiting_approval", "Amazon DE")
