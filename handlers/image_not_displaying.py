@@ -1,15 +1,260 @@
-"""The `image_not_displaying` flow's live checks (placeholder until its handler lands)."""
+"""The `image_not_displaying` flow: fetch each picture from here and say why it does not show.
+
+If the picture loads fine from here, the seller's own network is the problem; if it cannot be
+fetched or is not a picture, it has to be added again; if it is truncated (the "split" display),
+the original has to be uploaded again.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from handlers.diagnosis import HandlerResult
+from sqlmodel import Session, col, select
+
+from erp.models import Product, ProductState, Store
+from handlers.diagnosis import (
+    CheckStatus,
+    DetailRequest,
+    Diagnosis,
+    Finding,
+    HandlerResult,
+    ImageEvidence,
+    Language,
+)
+from handlers.image_check import ImageCheckResult, ImageVerdict
 from handlers.services import Services
+from handlers.sku_lookup import first_sku, products_with_sku, sku_choices_from_products, visible_stores
+from handlers.text import say
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
 
+FLOW = "image_not_displaying"
+MAX_URLS = 20  # a product has at most a few pictures; more is a paste gone wrong
+
+# The image check's verdicts, grouped as this flow explains them.
+_UNREACHABLE = {ImageVerdict.UNREACHABLE, ImageVerdict.BLOCKED, ImageVerdict.TOO_LARGE}
+_DAMAGED = {ImageVerdict.DAMAGED}
+_NOT_IMAGE = {ImageVerdict.NOT_AN_IMAGE}
+
+
+def evidence_from(result: ImageCheckResult) -> ImageEvidence:
+    """The image check's result as the Diagnosis carries it (with the thumbnail)."""
+    return ImageEvidence(
+        url=result.url,
+        verdict=str(result.verdict),
+        http_status=result.http_status,
+        content_type=result.content_type,
+        format=result.format,
+        mode=result.mode,
+        width=result.width,
+        height=result.height,
+        bytes=result.bytes,
+        detail=result.detail,
+        warnings=list(result.warnings),
+        thumbnail_png=result.thumbnail_png,
+    )
+
+
+def describe(language: Language, result: ImageCheckResult) -> str:
+    """One line on what the check found for a URL."""
+    verdict = result.verdict
+    detail = f" ({result.detail})" if result.detail else ""
+    if verdict in _UNREACHABLE:
+        status = f"HTTP {result.http_status}" if result.http_status else say(language, "no answer", "无响应")
+        if verdict is ImageVerdict.BLOCKED:
+            return say(language, f"cannot be fetched{detail}", f"无法获取{detail}")
+        if verdict is ImageVerdict.TOO_LARGE:
+            return say(language, f"too large to load{detail}", f"文件过大，无法加载{detail}")
+        return say(language, f"cannot be opened: {status}{detail}", f"无法打开：{status}{detail}")
+    if verdict in _DAMAGED:
+        return say(
+            language,
+            f"the file is damaged or cut off{detail}",
+            f"图片文件已损坏或不完整{detail}",
+        )
+    if verdict in _NOT_IMAGE:
+        kind = result.content_type or say(language, "something else", "其他内容")
+        return say(language, f"not a picture: the link returns {kind}", f"不是图片：该链接返回的是 {kind}")
+    size = f"{result.width}x{result.height}" if result.width and result.height else ""
+    return say(
+        language,
+        f"loads fine: {result.format} {size} {result.mode}".strip(),
+        f"可以正常加载：{result.format} {size} {result.mode}".strip(),
+    )
+
+
+def _status(result: ImageCheckResult) -> CheckStatus:
+    if result.verdict in _UNREACHABLE | _DAMAGED | _NOT_IMAGE:
+        return CheckStatus.PROBLEM
+    return CheckStatus.OK
+
+
+def image_urls(
+    request: FlowRequest, services: Services, flow: str
+) -> tuple[list[str], Product | None, Store | None] | DetailRequest:
+    """The URLs to check: the ones the seller gave, else the SKU's product pictures.
+
+    Returns:
+        `(urls, product, store)`, or a question when neither is given or the SKU is unknown.
+    """
+    language = request.language
+    urls = [url.strip() for url in request.entities.urls if url.strip()][:MAX_URLS]
+    sku = first_sku(request.entities.skus)
+    with services.sessions() as session:
+        stores = visible_stores(session, request.account_id)
+        named = [s for s in stores if s.name.casefold() in {n.casefold() for n in request.entities.stores}]
+        scope = named or stores
+        product: Product | None = None
+        store: Store | None = None
+        if sku:
+            products = products_with_sku(session, scope, sku)
+            product = products[0] if products else None
+            store = next((s for s in scope if product and s.id == product.store_id), None)
+        if urls:
+            return urls, product, store or (named[0] if len(named) == 1 else None)
+        if product is not None and product.image_urls:
+            return list(product.image_urls)[:MAX_URLS], product, store
+        pictured = _products_with_pictures(session, scope)
+        choices = sku_choices_from_products(pictured, scope)
+    if sku and product is None:
+        prompt = say(
+            language,
+            f"I can't find SKU {sku} in your stores. Send me the picture's link, or another SKU.",
+            f"在您的店铺中找不到 SKU {sku}。请发给我图片链接，或其他 SKU。",
+        )
+    elif sku:
+        prompt = say(
+            language,
+            f"SKU {sku} has no pictures in the software. Send me the picture's link.",
+            f"SKU {sku} 在软件中没有图片。请发给我图片链接。",
+        )
+    else:
+        prompt = say(
+            language,
+            "Which picture? Send me its link (or the product's SKU and I'll check all its pictures).",
+            "请问是哪张图片？请发给我图片链接（或商品 SKU，我会检查它的所有图片）。",
+        )
+    return DetailRequest(flow=flow, detail="image_url", prompt=prompt, language=language, choices=choices)
+
+
+def _products_with_pictures(session: Session, stores: Sequence[Store]) -> list[Product]:
+    ids = [store.id for store in stores if store.id is not None]
+    if not ids:
+        return []
+    statement = (
+        select(Product)
+        .where(col(Product.store_id).in_(ids), col(Product.state) == ProductState.VALID.value)
+        .order_by(col(Product.created_at).desc(), col(Product.id).desc())
+        .limit(30)
+    )
+    return [product for product in session.exec(statement) if product.image_urls]
+
 
 def handle(request: FlowRequest, services: Services) -> HandlerResult:
-    raise NotImplementedError("image_not_displaying")
+    """Fetch every picture from the server and explain why it does not display."""
+    language = request.language
+    found = image_urls(request, services, FLOW)
+    if isinstance(found, DetailRequest):
+        return found
+    urls, product, store = found
+    results = services.images.check_many(urls)
+    findings = [
+        Finding(check=result.url, result=describe(language, result), status=_status(result))
+        for result in results
+    ]
+    images = [evidence_from(result) for result in results]
+    verdict, summary, steps = _conclude(language, results)
+    return Diagnosis(
+        flow=FLOW,
+        verdict=verdict,
+        summary=summary,
+        language=language,
+        findings=findings,
+        images=images,
+        next_steps=steps,
+        store=store.name if store else None,
+        sku=product.sku if product else None,
+    )
+
+
+def _conclude(language: Language, results: Sequence[ImageCheckResult]) -> tuple[str, str, list[str]]:
+    # The worst finding decides: a picture that cannot be fetched explains more than one that loads.
+    unreachable = [r for r in results if r.verdict in _UNREACHABLE]
+    not_image = [r for r in results if r.verdict in _NOT_IMAGE]
+    damaged = [r for r in results if r.verdict in _DAMAGED]
+    total = len(results)
+    if unreachable:
+        return (
+            "unreachable",
+            say(
+                language,
+                f"{len(unreachable)} of {total} pictures cannot be opened from here, so they cannot "
+                "display anywhere.",
+                f"{total} 张图片中有 {len(unreachable)} 张从这里无法打开，因此在任何地方都无法显示。",
+            ),
+            [
+                say(
+                    language,
+                    "Add the picture again: upload it on the product edit page (or use a link that opens "
+                    "in a browser), then save.",
+                    "请重新添加图片：在商品编辑页面重新上传（或使用能在浏览器中打开的链接），然后保存。",
+                )
+            ],
+        )
+    if not_image:
+        return (
+            "not_an_image",
+            say(
+                language,
+                f"{len(not_image)} of {total} links do not point to a picture (they return a web page).",
+                f"{total} 个链接中有 {len(not_image)} 个指向的不是图片（返回的是网页）。",
+            ),
+            [
+                say(
+                    language,
+                    "Add the picture again with a direct link to the image file (it ends in .jpg or "
+                    ".png and shows only the picture in a browser), or upload the file itself.",
+                    "请使用图片文件的直接链接（以 .jpg 或 .png 结尾，在浏览器中只显示图片）重新添加，"
+                    "或直接上传图片文件。",
+                )
+            ],
+        )
+    if damaged:
+        return (
+            "damaged",
+            say(
+                language,
+                f'{len(damaged)} of {total} pictures are damaged or cut off: that is the "split" display.',
+                f"{total} 张图片中有 {len(damaged)} 张已损坏或不完整：这就是图片显示“裂开”的原因。",
+            ),
+            [
+                say(
+                    language,
+                    "Upload the original picture again (not a copy saved from the web page).",
+                    "请重新上传原始图片（不要使用从网页另存的副本）。",
+                )
+            ],
+        )
+    return (
+        "loads_fine",
+        say(
+            language,
+            f"All {total} pictures load fine from here, so the problem is on your side of the network.",
+            f"这 {total} 张图片从这里都能正常加载，问题出在您这边的网络。",
+        ),
+        [
+            say(
+                language,
+                "Open the picture's link in another browser or on another network (e.g. your phone's "
+                "data); if it opens there, your network or proxy is blocking it.",
+                "请在其他浏览器或其他网络（例如手机流量）中打开图片链接；如果能打开，说明是您的网络或代理拦截了它。",
+            ),
+            say(
+                language,
+                "Clear the browser cache and reload the page.",
+                "清除浏览器缓存后重新加载页面。",
+            ),
+        ],
+    )
