@@ -1,0 +1,505 @@
+"""Report import: stream a platform report into the database, and refresh reports from the platform.
+
+A nightly listings report can hold a million rows, so rows go in with SQLAlchemy Core inserts in
+batches, all inside one transaction: a failed import (a truncated download, a file that is not a
+report) leaves no half-imported rows and never touches the reports imported before it. Each
+report keeps its metadata in `PlatformReport` (requested, generated, imported, rows, status,
+error) so the bot can tell a seller how old the data it looked at is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy.engine import Connection
+from sqlmodel import Session, col, select
+
+from erp.jobs.report_parse import ReportFormatError, ReportParser, RowTuple
+from erp.models import (
+    AuditLog,
+    AuthStatus,
+    Platform,
+    PlatformReport,
+    ReportKind,
+    ReportRow,
+    ReportStatus,
+    Store,
+    utcnow,
+)
+from erp.platforms.base import AuthorizationExpired, MarketplaceConnector, PlatformError
+
+log = logging.getLogger(__name__)
+
+SessionFactory = Callable[[], Session]
+ConnectorFor = Callable[[Store], MarketplaceConnector]
+
+BATCH_ROWS = 20_000
+_FILE_CHUNK = 1 << 20
+
+
+class ReportImportError(Exception):
+    """An import failed; the report is marked failed. `str(error)` is safe to show a seller."""
+
+    def __init__(self, message: str, report_id: int | None = None) -> None:
+        super().__init__(message)
+        self.report_id = report_id
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    report_id: int
+    rows: int
+    store_id: int
+    kind: str
+    skipped: int = 0
+    bad_dates: int = 0
+    encoding: str = "utf-8"
+    generated_at: datetime | None = None
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """The database hands back naive datetimes (SQLite, `timestamp` columns): they are UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def report_kinds_for(platform: str) -> tuple[str, ...]:
+    """The report kinds a platform offers: only Amazon has the (FBA) inventory report."""
+    if platform == Platform.AMAZON:
+        return (ReportKind.LISTINGS, ReportKind.INVENTORY)
+    return (ReportKind.LISTINGS,)
+
+
+def import_report_stream(
+    sessions: SessionFactory,
+    store_id: int,
+    kind: str,
+    chunks: Iterable[bytes],
+    *,
+    source: str,
+    platform_report_id: str = "",
+    generated_at: datetime | None = None,
+    report_id: int | None = None,
+) -> ImportResult:
+    """Parse a report as it streams in and store its rows in one transaction.
+
+    Args:
+        sessions: makes a new database session.
+        store_id: the store the report belongs to.
+        kind: `ReportKind` value.
+        chunks: the report's bytes (plain or gzip), in order.
+        source: `platform` or `file`.
+        platform_report_id: the platform's id for the report, when it has one.
+        generated_at: when the platform generated the data.
+        report_id: an existing `PlatformReport` (requested earlier) to complete instead of a new one.
+
+    Returns:
+        The stored report's id and row counts.
+
+    Raises:
+        ReportImportError: the data could not be read; the report is marked failed with the reason
+            and earlier reports are untouched.
+    """
+    if kind not in (ReportKind.LISTINGS, ReportKind.INVENTORY):
+        raise ReportImportError(f"unknown report kind {kind!r}: use listings or inventory")
+    report_id = _open_report(sessions, store_id, kind, source, platform_report_id, generated_at, report_id)
+    parser = ReportParser(kind)
+    try:
+        with sessions() as session:
+            connection = session.connection()
+            write = _row_writer(connection)
+            rows = 0
+            text_dates = connection.dialect.name == "sqlite"
+            for batch in _batches(parser.records(chunks), report_id, text_dates=text_dates):
+                write(batch)
+                rows += len(batch)
+            report = session.get(PlatformReport, report_id)
+            assert report is not None
+            report.status = ReportStatus.DONE
+            report.row_count = rows
+            report.imported_at = utcnow()
+            report.error = ""
+            if generated_at is not None:
+                report.generated_at = generated_at
+            session.add(report)
+            session.commit()
+    except ReportFormatError as exc:
+        _fail_report(sessions, report_id, str(exc))
+        raise ReportImportError(str(exc), report_id) from exc
+    except PlatformError as exc:
+        _fail_report(sessions, report_id, str(exc))
+        raise ReportImportError(str(exc), report_id) from exc
+    except OSError as exc:
+        message = f"the report could not be read ({exc.strerror or exc})"
+        _fail_report(sessions, report_id, message)
+        raise ReportImportError(message, report_id) from exc
+    return ImportResult(
+        report_id=report_id,
+        rows=rows,
+        store_id=store_id,
+        kind=kind,
+        skipped=parser.stats.skipped,
+        bad_dates=parser.stats.bad_dates,
+        encoding=parser.stats.encoding,
+        generated_at=generated_at,
+    )
+
+
+def import_report_file(
+    sessions: SessionFactory,
+    store_id: int,
+    kind: str,
+    path: str | Path,
+    *,
+    generated_at: datetime | None = None,
+) -> ImportResult:
+    """Import a report file the seller downloaded (plain or gzip, recognised by its content).
+
+    Raises:
+        ReportImportError: the file cannot be opened or read as a report.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115  (closed by the generator below)
+    except OSError as exc:
+        raise ReportImportError(f"cannot open the file ({exc.strerror or exc})") from exc
+    return import_report_stream(
+        sessions, store_id, kind, _read_chunks(handle), source="file", generated_at=generated_at
+    )
+
+
+def _read_chunks(handle: Any) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(_FILE_CHUNK):
+            yield chunk
+
+
+_ROW_COLUMNS = (
+    "report_id",
+    "sku",
+    "asin",
+    "title",
+    "price",
+    "quantity",
+    "status",
+    "fulfillment_channel",
+    "opened_at",
+)
+
+
+def _batches(
+    rows: Iterable[RowTuple], report_id: int, *, text_dates: bool
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows as insert tuples (in `_ROW_COLUMNS` order), cut to the column widths, in batches.
+
+    With `text_dates`, dates are written in SQLAlchemy's SQLite storage format (see `_row_writer`).
+    """
+    batch: list[tuple[Any, ...]] = []
+    append = batch.append
+    for sku, asin, title, price, quantity, status, channel, moment in rows:
+        opened_at: datetime | str | None = moment
+        if text_dates and moment is not None:
+            opened_at = moment.isoformat(" ", "microseconds")[:26]
+        append(
+            (
+                report_id,
+                sku[:120],
+                asin[:40],
+                title[:500],
+                price[:30],
+                quantity,
+                status[:30],
+                channel[:30],
+                opened_at,
+            )
+        )
+        if len(batch) >= BATCH_ROWS:
+            yield batch
+            batch = []
+            append = batch.append
+    if batch:
+        yield batch
+
+
+def _row_writer(connection: Connection) -> Callable[[list[tuple[Any, ...]]], None]:
+    """A function that inserts a batch of row tuples on `connection`, in its transaction.
+
+    The statement is a Core insert compiled for the connection's dialect. On SQLite the batch goes
+    straight to the driver's executemany with dates already in SQLAlchemy's storage format: Core's
+    per-value type processing would otherwise cost as much as parsing the report. Elsewhere Core
+    executes it (on PostgreSQL as multi-row VALUES).
+    """
+    table = ReportRow.__table__  # type: ignore[attr-defined]
+    statement = insert(table)
+    if connection.dialect.name != "sqlite":
+
+        def write_core(batch: list[tuple[Any, ...]]) -> None:
+            connection.execute(statement, [dict(zip(_ROW_COLUMNS, row, strict=True)) for row in batch])
+
+        return write_core
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(_ROW_COLUMNS))
+    assert tuple(compiled.positiontup or ()) == _ROW_COLUMNS
+    sql = str(compiled)
+
+    def write_sqlite(batch: list[tuple[Any, ...]]) -> None:
+        connection.exec_driver_sql(sql, batch)
+
+    return write_sqlite
+
+
+def _open_report(
+    sessions: SessionFactory,
+    store_id: int,
+    kind: str,
+    source: str,
+    platform_report_id: str,
+    generated_at: datetime | None,
+    report_id: int | None,
+) -> int:
+    with sessions() as session:
+        report = session.get(PlatformReport, report_id) if report_id is not None else None
+        if report is None:
+            if session.get(Store, store_id) is None:
+                raise ReportImportError(f"there is no store with id {store_id}")
+            report = PlatformReport(store_id=store_id, kind=kind, source=source)
+        report.status = ReportStatus.IN_PROGRESS
+        report.platform_report_id = platform_report_id or report.platform_report_id
+        report.generated_at = generated_at or report.generated_at
+        session.add(report)
+        session.commit()
+        assert report.id is not None
+        return report.id
+
+
+def _fail_report(sessions: SessionFactory, report_id: int, error: str) -> None:
+    with sessions() as session:
+        report = session.get(PlatformReport, report_id)
+        if report is not None:
+            report.status = ReportStatus.FAILED
+            report.error = error
+            report.row_count = 0
+            session.add(report)
+            session.commit()
+
+
+def latest_report(session: Session, store_id: int, kind: str) -> PlatformReport | None:
+    """The store's most recent successfully imported report of `kind` (newest data first)."""
+    newest = func.coalesce(col(PlatformReport.generated_at), col(PlatformReport.imported_at))
+    statement = (
+        select(PlatformReport)
+        .where(
+            PlatformReport.store_id == store_id,
+            PlatformReport.kind == kind,
+            PlatformReport.status == ReportStatus.DONE,
+        )
+        .order_by(newest.desc(), col(PlatformReport.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def report_row_for_sku(session: Session, report_id: int, sku: str) -> ReportRow | None:
+    """The report's row for `sku` (exact match), or None when the report does not have it."""
+    statement = select(ReportRow).where(ReportRow.report_id == report_id, ReportRow.sku == sku).limit(1)
+    return session.exec(statement).first()
+
+
+@dataclass(frozen=True)
+class StoreReportOutcome:
+    """One store's part of the nightly import: the reports it got, or the error that stopped it."""
+
+    store_id: int
+    store: str
+    report_ids: tuple[int, ...] = ()
+    error: str = ""
+
+
+class ReportRefresher:
+    """Requests fresh reports from the platforms, waits for them, and imports them.
+
+    Args:
+        sessions: makes a new database session.
+        connector_for: the connector for a store.
+        sleep: how to wait between polls (tests pass a fake clock's sleep).
+        first_poll: seconds before the first status poll; doubles up to `max_poll`.
+    """
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        connector_for: ConnectorFor,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        first_poll: float = 0.2,
+        max_poll: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._connector_for = connector_for
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._first_poll = first_poll
+        self._max_poll = max_poll
+
+    def refresh(self, store_id: int, kind: str, *, actor: str = "", wait_seconds: float = 20.0) -> int | None:
+        """Request a fresh report and import it if the platform has it ready within `wait_seconds`.
+
+        Returns:
+            The new `PlatformReport.id` (its status says done, in_progress, cancelled or failed),
+            or None when the store does not exist or its platform has no such report.
+        """
+        with self._sessions() as session:
+            store = session.get(Store, store_id)
+            if store is None or kind not in report_kinds_for(store.platform):
+                return None
+            report = PlatformReport(store_id=store_id, kind=kind, source="platform")
+            session.add(report)
+            session.commit()
+            assert report.id is not None
+            report_id = report.id
+        try:
+            status, detail = self._run(store, report_id, kind, wait_seconds)
+        except AuthorizationExpired as exc:
+            status, detail = ReportStatus.FAILED, str(exc)
+            self._mark_expired(store_id, str(exc))
+        except PlatformError as exc:
+            status, detail = ReportStatus.FAILED, str(exc)
+        except ReportImportError as exc:
+            status, detail = ReportStatus.FAILED, str(exc)
+        if status in (ReportStatus.FAILED, ReportStatus.CANCELLED):
+            self._finish(report_id, status, detail)
+        result = {"done": "ok", "in_progress": "pending"}.get(status, "failed")
+        self._audit(
+            store, actor, result, f"{kind} report {report_id}: {status}" + (f": {detail}" if detail else "")
+        )
+        return report_id
+
+    def import_all(
+        self, *, actor: str = "scheduler", wait_seconds: float = 600.0
+    ) -> list[StoreReportOutcome]:
+        """The nightly job: fresh reports for every authorized store; one failure never stops the rest."""
+        with self._sessions() as session:
+            stores = session.exec(
+                select(Store)
+                .where(Store.auth_status == AuthStatus.AUTHORIZED, col(Store.deleted_at).is_(None))
+                .order_by(col(Store.id))
+            ).all()
+        outcomes: list[StoreReportOutcome] = []
+        for store in stores:
+            assert store.id is not None
+            report_ids: list[int] = []
+            errors: list[str] = []
+            for kind in report_kinds_for(store.platform):
+                try:
+                    report_id = self.refresh(store.id, kind, actor=actor, wait_seconds=wait_seconds)
+                except Exception as exc:  # one store's failure never stops the others
+                    log.exception("report refresh failed for store %s", store.id)
+                    errors.append(f"{kind}: {type(exc).__name__}")
+                    continue
+                if report_id is None:
+                    continue
+                report_ids.append(report_id)
+                error = self._report_error(report_id)
+                if error:
+                    errors.append(f"{kind}: {error}")
+            outcome = StoreReportOutcome(store.id, store.name, tuple(report_ids), "; ".join(errors))
+            self._record_store(store.id, outcome.error)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _run(self, store: Store, report_id: int, kind: str, wait_seconds: float) -> tuple[str, str]:
+        connector = self._connector_for(store)
+        platform_report_id = connector.request_report(kind)
+        with self._sessions() as session:
+            report = session.get(PlatformReport, report_id)
+            assert report is not None
+            report.platform_report_id = platform_report_id
+            report.status = ReportStatus.IN_PROGRESS
+            session.add(report)
+            session.commit()
+        deadline = self._monotonic() + wait_seconds
+        delay = self._first_poll
+        while True:
+            state = connector.report_state(platform_report_id)
+            if state.status == "DONE":
+                if not state.document_id:
+                    return ReportStatus.FAILED, "the platform finished the report but gave no document"
+                import_report_stream(
+                    self._sessions,
+                    store.id or 0,
+                    kind,
+                    connector.download_report(state.document_id),
+                    source="platform",
+                    platform_report_id=platform_report_id,
+                    generated_at=state.generated_at or utcnow(),
+                    report_id=report_id,
+                )
+                return ReportStatus.DONE, ""
+            if state.status == "CANCELLED":
+                return ReportStatus.CANCELLED, "the platform cancelled the report (it had no data to report)"
+            if state.status == "FATAL":
+                return (
+                    ReportStatus.FAILED,
+                    "the platform could not generate the report (FATAL); try again later",
+                )
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                return ReportStatus.IN_PROGRESS, ""
+            self._sleep(min(delay, remaining))
+            delay = min(delay * 2, self._max_poll)
+
+    def _finish(self, report_id: int, status: str, error: str) -> None:
+        with self._sessions() as session:
+            report = session.get(PlatformReport, report_id)
+            if report is not None:
+                report.status = status
+                report.error = error
+                session.add(report)
+                session.commit()
+
+    def _report_error(self, report_id: int) -> str:
+        with self._sessions() as session:
+            report = session.get(PlatformReport, report_id)
+            if report is None or report.status in (ReportStatus.DONE, ReportStatus.IN_PROGRESS):
+                return ""
+            return report.error or report.status
+
+    def _record_store(self, store_id: int, error: str) -> None:
+        with self._sessions() as session:
+            store = session.get(Store, store_id)
+            if store is not None:
+                if not error:
+                    store.last_report_import_at = utcnow()
+                store.last_report_import_error = error
+                session.add(store)
+                session.commit()
+
+    def _mark_expired(self, store_id: int, error: str) -> None:
+        with self._sessions() as session:
+            store = session.get(Store, store_id)
+            if store is not None:
+                store.auth_status = AuthStatus.EXPIRED
+                store.auth_error = error
+                session.add(store)
+                session.commit()
+
+    def _audit(self, store: Store, actor: str, result: str, detail: str) -> None:
+        with self._sessions() as session:
+            session.add(
+                AuditLog(
+                    actor=actor or "system",
+                    account_id=store.account_id,
+                    store_id=store.id,
+                    action="request_report",
+                    result=result,
+                    detail=detail,
+                )
+            )
+            session.commit()

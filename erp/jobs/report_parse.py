@@ -1,0 +1,424 @@
+"""Streaming parser for Amazon's listings and inventory reports, as they really arrive.
+
+Reports are tab-separated with a header row. Columns come and go between marketplaces and years,
+so every column is found by its header name and unknown ones are ignored. Files arrive in UTF-8
+(sometimes with a BOM) or, for EU marketplaces, Cp1252; titles carry HTML entities and
+non-breaking spaces; dates use a day-first format with a zone abbreviation (`02/05/2020 05:18:00
+MEST`) or ISO 8601; reports decrypted from the old encrypted format keep a trailing line of
+padding bytes. The parser reads bytes chunk by chunk and never holds the whole file.
+"""
+
+from __future__ import annotations
+
+import html
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from erp.models import ReportKind
+
+
+class ReportFormatError(ValueError):
+    """The file is not a report we can read. `str(error)` is one line a seller can act on."""
+
+
+class ParsedRow(NamedTuple):
+    """One report row reduced to what the bot checks (see `ReportRow`).
+
+    A tuple on purpose: a nightly report has a million of them.
+    """
+
+    sku: str
+    asin: str
+    title: str
+    price: str
+    quantity: int | None
+    status: str
+    fulfillment_channel: str
+    opened_at: datetime | None
+
+
+RowTuple = tuple[str, str, str, str, int | None, str, str, datetime | None]
+
+
+@dataclass
+class ParseStats:
+    """What the parser saw besides the rows it yielded."""
+
+    columns: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
+    skipped: int = 0  # rows without a SKU (blank lines, padding, broken rows)
+    bad_dates: int = 0
+
+
+# Header names per field, first match wins. Lower-case: headers are matched case-insensitively.
+_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    ReportKind.LISTINGS: {
+        "sku": ("seller-sku", "sku"),
+        "asin": ("asin1", "asin"),
+        "title": ("item-name", "product-name", "title"),
+        "price": ("price", "your-price"),
+        "quantity": ("quantity", "afn-fulfillable-quantity"),
+        "status": ("status",),
+        "fulfillment_channel": ("fulfillment-channel",),
+        "opened_at": ("open-date",),
+    },
+    ReportKind.INVENTORY: {
+        "sku": ("sku", "seller-sku"),
+        "asin": ("asin", "asin1"),
+        "title": ("product-name", "item-name"),
+        "price": ("your-price", "price"),
+        "quantity": ("afn-fulfillable-quantity", "quantity"),
+        "status": ("status", "condition"),
+        "fulfillment_channel": ("fulfillment-channel",),
+        "opened_at": ("open-date",),
+    },
+}
+_FIELDS = ("sku", "asin", "title", "price", "quantity", "status", "fulfillment_channel", "opened_at")
+
+# Zone abbreviations Amazon writes in its reports (German ones too: MEZ/MESZ), as UTC offsets.
+_ZONES: dict[str, timedelta] = {
+    name: timedelta(minutes=minutes)
+    for name, minutes in {
+        "UTC": 0,
+        "GMT": 0,
+        "Z": 0,
+        "WET": 0,
+        "WEST": 60,
+        "BST": 60,
+        "IST": 60,  # Irish Standard Time: the only IST an EU report carries
+        "MET": 60,
+        "CET": 60,
+        "MEZ": 60,
+        "MEST": 120,
+        "CEST": 120,
+        "MESZ": 120,
+        "EET": 120,
+        "EEST": 180,
+        "PST": -480,
+        "PDT": -420,
+        "MST": -420,
+        "MDT": -360,
+        "CST": -360,
+        "CDT": -300,
+        "EST": -300,
+        "EDT": -240,
+        "AKST": -540,
+        "AKDT": -480,
+        "HST": -600,
+        "BRT": -180,
+        "JST": 540,
+        "KST": 540,
+        "SGT": 480,
+        "MYT": 480,
+        "AWST": 480,
+        "AEST": 600,
+        "AEDT": 660,
+        "GST": 240,
+    }.items()
+}
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_NBSP = ("\xa0", "\u202f", "\u2007")
+
+
+def parse_report_date(text: str) -> datetime | None:
+    """An Amazon report date as an aware UTC datetime; None when empty or unreadable.
+
+    Accepts `DD/MM/YYYY HH:MM:SS ZONE` (day first; month first when the day cannot be a month),
+    `DD.MM.YYYY ...`, `YYYY-MM-DD HH:MM:SS ZONE`, `YYYY/MM/DD ...`, and ISO 8601 with `Z` or an
+    offset. A time without a zone is taken as UTC.
+    """
+    return _DateParser().parse(text)
+
+
+class _DateParser:
+    """Parses report dates, remembering each (day, zone) it has seen.
+
+    A report's rows share few distinct days, so the costly part (calendar and zone) is done once
+    per day and each row only adds its time of day: this keeps a million-row import fast.
+    """
+
+    def __init__(self) -> None:
+        self._days: dict[str, datetime] = {}
+
+    def parse(self, text: str) -> datetime | None:
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            if text[10:11] in ("T", "t") and text[4:5] == "-":
+                return _parse_iso(text)
+            date_part, _, rest = text.partition(" ")
+            time_part, _, zone = rest.strip().partition(" ")
+            key = date_part + "|" + zone
+            day = self._days.get(key)
+            if day is None:
+                day = _day_start(date_part, zone.strip())
+                if len(self._days) < 100_000:
+                    self._days[key] = day
+            if not time_part:
+                return day
+            pieces = time_part.split(":")
+            seconds = int(pieces[0]) * 3600 + int(pieces[1]) * 60
+            if len(pieces) > 2:
+                seconds += int(float(pieces[2]))
+            return day + timedelta(seconds=seconds)
+        except (ValueError, KeyError, IndexError, OverflowError):
+            return None
+
+
+def _parse_iso(text: str) -> datetime:
+    iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    parsed = datetime.fromisoformat(iso)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _day_start(date_part: str, zone: str) -> datetime:
+    """Local midnight of the day, in UTC."""
+    if date_part[4:5] in ("-", "/", "."):
+        year, month, day = int(date_part[0:4]), int(date_part[5:7]), int(date_part[8:10])
+    else:
+        first, second, year = int(date_part[0:2]), int(date_part[3:5]), int(date_part[6:10])
+        day, month = (second, first) if second > 12 else (first, second)
+        if date_part[2:3] not in ("/", ".", "-") or len(date_part) != 10:
+            raise ValueError(date_part)
+    return datetime(year, month, day, tzinfo=UTC) - _zone_offset(zone)
+
+
+def _zone_offset(zone: str) -> timedelta:
+    if not zone:
+        return timedelta(0)
+    if zone[0] in "+-":
+        digits = zone[1:].replace(":", "")
+        minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+        return timedelta(minutes=minutes if zone[0] == "+" else -minutes)
+    return _ZONES[zone.upper()]
+
+
+def _clean(text: str) -> str:
+    if "&" in text:
+        text = html.unescape(text)
+    for space in _NBSP:
+        if space in text:
+            text = text.replace(space, " ")
+    return text.strip()
+
+
+def _quantity(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return int(float(text.replace(",", ".")))
+        except ValueError:
+            return None
+
+
+def _price(text: str) -> str:
+    text = text.strip().replace("\xa0", "")
+    # Some EU files write 44,96; the rest of the system reads a dot.
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    return text
+
+
+def gunzip_if_compressed(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Pass chunks through, decompressing them when the stream starts with the gzip magic.
+
+    Raises:
+        ReportFormatError: the gzip stream is damaged or ends early (a truncated download).
+    """
+    iterator = iter(chunks)
+    first = b""
+    for chunk in iterator:
+        first += chunk
+        if len(first) >= 2:
+            break
+    if not first.startswith(_GZIP_MAGIC):
+        if first:
+            yield first
+        yield from iterator
+        return
+    decompressor = zlib.decompressobj(wbits=31)
+    pending: bytes | None = first
+    while pending is not None:
+        if pending:
+            if decompressor.eof:
+                # Concatenated gzip members are legal: the next one starts here.
+                decompressor = zlib.decompressobj(wbits=31)
+            try:
+                data = decompressor.decompress(pending)
+            except zlib.error as exc:
+                raise ReportFormatError(f"the compressed report is damaged ({exc})") from exc
+            if data:
+                yield data
+            if decompressor.eof and decompressor.unused_data:
+                pending = decompressor.unused_data
+                continue
+        pending = next(iterator, None)
+    if not decompressor.eof:
+        raise ReportFormatError(
+            "the compressed report ends early (a truncated download): download it again and retry"
+        )
+
+
+class ReportParser:
+    """Parses one report stream; iterate `rows()` once, then read `stats`.
+
+    Args:
+        kind: `ReportKind` value (`listings` or `inventory`).
+    """
+
+    def __init__(self, kind: str) -> None:
+        if kind not in _COLUMNS:
+            raise ReportFormatError(f"unknown report kind {kind!r}: use listings or inventory")
+        self.kind = kind
+        self.stats = ParseStats()
+        self._index: dict[str, int] = {}
+        self._width = 0
+        self._dates = _DateParser()
+        self._sku = 0
+        self._asin: int | None = None
+        self._title: int | None = None
+        self._price: int | None = None
+        self._quantity: int | None = None
+        self._status: int | None = None
+        self._channel: int | None = None
+        self._opened_at: int | None = None
+
+    def rows(self, chunks: Iterable[bytes]) -> Iterator[ParsedRow]:
+        """The report's rows, in file order, parsed as the bytes arrive.
+
+        Raises:
+            ReportFormatError: no header, or a required column (the SKU) is missing.
+        """
+        make = ParsedRow._make
+        for record in self.records(chunks):
+            yield make(record)
+
+    def records(self, chunks: Iterable[bytes]) -> Iterator[RowTuple]:
+        """Like `rows`, as plain tuples in `ParsedRow`'s field order: the bulk import's fast path.
+
+        Raises:
+            ReportFormatError: no header, or a required column (the SKU) is missing.
+        """
+        lines = self._lines(gunzip_if_compressed(chunks))
+        for line in lines:
+            if line.strip():
+                self._read_header(line)
+                break
+        else:
+            raise ReportFormatError("the file is empty: a report starts with a header row")
+        width, sku_at = self._width, self._sku
+        asin_at, title_at, price_at = self._asin, self._title, self._price
+        quantity_at, status_at, channel_at, date_at = (
+            self._quantity,
+            self._status,
+            self._channel,
+            self._opened_at,
+        )
+        parse_date = self._dates.parse
+        stats = self.stats
+        for line in lines:
+            cells = line.split("\t")
+            if len(cells) < width:
+                cells.extend([""] * (width - len(cells)))
+            sku = cells[sku_at]
+            if "&" in sku or "\xa0" in sku:
+                sku = _clean(sku)
+            sku = sku.strip()
+            if not sku or not sku.isprintable():
+                stats.skipped += 1
+                continue
+            title = ""
+            if title_at is not None:
+                title = cells[title_at]
+                if "&" in title or "\xa0" in title or "\u202f" in title or "\u2007" in title:
+                    title = _clean(title)
+                title = title.strip()
+            opened_at = None
+            if date_at is not None:
+                raw_date = cells[date_at]
+                if raw_date:
+                    opened_at = parse_date(raw_date)
+                    if opened_at is None:
+                        stats.bad_dates += 1
+            quantity = None
+            if quantity_at is not None:
+                raw_quantity = cells[quantity_at]
+                if raw_quantity:
+                    quantity = int(raw_quantity) if raw_quantity.isdigit() else _quantity(raw_quantity)
+            price = ""
+            if price_at is not None:
+                price = cells[price_at]
+                if not price.replace(".", "", 1).isdigit():
+                    price = _price(price)
+            yield (
+                sku,
+                cells[asin_at].strip() if asin_at is not None else "",
+                title,
+                price,
+                quantity,
+                cells[status_at].strip() if status_at is not None else "",
+                cells[channel_at].strip() if channel_at is not None else "",
+                opened_at,
+            )
+
+    def _lines(self, chunks: Iterable[bytes]) -> Iterator[str]:
+        buffer = b""
+        first = True
+        for chunk in chunks:
+            buffer += chunk
+            cut = buffer.rfind(b"\n")
+            if cut < 0:
+                continue
+            block, buffer = buffer[: cut + 1], buffer[cut + 1 :]
+            if first:
+                block = block.removeprefix(b"\xef\xbb\xbf")
+                first = False
+            text = self._decode(block)
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")
+            yield from text.split("\n")[:-1]
+        if buffer:
+            if first:
+                buffer = buffer.removeprefix(b"\xef\xbb\xbf")
+            yield self._decode(buffer).rstrip("\r")
+
+    def _decode(self, block: bytes) -> str:
+        if self.stats.encoding == "utf-8":
+            try:
+                return block.decode("utf-8")
+            except UnicodeDecodeError:
+                # Not UTF-8: EU reports are Cp1252. Once seen, the rest of the file is read so too.
+                self.stats.encoding = "cp1252"
+        return block.decode("cp1252", errors="replace")
+
+    def _read_header(self, line: str) -> None:
+        names = [name.strip().strip('"').lower() for name in line.rstrip("\r").split("\t")]
+        self.stats.columns = names
+        positions = {name: i for i, name in reversed(list(enumerate(names)))}
+        wanted = _COLUMNS[self.kind]
+        for name in _FIELDS:
+            for alias in wanted[name]:
+                if alias in positions:
+                    self._index[name] = positions[alias]
+                    break
+        if "sku" not in self._index:
+            shown = ", ".join(n[:30] for n in names[:8] if n and n.isprintable()) or "none"
+            expected = " or ".join(repr(a) for a in wanted["sku"])
+            raise ReportFormatError(
+                f"this is not a {self.kind} report: it has no {expected} column (columns found: {shown})"
+            )
+        self._width = max(self._index.values()) + 1
+        get = self._index.get
+        self._sku = self._index["sku"]
+        self._asin, self._title, self._price = get("asin"), get("title"), get("price")
+        self._quantity, self._status = get("quantity"), get("status")
+        self._channel, self._opened_at = get("fulfillment_channel"), get("opened_at")
