@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from erp.models import ImageGrabResult, Order, Product, SalesStatus, Store
+from erp.jobs.image_grab import evaluate_rules, last_grab
+from erp.models import ImageGrabResult, Product, SalesStatus, Store
 from handlers.diagnosis import (
     CheckStatus,
     DetailRequest,
@@ -30,7 +31,6 @@ from handlers.image_check import ImageCheckResult
 from handlers.services import Services
 from handlers.sku_lookup import (
     age,
-    as_utc,
     ask_store,
     first_sku,
     products_with_sku,
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     from handlers.registry import FlowRequest
 
 FLOW = "image_grab"
-EDIT_WINDOW = timedelta(days=7)
-ORDER_WINDOW = timedelta(days=30)
 # A grab this recent is "last night's" even when the product would qualify again tonight.
 RECENT_GRAB = timedelta(hours=36)
 
@@ -82,9 +80,9 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
             return ask_store(FLOW, language, stores, sku=sku)
         product = products[0]
         store = next(store for store in scope if store.id == product.store_id)
-        rules = evaluate(session, product, now, language)
-        grab = _last_grab(session, product)
-    next_run = services.schedule.next_run("image_grab")
+        next_run = services.schedule.next_run("image_grab", now)
+        rules = evaluate(session, product, next_run or now, now, language)
+        grab = last_grab(session, product.id) if product.id is not None else None
     findings = [_rule_finding(rule, language) for rule in rules]
     findings.append(_next_run_finding(language, now, next_run))
     findings.append(_grab_finding(grab, language, now))
@@ -104,39 +102,50 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
 # --- rules --------------------------------------------------------------------------------------
 
 
-def evaluate(session: Session, product: Product, now: datetime, language: Language) -> list[RuleCheck]:
-    """Rules a, b and c for one product, with the dates and counts that decide them."""
-    return [
-        _rule_a(product, language),
-        _rule_b(product, now, language),
-        _rule_c(product, _orders_in_window(session, product, now), language),
-    ]
+def evaluate(
+    session: Session, product: Product, at: datetime, now: datetime, language: Language
+) -> list[RuleCheck]:
+    """Rules a, b and c for one product as the grab at `at` will judge them, in the seller's words."""
+    checks: list[RuleCheck] = []
+    for evaluation in evaluate_rules(session, product, at):
+        facts = evaluation.facts
+        if evaluation.rule == "a":
+            checks.append(_rule_a(evaluation.holds, bool(facts.get("uploaded")), language))
+        elif evaluation.rule == "b":
+            modified = facts.get("modified_at")
+            checks.append(
+                _rule_b(evaluation.holds, modified if isinstance(modified, datetime) else None, now, language)
+            )
+        else:
+            orders = facts.get("orders_30d")
+            status = str(facts.get("sales_status") or product.sales_status)
+            checks.append(
+                _rule_c(evaluation.holds, orders if isinstance(orders, int) else 0, status, language)
+            )
+    return checks
 
 
-def _rule_a(product: Product, language: Language) -> RuleCheck:
-    holds = product.uploaded and not product.has_picture
+def _rule_a(holds: bool, uploaded: bool, language: Language) -> RuleCheck:
     if holds:
         facts = say(language, "uploaded and created, no picture yet", "已上传并创建，还没有图片")
         return RuleCheck("a", True, facts, "")
-    if not product.uploaded:
+    if not uploaded:
         facts = say(language, "not uploaded to the platform yet", "尚未上传到平台")
         wish = say(language, "upload the product", "上传该产品")
     else:
         facts = say(language, "it already has a picture", "已经有图片")
-        wish = say(language, "only products without a picture qualify", "只有没有图片的产品才符合")
+        wish = ""  # a product with a picture never qualifies under (a); nothing to change
     return RuleCheck("a", False, facts, wish)
 
 
-def _rule_b(product: Product, now: datetime, language: Language) -> RuleCheck:
-    modified = as_utc(product.picture_system_modified_at)
+def _rule_b(holds: bool, modified: datetime | None, now: datetime, language: Language) -> RuleCheck:
     if modified is None:
         facts = say(
             language, "never modified through the picture publishing system", "从未通过图片刊登系统修改"
         )
         return RuleCheck("b", False, facts, _edit_wish(language))
     when_text = when(language, now, modified)
-    elapsed = age(now, modified)
-    if elapsed is not None and elapsed <= EDIT_WINDOW:
+    if holds:
         facts = say(
             language,
             f"modified through the picture publishing system {when_text}",
@@ -145,8 +154,8 @@ def _rule_b(product: Product, now: datetime, language: Language) -> RuleCheck:
         return RuleCheck("b", True, facts, "")
     facts = say(
         language,
-        f"last modified through the picture publishing system {when_text}, more than 7 days ago",
-        f"最近一次通过图片刊登系统修改是 {when_text}，已超过 7 天",
+        f"last modified through the picture publishing system {when_text}, more than 7 days before the run",
+        f"最近一次通过图片刊登系统修改是 {when_text}，距抓图已超过 7 天",
     )
     return RuleCheck("b", False, facts, _edit_wish(language))
 
@@ -159,12 +168,11 @@ def _edit_wish(language: Language) -> str:
     )
 
 
-def _rule_c(product: Product, orders: int, language: Language) -> RuleCheck:
-    normal = product.sales_status == SalesStatus.NORMAL
-    status = product.sales_status
+def _rule_c(holds: bool, orders: int, status: str, language: Language) -> RuleCheck:
+    normal = status == SalesStatus.NORMAL
     count_en = f"{orders} order{'s' if orders != 1 else ''} in the last 30 days"
     count_zh = f"最近 30 天有 {orders} 个订单"
-    if orders and normal:
+    if holds:
         facts = say(language, f"{count_en}, sales status '{status}'", f"{count_zh}，销售状态为“{status}”")
         return RuleCheck("c", True, facts, "")
     if orders:
@@ -189,27 +197,6 @@ def _rule_c(product: Product, orders: int, language: Language) -> RuleCheck:
             "销售状态改为“normal（正常）”并且最近 30 天有订单",
         )
     return RuleCheck("c", False, facts, wish)
-
-
-def _orders_in_window(session: Session, product: Product, now: datetime) -> int:
-    """Orders of the product's store in the last 30 days that contain the SKU."""
-    since = now - ORDER_WINDOW
-    statement = select(Order.skus).where(
-        Order.store_id == product.store_id,
-        col(Order.purchased_at) >= since,
-    )
-    # SKUs are a JSON list; matching in Python keeps SQLite and PostgreSQL alike.
-    return sum(1 for skus in session.exec(statement) if product.sku in (skus or []))
-
-
-def _last_grab(session: Session, product: Product) -> ImageGrabResult | None:
-    statement = (
-        select(ImageGrabResult)
-        .where(ImageGrabResult.product_id == product.id)
-        .order_by(col(ImageGrabResult.at).desc(), col(ImageGrabResult.id).desc())
-        .limit(1)
-    )
-    return session.exec(statement).first()
 
 
 def _is_recent(grab: ImageGrabResult, now: datetime) -> bool:
@@ -240,7 +227,7 @@ def _rule_finding(rule: RuleCheck, language: Language) -> Finding:
     verdict = say(language, "holds", "符合") if rule.holds else say(language, "does not hold", "不符合")
     return Finding(
         check=_rule_name(rule.rule, language),
-        result=f"{verdict}: {rule.facts}",
+        result=say(language, f"{verdict}: {rule.facts}", f"{verdict}：{rule.facts}"),
         status=CheckStatus.OK if rule.holds else CheckStatus.PROBLEM,
     )
 
@@ -366,8 +353,8 @@ def _not_eligible(product: Product, store: Store, rules: list[RuleCheck], langua
     diagnosis.next_steps = [
         say(
             language,
-            f"To have it grabbed, one of: {rule.would_qualify} (rule {rule.rule}).",
-            f"要让它被抓取，可以：{rule.would_qualify}（规则 {rule.rule}）。",
+            f"To have it grabbed, {rule.would_qualify}: rule ({rule.rule}) then selects it.",
+            f"要让它被抓取，可以{rule.would_qualify}：之后规则 ({rule.rule}) 会选中它。",
         )
         for rule in rules
         if rule.would_qualify

@@ -345,7 +345,7 @@ def _approved(facts: _Facts, language: Language, now: datetime, services: Servic
     report = facts.report
     generated_at = as_utc(report.generated_at) if report is not None else None
     live = _live_price(services, facts.store, change.sku)
-    next_import = services.schedule.next_run("report_import")
+    next_import = services.schedule.next_run("report_import", now)
     findings = [
         _change_finding(facts, language, now, CheckStatus.OK),
         Finding(

@@ -315,7 +315,7 @@ def _base(facts: _Facts, verdict: str, summary: str, language: Language, now: da
 
 
 def _next_import(services: Services, language: Language, now: datetime) -> str:
-    next_run = services.schedule.next_run("report_import")
+    next_run = services.schedule.next_run("report_import", now)
     return when(language, now, next_run) if next_run else say(language, "tonight", "今晚")
 
 

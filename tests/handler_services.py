@@ -7,14 +7,19 @@ verdict that reached for the platform would fail instead of passing by accident.
 
 from __future__ import annotations
 
+import io
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from PIL import Image
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+from erp.jobs.schedule import JobSchedule
 from erp.models import (
     Account,
     AuditLog,
@@ -34,8 +39,9 @@ from handlers.services import Services
 from knowledge.entities import Entities
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+# What the real schedule answers at NOW (nightly jobs at 02:00 and 03:00 UTC).
 NEXT_REPORT_IMPORT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
-NEXT_IMAGE_GRAB = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+NEXT_IMAGE_GRAB = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
 class NotSetUp:
@@ -46,16 +52,6 @@ class NotSetUp:
 
     def __getattr__(self, attribute: str) -> Any:
         raise AssertionError(f"the check used {self._name} (.{attribute}), which this test did not set up")
-
-
-class NightlySchedule:
-    """The nightly jobs' next runs, as fixed times the tests can assert on."""
-
-    def __init__(self, runs: dict[str, datetime] | None = None) -> None:
-        self.runs = runs or {"report_import": NEXT_REPORT_IMPORT, "image_grab": NEXT_IMAGE_GRAB}
-
-    def next_run(self, job: str, after: datetime | None = None) -> datetime | None:
-        return self.runs.get(job)
 
 
 def make_services(
@@ -80,7 +76,7 @@ def make_services(
         orders=NotSetUp("order sync"),
         reports=reports if reports is not None else NotSetUp("report refresh"),
         images=images if images is not None else NotSetUp("image check"),
-        schedule=schedule if schedule is not None else NightlySchedule(),
+        schedule=schedule if schedule is not None else JobSchedule(),
         clock=clock or (lambda: NOW),
     )
 
@@ -212,3 +208,47 @@ def snapshot(engine: Engine) -> dict[str, list[str]]:
 
 def audit_actions(session: Session) -> list[tuple[str, str]]:
     return [(row.action, row.result) for row in session.exec(select(AuditLog))]
+
+
+# --- a picture host on 127.0.0.1 ----------------------------------------------------------------
+
+
+def jpeg_bytes(mode: str = "RGB") -> bytes:
+    """A small real JPEG made with Pillow."""
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((64, 48)).convert(mode).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class PictureHost:
+    """A real HTTP server on 127.0.0.1 (ephemeral port) serving `/img/<name>`; others answer 404."""
+
+    def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
+        host_files = files
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+                found = host_files.get(self.path.removeprefix("/img/"))
+                content_type, body = found if found else ("text/plain", b"not found")
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}/img/"
+
+    def url(self, name: str) -> str:
+        return self.base + name
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
