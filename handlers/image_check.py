@@ -186,8 +186,8 @@ def forbidden_reason(address: IPAddress) -> str | None:
         (address.is_loopback, "loopback"),
         (address.is_link_local, "link-local"),
         (address.is_multicast, "multicast"),
-        (address.is_private, "private"),
         (address.is_reserved, "reserved"),
+        (address.is_private, "private"),
         (not address.is_global, "not public"),
     )
     return next((reason for hit, reason in checks if hit), None)
@@ -482,7 +482,8 @@ class ImageChecker:
         chunks: list[bytes] = []
         received = 0
         try:
-            for chunk in response.iter_bytes(chunk_size=64 * 1024):
+            # Chunks as they arrive (no re-buffering), so the deadline is checked while bytes drip.
+            for chunk in response.iter_bytes():
                 received += len(chunk)
                 if received > cap:
                     raise _Stop(
