@@ -1,0 +1,464 @@
+"""Amazon Selling Partner API connector: orders, reports and listings of one store.
+
+Authentication is Login with Amazon: the store's refresh token is exchanged for an access token
+(valid one hour, cached until shortly before it expires) which goes into `x-amz-access-token`.
+An access token Amazon stops accepting mid-run is refreshed once; a refresh token Amazon rejects
+(`invalid_grant`) means the seller must authorize the store again.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from erp.platforms.base import (
+    AuthorizationExpired,
+    BadResponse,
+    LivePrice,
+    NotFound,
+    OrderPage,
+    PlatformError,
+    PlatformOrder,
+    ReportState,
+)
+from erp.platforms.config import StoreSettings
+from erp.platforms.http import PlatformHttp
+from erp.platforms.ratelimit import RateLimit, RateLimiter, limits_from_options
+from erp.platforms.values import decimal_text, positive_decimal
+
+# Published default usage plans (requests per second, burst) of the operations we call.
+AMAZON_RATE_LIMITS: Mapping[str, RateLimit] = {
+    "getOrders": RateLimit(0.0167, 20),
+    "getOrder": RateLimit(0.5, 30),
+    "getOrderItems": RateLimit(0.5, 30),
+    "createReport": RateLimit(0.0167, 15),
+    "getReport": RateLimit(2.0, 15),
+    "getReportDocument": RateLimit(0.0167, 15),
+    "getListingsItem": RateLimit(5.0, 10),
+    "patchListingsItem": RateLimit(5.0, 10),
+}
+
+REPORT_TYPES: Mapping[str, str] = {
+    "listings": "GET_MERCHANT_LISTINGS_ALL_DATA",
+    "inventory": "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA",
+}
+
+ORDERS_PAGE_SIZE = 100  # getOrders' MaxResultsPerPage maximum
+TOKEN_EARLY_REFRESH = 60.0  # seconds before expiry when a cached access token is replaced
+_ORDER_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise BadResponse("Amazon sent a date we cannot read.")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadResponse(f"Amazon sent a date we cannot read ({value[:40]!r}).") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _first_error(body: object) -> tuple[str, str]:
+    """The (code, message) of an SP-API error body `{"errors": [{"code", "message"}]}`."""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("code", "")), str(errors[0].get("message", ""))[:300]
+    return "", ""
+
+
+def _require_dict(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadResponse(f"Amazon's answer to {what} has an unexpected shape.")
+    return value
+
+
+class AmazonConnector:
+    """One Amazon store's conversation with the Selling Partner API (thread-safe)."""
+
+    platform = "amazon"
+
+    def __init__(
+        self,
+        settings: StoreSettings,
+        http: PlatformHttp,
+        limiter: RateLimiter,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.limiter = limiter
+        self.limits = limits_from_options(AMAZON_RATE_LIMITS, settings.options)
+        self._monotonic = monotonic
+        self._clock = clock
+        self._token_lock = threading.Lock()
+        self._access_token = ""
+        self._token_expires = 0.0
+        self.token_refreshes = 0  # how many LWA exchanges this connector made (for diagnostics)
+
+    # -- authentication -------------------------------------------------------------------
+
+    def _access(self) -> str:
+        with self._token_lock:
+            if self._access_token and self._monotonic() < self._token_expires:
+                return self._access_token
+            return self._exchange_refresh_token()
+
+    def _forget_token(self, token: str) -> None:
+        with self._token_lock:
+            if self._access_token == token:
+                self._access_token = ""
+
+    def _exchange_refresh_token(self) -> str:
+        refresh_token = self.settings.credential("refresh_token")
+        client_id = self.settings.credential("client_id")
+        if not refresh_token or not client_id:
+            raise AuthorizationExpired(
+                f"Store '{self.settings.name}' has no Amazon authorization yet: authorize it under "
+                "Platform authorization."
+            )
+        response = self.http.send(
+            "POST",
+            f"{self.settings.auth_endpoint}/auth/o2/token",
+            operation="token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": client_id,
+                "client_secret": self.settings.credential("client_secret"),
+            },
+        )
+        body = self.http.json(response, "token")
+        if response.status_code != 200:
+            code = str(body.get("error", "")) if isinstance(body, dict) else ""
+            if code in ("invalid_grant", "invalid_client", "unauthorized_client") or response.status_code in (
+                400,
+                401,
+            ):
+                raise AuthorizationExpired(
+                    f"Amazon no longer accepts the authorization of store '{self.settings.name}' "
+                    f"({code or response.status_code}): authorize the store again under Platform "
+                    "authorization."
+                )
+            raise PlatformError(f"Amazon's login service answered HTTP {response.status_code}.")
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise BadResponse("Amazon's login service answered without an access token.")
+        expires_in = body.get("expires_in", 3600)
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
+        self._access_token = token
+        self._token_expires = self._monotonic() + max(0.0, lifetime - TOKEN_EARLY_REFRESH)
+        self.token_refreshes += 1
+        return token
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _wait_for(self, operation: str) -> Callable[[], float]:
+        limit = self.limits.get(operation, RateLimit(1.0, 5))
+        return lambda: self.limiter.acquire(self.settings.store_id, operation, limit)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: object = None,
+        missing_ok: bool = False,
+    ) -> dict[str, Any] | None:
+        """One SP-API call; refreshes the access token once when Amazon rejects it."""
+        response: httpx.Response | None = None
+        for attempt in (1, 2):
+            token = self._access()
+            kwargs: dict[str, Any] = {"headers": {"x-amz-access-token": token}}
+            if json_body is not None:
+                kwargs["json"] = json_body
+            response = self.http.send(
+                method,
+                f"{self.settings.endpoint}{path}",
+                operation=operation,
+                before_attempt=self._wait_for(operation),
+                params=params,
+                **kwargs,
+            )
+            if response.status_code in (401, 403) and attempt == 1:
+                self._forget_token(token)
+                continue
+            break
+        assert response is not None
+        status = response.status_code
+        if status == 404 and missing_ok:
+            return None
+        body = self.http.json(response, operation)
+        if 200 <= status < 300:
+            return _require_dict(body, operation)
+        code, message = _first_error(body)
+        if status in (401, 403):
+            raise AuthorizationExpired(
+                f"Amazon refused access to store '{self.settings.name}' ({operation}: "
+                f"{message or code or status}): authorize the store again under Platform authorization."
+            )
+        if status == 404:
+            raise NotFound(f"Amazon does not know this {operation.removeprefix('get')}: {message or code}.")
+        raise PlatformError(f"Amazon rejected {operation} (HTTP {status} {code}): {message}".rstrip(": "))
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def _order(self, raw: object) -> PlatformOrder:
+        data = _require_dict(raw, "getOrders")
+        order_id = data.get("AmazonOrderId")
+        if not isinstance(order_id, str) or not order_id:
+            raise BadResponse("Amazon sent an order without an order id.")
+        total = data.get("OrderTotal") if isinstance(data.get("OrderTotal"), dict) else {}
+        assert isinstance(total, dict)
+        return PlatformOrder(
+            order_id=order_id,
+            platform_status=str(data.get("OrderStatus", "")),
+            fulfilled_by_platform=data.get("FulfillmentChannel") == "AFN",
+            purchased_at=_parse_time(data.get("PurchaseDate")),
+            updated_at=_parse_time(data.get("LastUpdateDate")),
+            total_amount=str(total.get("Amount", "")),
+            currency=str(total.get("CurrencyCode", "")),
+        )
+
+    def _order_skus(self, order_id: str) -> list[str]:
+        skus: list[str] = []
+        token: str | None = None
+        while True:
+            params = {"NextToken": token} if token else None
+            body = self._call(
+                "GET",
+                f"/orders/v0/orders/{quote(order_id, safe='')}/orderItems",
+                "getOrderItems",
+                params=params,
+            )
+            payload = _require_dict((body or {}).get("payload"), "getOrderItems")
+            items = payload.get("OrderItems") or []
+            skus.extend(str(i["SellerSKU"]) for i in items if isinstance(i, dict) and i.get("SellerSKU"))
+            next_token = payload.get("NextToken")
+            if not next_token:
+                return skus
+            token = str(next_token)
+
+    def list_orders(self, *, updated_after: datetime, cursor: str | None = None) -> OrderPage:
+        """One page of orders updated after `updated_after` (getOrders with NextToken paging)."""
+        params: dict[str, Any] = {"MarketplaceIds": self.settings.marketplace_id}
+        if cursor:
+            params["NextToken"] = cursor
+        else:
+            # Amazon refuses a LastUpdatedAfter in the future.
+            params["LastUpdatedAfter"] = _iso(min(updated_after, self._clock() - timedelta(minutes=2)))
+            params["MaxResultsPerPage"] = ORDERS_PAGE_SIZE
+        body = self._call("GET", "/orders/v0/orders", "getOrders", params=params) or {}
+        payload = _require_dict(body.get("payload"), "getOrders")
+        raw_orders = payload.get("Orders")
+        if not isinstance(raw_orders, list):
+            raise BadResponse("Amazon's order list has no orders field.")
+        orders = [self._order(raw) for raw in raw_orders]
+        if self.settings.options.get("order_items"):
+            orders = [_with_skus(order, self._order_skus(order.order_id)) for order in orders]
+        next_token = payload.get("NextToken")
+        return OrderPage(orders=orders, next_cursor=str(next_token) if next_token else None)
+
+    def get_order(self, order_id: str) -> PlatformOrder | None:
+        """The order with its SKUs (getOrder + getOrderItems), or None when Amazon does not know it."""
+        order_id = order_id.strip()
+        if not _ORDER_ID.fullmatch(order_id):
+            return None
+        body = self._call("GET", f"/orders/v0/orders/{quote(order_id, safe='')}", "getOrder", missing_ok=True)
+        if body is None:
+            return None
+        order = self._order(body.get("payload"))
+        return _with_skus(order, self._order_skus(order.order_id))
+
+    # -- reports --------------------------------------------------------------------------
+
+    def request_report(self, kind: str) -> str:
+        """createReport for the listings or inventory report; returns Amazon's report id."""
+        report_type = REPORT_TYPES.get(kind)
+        if report_type is None:
+            raise PlatformError(f"Amazon has no '{kind}' report; use one of {', '.join(REPORT_TYPES)}.")
+        body = self._call(
+            "POST",
+            "/reports/2021-06-30/reports",
+            "createReport",
+            json_body={"reportType": report_type, "marketplaceIds": [self.settings.marketplace_id]},
+        )
+        report_id = (body or {}).get("reportId")
+        if not report_id:
+            raise BadResponse("Amazon accepted the report request but sent no report id.")
+        return str(report_id)
+
+    def report_state(self, report_id: str) -> ReportState:
+        body = (
+            self._call("GET", f"/reports/2021-06-30/reports/{quote(report_id, safe='')}", "getReport") or {}
+        )
+        status = str(body.get("processingStatus", ""))
+        if status not in ("IN_QUEUE", "IN_PROGRESS", "DONE", "CANCELLED", "FATAL"):
+            raise BadResponse(f"Amazon sent an unknown report status ({status[:30]!r}).")
+        document_id = body.get("reportDocumentId")
+        return ReportState(
+            report_id=str(body.get("reportId", report_id)),
+            status=status,
+            document_id=str(document_id) if document_id else None,
+            generated_at=_parse_time(body.get("processingEndTime")),
+        )
+
+    def download_report(self, document_id: str) -> Iterator[bytes]:
+        """The report document, gunzipped when Amazon compressed it, streamed in chunks."""
+        body = (
+            self._call(
+                "GET", f"/reports/2021-06-30/documents/{quote(document_id, safe='')}", "getReportDocument"
+            )
+            or {}
+        )
+        url = body.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise BadResponse("Amazon sent a report document without a download address.")
+        compression = body.get("compressionAlgorithm")
+        chunks = self.http.stream(url, operation="getReportDocument")
+        if compression == "GZIP":
+            return _gunzip(chunks)
+        if compression:
+            raise BadResponse(
+                f"Amazon compressed the report with {str(compression)[:20]}, which we cannot read."
+            )
+        return chunks
+
+    # -- listings -------------------------------------------------------------------------
+
+    def _listing_path(self, sku: str) -> str:
+        seller_id = self.settings.credential("seller_id")
+        if not seller_id:
+            raise AuthorizationExpired(
+                f"Store '{self.settings.name}' has no Amazon seller id: authorize it again under Platform "
+                "authorization."
+            )
+        return f"/listings/2021-08-01/items/{quote(seller_id, safe='')}/{quote(sku, safe='')}"
+
+    def get_live_price(self, sku: str) -> LivePrice | None:
+        """The listing's current offer price on Amazon (getListingsItem), None for an unknown SKU."""
+        if not sku.strip():
+            return None
+        body = self._call(
+            "GET",
+            self._listing_path(sku),
+            "getListingsItem",
+            params={"marketplaceIds": self.settings.marketplace_id, "includedData": "summaries,offers"},
+            missing_ok=True,
+        )
+        if body is None:
+            return None
+        status = ""
+        for summary in body.get("summaries") or []:
+            if isinstance(summary, dict) and summary.get("marketplaceId") == self.settings.marketplace_id:
+                raw_status = summary.get("status") or []
+                status = (
+                    ",".join(str(s) for s in raw_status) if isinstance(raw_status, list) else str(raw_status)
+                )
+        for offer in body.get("offers") or []:
+            if not isinstance(offer, dict) or offer.get("marketplaceId") != self.settings.marketplace_id:
+                continue
+            if offer.get("offerType", "B2C") != "B2C":
+                continue
+            price = offer.get("price") if isinstance(offer.get("price"), dict) else {}
+            assert isinstance(price, dict)
+            return LivePrice(
+                sku=sku,
+                amount=decimal_text(price.get("amount")),
+                currency=str(price.get("currencyCode", "")),
+                status=status,
+            )
+        return LivePrice(sku=sku, amount="", currency="", status=status)
+
+    def update_price(self, sku: str, amount: str, currency: str) -> str:
+        """patchListingsItem replacing the purchasable offer's price; returns the submission id."""
+        value = positive_decimal(amount)
+        body = self._call(
+            "PATCH",
+            self._listing_path(sku),
+            "patchListingsItem",
+            params={"marketplaceIds": self.settings.marketplace_id},
+            json_body={
+                "productType": "PRODUCT",
+                "patches": [
+                    {
+                        "op": "replace",
+                        "path": "/attributes/purchasable_offer",
+                        "value": [
+                            {
+                                "marketplace_id": self.settings.marketplace_id,
+                                "currency": currency,
+                                "our_price": [{"schedule": [{"value_with_tax": float(value)}]}],
+                            }
+                        ],
+                    }
+                ],
+            },
+            missing_ok=True,
+        )
+        if body is None:
+            raise NotFound(f"Amazon has no listing with SKU {sku} in this marketplace.")
+        if body.get("status") != "ACCEPTED":
+            issues = [i for i in body.get("issues") or [] if isinstance(i, dict)]
+            reason = "; ".join(str(i.get("message", "")) for i in issues)[:300] or "no reason given"
+            raise PlatformError(f"Amazon rejected the price change for {sku}: {reason}")
+        return str(body.get("submissionId", ""))
+
+
+def _with_skus(order: PlatformOrder, skus: list[str]) -> PlatformOrder:
+    return PlatformOrder(
+        order_id=order.order_id,
+        platform_status=order.platform_status,
+        fulfilled_by_platform=order.fulfilled_by_platform,
+        purchased_at=order.purchased_at,
+        updated_at=order.updated_at,
+        total_amount=order.total_amount,
+        currency=order.currency,
+        skus=skus,
+    )
+
+
+def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Decompress a gzip stream chunk by chunk; a document that ends early is a `BadResponse`."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        for chunk in chunks:
+            try:
+                data = decompressor.decompress(chunk)
+            except zlib.error:
+                raise BadResponse(
+                    "The report document is damaged (not valid gzip); request a new report."
+                ) from None
+            if data:
+                yield data
+        tail = decompressor.flush()
+        if tail:
+            yield tail
+        if not decompressor.eof:
+            raise BadResponse(
+                "The report document is truncated (the gzip file ends early); request a new report."
+            )
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,692 @@
+"""A sandbox Amazon: Login with Amazon and the SP-API operations SellerDesk uses, over real HTTP.
+
+It checks what Amazon checks (the access token, required parameters, paging limits, the seller id
+and marketplace) and answers with SP-API's documented shapes: `{"payload": ...}` for Orders v0,
+plain objects for Reports 2021-06-30 and Listings 2021-08-01, `{"errors": [{"code", "message"}]}`
+on failure. Report documents are TSV in Amazon's own format, quirks included: DD/MM/YYYY dates with
+MET/MEST for European marketplaces, empty quantities for FBA rows, HTML entities in titles,
+Inactive rows, gzip when asked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import html.entities
+import itertools
+import json
+import secrets
+import threading
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import unquote
+
+from erp.platforms.reportformat import INVENTORY_COLUMNS, LISTINGS_COLUMNS, tsv_header, tsv_line
+from erp.sandbox.httpserver import BadRequest, SandboxRequest, SandboxResponse, SandboxServer
+from erp.sandbox.records import SandboxListing, SandboxOrder
+
+EU_MARKETPLACES = {
+    "A1PA6795UKMFR9": "DE",
+    "A13V1IB3VIYZZH": "FR",
+    "APJ6JRA9NG5V4": "IT",
+    "A1RKKUPIHCS9HS": "ES",
+    "A1805IZSGTT6HS": "NL",
+}
+MARKETPLACES = {"US": "ATVPDKIKX0DEK", "CA": "A2EUQ1WTGCTBG2", "UK": "A1F83G8C2ARO7P"} | {
+    region: mid for mid, region in EU_MARKETPLACES.items()
+}
+REPORT_TYPES = {"GET_MERCHANT_LISTINGS_ALL_DATA", "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"}
+MAX_ORDERS_PAGE = 100
+
+
+def _error(status: int, code: str, message: str) -> BadRequest:
+    return BadRequest(SandboxResponse.json({"errors": [{"code": code, "message": message}]}, status=status))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(value: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _error(400, "InvalidInput", f"{name} is not a valid ISO 8601 date: {value}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _last_sunday(year: int, month: int) -> datetime:
+    day = datetime(year, month + 1, 1, tzinfo=UTC) - timedelta(days=1)  # March and October only
+    return day - timedelta(days=(day.weekday() + 1) % 7)
+
+
+def report_date(moment: datetime, marketplace_id: str) -> str:
+    """A date as Amazon's reports write it: DD/MM/YYYY with MET/MEST in Europe, else with PST/PDT."""
+    moment = moment.astimezone(UTC)
+    if marketplace_id in EU_MARKETPLACES:
+        start = _last_sunday(moment.year, 3).replace(hour=1)
+        end = _last_sunday(moment.year, 10).replace(hour=1)
+        summer = start <= moment < end
+        local = moment + timedelta(hours=2 if summer else 1)
+        return local.strftime("%d/%m/%Y %H:%M:%S ") + ("MEST" if summer else "MET")
+    march = datetime(moment.year, 3, 1, 10, tzinfo=UTC)
+    dst_start = march + timedelta(days=(6 - march.weekday()) % 7 + 7)
+    november = datetime(moment.year, 11, 1, 9, tzinfo=UTC)
+    dst_end = november + timedelta(days=(6 - november.weekday()) % 7)
+    summer = dst_start <= moment < dst_end
+    local = moment - timedelta(hours=7 if summer else 8)
+    return local.strftime("%Y-%m-%d %H:%M:%S ") + ("PDT" if summer else "PST")
+
+
+def html_escape_title(title: str) -> str:
+    """Titles as Amazon's reports carry them: `&` and non-ASCII letters as named HTML entities."""
+    out = []
+    for char in title:
+        name = html.entities.codepoint2name.get(ord(char))
+        if char == "&" or (name and ord(char) > 127 and char != "\xa0"):
+            out.append(f"&{name};")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@dataclass
+class _Report:
+    report_id: str
+    report_type: str
+    created: datetime
+    polls: int = 0
+    status: str = "IN_QUEUE"
+    document_id: str | None = None
+    finished: datetime | None = None
+    stuck: bool = False
+    final_status: str = "DONE"
+
+
+@dataclass
+class AmazonSandboxData:
+    """One seller account on one marketplace, with its credentials and data."""
+
+    seller_id: str = "A2SANDBOXSELLER1"
+    marketplace_id: str = MARKETPLACES["US"]
+    client_id: str = "amzn1.application-oa2-client.sandbox"
+    client_secret: str = field(default_factory=lambda: "amzn1.oa2-cs.v1." + secrets.token_hex(16))
+    refresh_token: str = field(default_factory=lambda: "Atzr|" + secrets.token_urlsafe(24))
+    token_lifetime: int = 3600
+    orders: dict[str, SandboxOrder] = field(default_factory=dict)
+    listings: dict[str, SandboxListing] = field(default_factory=dict)
+    report_polls_to_done: int = 1  # getReport calls before a report is DONE
+    compress_reports: bool = True
+    report_encoding: str = "utf-8"  # EU reports are often cp1252
+
+    @property
+    def region(self) -> str:
+        return next((r for r, mid in MARKETPLACES.items() if mid == self.marketplace_id), "US")
+
+    @property
+    def currency(self) -> str:
+        region = self.region
+        return {"US": "USD", "CA": "CAD", "UK": "GBP"}.get(region, "EUR")
+
+
+class AmazonSandbox:
+    """A sandbox Amazon SP-API + Login with Amazon on one local server.
+
+    Use as a context manager, or `start()` / `stop()`. Data helpers change what it answers;
+    fault helpers make it misbehave the way Amazon sometimes does.
+    """
+
+    def __init__(self, data: AmazonSandboxData | None = None) -> None:
+        self.data = data or AmazonSandboxData()
+        self.server = SandboxServer(self._route, name="amazon-sandbox")
+        self.faults = self.server.faults
+        self._lock = threading.RLock()
+        self._tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
+        self._refresh_rejected = False
+        self._reports: dict[str, _Report] = {}
+        self._documents: dict[str, tuple[bytes, bool]] = {}  # id -> (content, gzipped)
+        self._ids = itertools.count(50_000_000_001)
+        self._stick_reports = False
+        self._next_report_status: list[str] = []
+        self._omitted_skus: set[str] = set()
+        self._truncate_next = 0
+        self._hold_prices = False
+        self._pending_prices: dict[str, str] = {}
+        self._price_rejections: dict[str, str] = {}
+        self.price_submissions: list[dict[str, Any]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start the server; returns its base URL (SP-API and the LWA token endpoint both live there)."""
+        return self.server.start(host, port)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> AmazonSandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def store_credentials(self) -> dict[str, str]:
+        """The credentials a `Store` row needs to talk to this sandbox."""
+        return {
+            "client_id": self.data.client_id,
+            "client_secret": self.data.client_secret,
+            "refresh_token": self.data.refresh_token,
+            "seller_id": self.data.seller_id,
+        }
+
+    def store_fields(self, *, rate_limit_scale: float = 10_000.0) -> dict[str, Any]:
+        """Everything a `Store(...)` needs besides account and name, with fast rate limits."""
+        return {
+            "platform": "amazon",
+            "region": self.data.region,
+            "endpoint": self.base_url,
+            "auth_endpoint": self.base_url,
+            "marketplace_id": self.data.marketplace_id,
+            "credentials": self.store_credentials(),
+            "options": {"rate_limit_scale": rate_limit_scale},
+        }
+
+    # -- data helpers ---------------------------------------------------------------------
+
+    def add_orders(self, *orders: SandboxOrder) -> None:
+        with self._lock:
+            for order in orders:
+                self.data.orders[order.order_id] = order
+
+    def add_listings(self, *listings: SandboxListing) -> None:
+        with self._lock:
+            for listing in listings:
+                self.data.listings[listing.sku] = listing
+
+    def remove_listing(self, sku: str) -> None:
+        with self._lock:
+            self.data.listings.pop(sku, None)
+
+    def hide_order(self, order_id: str, hidden: bool = True) -> None:
+        """Leave the order out of getOrders while getOrder still finds it."""
+        with self._lock:
+            self.data.orders[order_id].hidden_from_list = hidden
+
+    def touch_order(self, order_id: str, status: str | None = None) -> None:
+        """The order changed on Amazon now (optionally to a new status)."""
+        with self._lock:
+            order = self.data.orders[order_id]
+            order.updated_at = datetime.now(UTC)
+            if status:
+                order.status = status
+
+    # -- fault helpers --------------------------------------------------------------------
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far stops working (expired mid-run)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def reject_refresh_token(self, rejected: bool = True) -> None:
+        """The seller's authorization is revoked: the token endpoint answers invalid_grant."""
+        with self._lock:
+            self._refresh_rejected = rejected
+            if rejected:
+                self._tokens.clear()
+
+    def stick_reports(self, stuck: bool = True) -> None:
+        """Reports requested from now on stay IN_PROGRESS forever."""
+        with self._lock:
+            self._stick_reports = stuck
+
+    def fail_next_report(self, status: str = "FATAL") -> None:
+        """The next report requested ends CANCELLED or FATAL instead of DONE."""
+        with self._lock:
+            self._next_report_status.append(status)
+
+    def omit_sku_from_reports(self, sku: str) -> None:
+        """Reports leave this SKU out although the listing exists (a platform-side listing issue)."""
+        with self._lock:
+            self._omitted_skus.add(sku)
+
+    def truncate_next_document(self, count: int = 1) -> None:
+        """The next `count` report documents are cut off in the middle of the gzip stream."""
+        with self._lock:
+            self._truncate_next += count
+
+    def hold_price_updates(self, hold: bool = True) -> None:
+        """Accept price changes without applying them yet (awaiting Amazon's processing)."""
+        with self._lock:
+            self._hold_prices = hold
+
+    def apply_pending_prices(self) -> None:
+        with self._lock:
+            for sku, price in self._pending_prices.items():
+                if sku in self.data.listings:
+                    self.data.listings[sku].price = price
+            self._pending_prices.clear()
+
+    def reject_price_updates(self, sku: str, reason: str) -> None:
+        """patchListingsItem for this SKU answers INVALID with `reason`."""
+        with self._lock:
+            self._price_rejections[sku] = reason
+
+    # -- routing --------------------------------------------------------------------------
+
+    def _route(self, request: SandboxRequest) -> SandboxResponse:
+        path = request.path
+        if path == "/auth/o2/token" and request.method == "POST":
+            return self._token(request)
+        if path.startswith("/_documents/") and request.method == "GET":
+            return self._download(path.removeprefix("/_documents/"))
+        self._authorize(request)
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        with self._lock:
+            if parts[:2] == ["orders", "v0"] and len(parts) >= 3 and parts[2] == "orders":
+                if len(parts) == 3 and request.method == "GET":
+                    return self._get_orders(request)
+                if len(parts) == 4 and request.method == "GET":
+                    return self._get_order(parts[3])
+                if len(parts) == 5 and parts[4] == "orderItems" and request.method == "GET":
+                    return self._get_order_items(parts[3])
+            if parts[:2] == ["reports", "2021-06-30"]:
+                if parts[2:] == ["reports"] and request.method == "POST":
+                    return self._create_report(request)
+                if len(parts) == 4 and parts[2] == "reports" and request.method == "GET":
+                    return self._get_report(parts[3])
+                if len(parts) == 4 and parts[2] == "documents" and request.method == "GET":
+                    return self._get_document(parts[3])
+            if parts[:3] == ["listings", "2021-08-01", "items"] and len(parts) == 5:
+                if request.method == "GET":
+                    return self._get_listing(request, parts[3], parts[4])
+                if request.method == "PATCH":
+                    return self._patch_listing(request, parts[3], parts[4])
+        raise _error(404, "NotFound", f"Resource {path} is not found.")
+
+    def _token(self, request: SandboxRequest) -> SandboxResponse:
+        form = request.form()
+        if form.get("grant_type") != "refresh_token":
+            return SandboxResponse.json(
+                {"error": "unsupported_grant_type", "error_description": "Unsupported grant type"}, status=400
+            )
+        if (
+            form.get("client_id") != self.data.client_id
+            or form.get("client_secret") != self.data.client_secret
+        ):
+            return SandboxResponse.json(
+                {"error": "invalid_client", "error_description": "Client authentication failed"}, status=401
+            )
+        with self._lock:
+            if self._refresh_rejected or form.get("refresh_token") != self.data.refresh_token:
+                return SandboxResponse.json(
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "The request has an invalid grant parameter : refresh_token",
+                    },
+                    status=400,
+                )
+            token = "Atza|" + secrets.token_urlsafe(32)
+            self._tokens[token] = time.monotonic() + self.data.token_lifetime
+        return SandboxResponse.json(
+            {
+                "access_token": token,
+                "refresh_token": self.data.refresh_token,
+                "token_type": "bearer",
+                "expires_in": self.data.token_lifetime,
+            }
+        )
+
+    def _authorize(self, request: SandboxRequest) -> None:
+        token = request.header("x-amz-access-token")
+        with self._lock:
+            expiry = self._tokens.get(token)
+        if not token or expiry is None or time.monotonic() >= expiry:
+            raise _error(403, "Unauthorized", "Access to requested resource is denied.")
+
+    def _check_marketplace(self, values: list[str], name: str = "MarketplaceIds") -> None:
+        ids = [mid for value in values for mid in value.split(",") if mid]
+        if not ids:
+            raise _error(400, "InvalidInput", f"{name} is required.")
+        if self.data.marketplace_id not in ids:
+            raise _error(
+                400, "InvalidInput", f"Invalid {name}: the seller is not registered in {','.join(ids)}."
+            )
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def _order_json(self, order: SandboxOrder) -> dict[str, Any]:
+        return {
+            "AmazonOrderId": order.order_id,
+            "PurchaseDate": _iso(order.created_at),
+            "LastUpdateDate": _iso(order.updated_at),
+            "OrderStatus": order.status,
+            "FulfillmentChannel": "AFN" if order.fulfilled_by_platform else "MFN",
+            "SalesChannel": "Amazon.com"
+            if self.data.region == "US"
+            else f"Amazon.{self.data.region.lower()}",
+            "OrderTotal": {"CurrencyCode": order.currency, "Amount": f"{order.total:.2f}"},
+            "NumberOfItemsShipped": 0,
+            "NumberOfItemsUnshipped": sum(line.quantity for line in order.lines),
+            "MarketplaceId": self.data.marketplace_id,
+            "OrderType": "StandardOrder",
+            "IsPrime": order.fulfilled_by_platform,
+            "IsBusinessOrder": False,
+        }
+
+    def _get_orders(self, request: SandboxRequest) -> SandboxResponse:
+        self._check_marketplace(request.args("MarketplaceIds"))
+        token = request.arg("NextToken")
+        if token:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+                field_name, threshold, bound = state["f"], state["t"], state["b"]
+                after_key, after_id, size = state["k"], state["i"], int(state["n"])
+            except (ValueError, KeyError, TypeError, binascii.Error):
+                raise _error(400, "InvalidInput", "Invalid NextToken.") from None
+        else:
+            created, updated = request.arg("CreatedAfter"), request.arg("LastUpdatedAfter")
+            if bool(created) == bool(updated):
+                raise _error(
+                    400, "InvalidInput", "Exactly one of CreatedAfter or LastUpdatedAfter is required."
+                )
+            field_name = "created" if created else "updated"
+            moment = _parse_iso(created or updated or "", "CreatedAfter" if created else "LastUpdatedAfter")
+            now = datetime.now(UTC)
+            if moment > now:
+                raise _error(400, "InvalidInput", "Date should be in the past.")
+            raw_size = request.arg("MaxResultsPerPage") or str(MAX_ORDERS_PAGE)
+            if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_ORDERS_PAGE:
+                raise _error(400, "InvalidInput", "MaxResultsPerPage must be between 1 and 100.")
+            threshold, bound, after_key, after_id, size = _iso(moment), _iso(now), "", "", int(raw_size)
+
+        def key(order: SandboxOrder) -> str:
+            return _iso(order.created_at if field_name == "created" else order.updated_at)
+
+        matching = sorted(
+            (
+                o
+                for o in self.data.orders.values()
+                if not o.hidden_from_list
+                and threshold <= key(o) <= bound
+                and (key(o), o.order_id) > (after_key, after_id)
+            ),
+            key=lambda o: (key(o), o.order_id),
+        )
+        page = matching[:size]
+        payload: dict[str, Any] = {"Orders": [self._order_json(o) for o in page]}
+        payload["LastUpdatedBefore" if field_name == "updated" else "CreatedBefore"] = bound
+        if len(matching) > size:
+            last = page[-1]
+            state = {
+                "f": field_name,
+                "t": threshold,
+                "b": bound,
+                "k": key(last),
+                "i": last.order_id,
+                "n": size,
+            }
+            payload["NextToken"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+        return SandboxResponse.json({"payload": payload})
+
+    def _find_order(self, order_id: str) -> SandboxOrder:
+        order = self.data.orders.get(order_id)
+        if order is None:
+            raise _error(404, "NotFound", f"Order {order_id} was not found.")
+        return order
+
+    def _get_order(self, order_id: str) -> SandboxResponse:
+        return SandboxResponse.json({"payload": self._order_json(self._find_order(order_id))})
+
+    def _get_order_items(self, order_id: str) -> SandboxResponse:
+        order = self._find_order(order_id)
+        items = [
+            {
+                "ASIN": line.item_id,
+                "SellerSKU": line.sku,
+                "OrderItemId": f"{order.order_id.replace('-', '')[-10:]}{n:04d}",
+                "Title": line.title,
+                "QuantityOrdered": line.quantity,
+                "ItemPrice": {
+                    "CurrencyCode": order.currency,
+                    "Amount": f"{Decimal(line.price) * line.quantity:.2f}",
+                },
+            }
+            for n, line in enumerate(order.lines)
+        ]
+        return SandboxResponse.json({"payload": {"AmazonOrderId": order.order_id, "OrderItems": items}})
+
+    # -- reports --------------------------------------------------------------------------
+
+    def _create_report(self, request: SandboxRequest) -> SandboxResponse:
+        body = request.json()
+        if not isinstance(body, dict) or not body.get("reportType"):
+            raise _error(400, "InvalidInput", "reportType is required.")
+        if body["reportType"] not in REPORT_TYPES:
+            raise _error(400, "InvalidInput", f"Report type {body['reportType']} is not supported.")
+        marketplaces = body.get("marketplaceIds")
+        if not isinstance(marketplaces, list):
+            raise _error(400, "InvalidInput", "marketplaceIds is required.")
+        self._check_marketplace([str(m) for m in marketplaces], "marketplaceIds")
+        report_id = str(next(self._ids))
+        report = _Report(report_id, str(body["reportType"]), datetime.now(UTC), stuck=self._stick_reports)
+        if self._next_report_status:
+            report.final_status = self._next_report_status.pop(0)
+        self._reports[report_id] = report
+        return SandboxResponse.json({"reportId": report_id}, status=202)
+
+    def _get_report(self, report_id: str) -> SandboxResponse:
+        report = self._reports.get(report_id)
+        if report is None:
+            raise _error(404, "NotFound", f"Report {report_id} was not found.")
+        report.polls += 1
+        if report.status in ("IN_QUEUE", "IN_PROGRESS"):
+            if report.stuck or report.polls < self.data.report_polls_to_done:
+                report.status = "IN_PROGRESS"
+            else:
+                report.status = report.final_status
+                report.finished = datetime.now(UTC)
+                if report.status == "DONE":
+                    report.document_id = f"amzn1.spdoc.1.4.na.{uuid.uuid4()}"
+                    self._documents[report.document_id] = self._build_document(report.report_type)
+        data: dict[str, Any] = {
+            "reportId": report.report_id,
+            "reportType": report.report_type,
+            "marketplaceIds": [self.data.marketplace_id],
+            "processingStatus": report.status,
+            "createdTime": _iso(report.created),
+        }
+        if report.status != "IN_QUEUE":
+            data["processingStartTime"] = _iso(report.created)
+        if report.finished:
+            data["processingEndTime"] = _iso(report.finished)
+        if report.document_id:
+            data["reportDocumentId"] = report.document_id
+        return SandboxResponse.json(data)
+
+    def _get_document(self, document_id: str) -> SandboxResponse:
+        if document_id not in self._documents:
+            raise _error(404, "NotFound", f"Report document {document_id} was not found.")
+        data: dict[str, Any] = {
+            "reportDocumentId": document_id,
+            "url": f"{self.base_url}/_documents/{document_id}",
+        }
+        if self._documents[document_id][1]:
+            data["compressionAlgorithm"] = "GZIP"
+        return SandboxResponse.json(data)
+
+    def _download(self, document_id: str) -> SandboxResponse:
+        with self._lock:
+            document = self._documents.get(document_id)
+        if document is None:
+            return SandboxResponse(
+                status=403, body=b"<Error><Code>AccessDenied</Code></Error>", content_type="application/xml"
+            )
+        return SandboxResponse(status=200, body=document[0], content_type="application/octet-stream")
+
+    def report_text(self, report_type: str = "GET_MERCHANT_LISTINGS_ALL_DATA") -> str:
+        """The report as it would be generated now (TSV text), for tests and the demo."""
+        with self._lock:
+            listings = [
+                item for sku, item in sorted(self.data.listings.items()) if sku not in self._omitted_skus
+            ]
+        if report_type == "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA":
+            return tsv_header(INVENTORY_COLUMNS) + "".join(
+                tsv_line(INVENTORY_COLUMNS, self._inventory_row(listing)) for listing in listings
+            )
+        return tsv_header(LISTINGS_COLUMNS) + "".join(
+            tsv_line(LISTINGS_COLUMNS, self._listing_row(listing)) for listing in listings
+        )
+
+    def _build_document(self, report_type: str) -> tuple[bytes, bool]:
+        content = self.report_text(report_type).encode(self.data.report_encoding, errors="replace")
+        if not self.data.compress_reports:
+            return content, False
+        packed = gzip.compress(content, mtime=0)
+        if self._truncate_next:
+            self._truncate_next -= 1
+            packed = packed[: max(20, len(packed) * 6 // 10)]
+        return packed, True
+
+    def _listing_row(self, listing: SandboxListing) -> dict[str, object]:
+        return {
+            "item-name": html_escape_title(listing.title),
+            "item-description": listing.description,
+            "listing-id": f"{zlib.crc32(listing.sku.encode()):010d}",
+            "seller-sku": listing.sku,
+            "price": listing.price,
+            "quantity": "" if listing.quantity is None else listing.quantity,
+            "open-date": report_date(listing.opened_at, self.data.marketplace_id),
+            "image-url": listing.image_urls[0] if listing.image_urls else "",
+            "item-is-marketplace": "y",
+            "product-id-type": "1",
+            "item-condition": "11",
+            "asin1": listing.item_id,
+            "product-id": listing.item_id,
+            "pending-quantity": "0",
+            "fulfillment-channel": (
+                "AMAZON_EU" if self.data.marketplace_id in EU_MARKETPLACES else "AMAZON_NA"
+            )
+            if listing.fulfilled_by_platform
+            else "DEFAULT",
+            "status": "Active" if listing.active else "Inactive",
+        }
+
+    def _inventory_row(self, listing: SandboxListing) -> dict[str, object]:
+        quantity = listing.quantity or 0
+        fba = listing.fulfilled_by_platform
+        return {
+            "sku": listing.sku,
+            "fnsku": ("X00" + listing.item_id[-7:]) if fba else listing.item_id,
+            "asin": listing.item_id,
+            "product-name": html_escape_title(listing.title),
+            "condition": "New",
+            "your-price": listing.price,
+            "mfn-listing-exists": "No" if fba else "Yes",
+            "mfn-fulfillable-quantity": "" if fba else quantity,
+            "afn-listing-exists": "Yes" if fba else "No",
+            "afn-warehouse-quantity": quantity if fba else 0,
+            "afn-fulfillable-quantity": quantity if fba else 0,
+            "afn-unsellable-quantity": 0,
+            "afn-reserved-quantity": 0,
+            "afn-total-quantity": quantity if fba else 0,
+        }
+
+    # -- listings -------------------------------------------------------------------------
+
+    def _listing_for(self, request: SandboxRequest, seller_id: str, sku: str) -> SandboxListing:
+        if seller_id != self.data.seller_id:
+            raise _error(403, "Unauthorized", "Access to requested resource is denied.")
+        self._check_marketplace(request.args("marketplaceIds"), "marketplaceIds")
+        listing = self.data.listings.get(sku)
+        if listing is None:
+            raise _error(404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace {self.data.marketplace_id}")
+        return listing
+
+    def _get_listing(self, request: SandboxRequest, seller_id: str, sku: str) -> SandboxResponse:
+        listing = self._listing_for(request, seller_id, sku)
+        included = set((request.arg("includedData") or "summaries").split(","))
+        data: dict[str, Any] = {"sku": sku}
+        if "summaries" in included:
+            summary: dict[str, Any] = {
+                "marketplaceId": self.data.marketplace_id,
+                "asin": listing.item_id,
+                "productType": "PRODUCT",
+                "conditionType": "new_new",
+                "status": ["BUYABLE", "DISCOVERABLE"] if listing.active else ["DISCOVERABLE"],
+                "itemName": listing.title,
+                "createdDate": _iso(listing.opened_at),
+                "lastUpdatedDate": _iso(listing.updated_at),
+            }
+            if listing.image_urls:
+                summary["mainImage"] = {"link": listing.image_urls[0], "height": 500, "width": 500}
+            data["summaries"] = [summary]
+        if "offers" in included:
+            data["offers"] = (
+                [
+                    {
+                        "marketplaceId": self.data.marketplace_id,
+                        "offerType": "B2C",
+                        "price": {"currencyCode": listing.currency, "amount": listing.price},
+                    }
+                ]
+                if listing.active
+                else []
+            )
+        return SandboxResponse.json(data)
+
+    def _patch_listing(self, request: SandboxRequest, seller_id: str, sku: str) -> SandboxResponse:
+        listing = self._listing_for(request, seller_id, sku)
+        body = request.json()
+        if (
+            not isinstance(body, dict)
+            or not body.get("productType")
+            or not isinstance(body.get("patches"), list)
+        ):
+            raise _error(400, "InvalidInput", "productType and patches are required.")
+        submission = uuid.uuid4().hex
+        price: Decimal | None = None
+        for patch in body["patches"]:
+            if not isinstance(patch, dict) or patch.get("path") != "/attributes/purchasable_offer":
+                continue
+            try:
+                offer = patch["value"][0]
+                price = Decimal(str(offer["our_price"][0]["schedule"][0]["value_with_tax"]))
+            except (KeyError, IndexError, TypeError, InvalidOperation):
+                raise _error(
+                    400, "InvalidInput", "purchasable_offer needs our_price.schedule.value_with_tax."
+                ) from None
+        issues: list[dict[str, str]] = []
+        reason = self._price_rejections.get(sku)
+        if price is None:
+            issues.append({"code": "4000001", "message": "No price in the patch.", "severity": "ERROR"})
+        elif price <= 0:
+            issues.append(
+                {"code": "90244", "message": "The price must be greater than 0.", "severity": "ERROR"}
+            )
+        elif reason:
+            issues.append({"code": "8541", "message": reason, "severity": "ERROR"})
+        status = "INVALID" if issues else "ACCEPTED"
+        self.price_submissions.append(
+            {"sku": sku, "price": str(price), "status": status, "submissionId": submission}
+        )
+        if status == "ACCEPTED" and price is not None:
+            text = f"{price:.2f}"
+            if self._hold_prices:
+                self._pending_prices[sku] = text
+            else:
+                listing.price = text
+                listing.updated_at = datetime.now(UTC)
+        return SandboxResponse.json(
+            {"sku": sku, "status": status, "submissionId": submission, "issues": issues}
+        )
