@@ -74,9 +74,11 @@ class Components:
 
     @cached_property
     def connectors(self) -> Any:
+        from erp.platforms.credentials import credentials_saver
         from erp.platforms.registry import ConnectorRegistry
 
-        return ConnectorRegistry()
+        # Shopee rotates refresh tokens on every refresh: the new ones are stored at once.
+        return ConnectorRegistry(on_credentials_changed=credentials_saver(self.session))
 
     @cached_property
     def schedule(self) -> Any:
