@@ -392,6 +392,17 @@ def _live_finding(facts: _Facts, live: _Live, language: Language) -> Finding:
             else say(language, "the platform does not list this SKU", "平台上查不到这个 SKU")
         )
         return Finding(check=check, result=result, status=CheckStatus.UNKNOWN)
+    if not live.price.amount:
+        status = live.price.status or "-"
+        return Finding(
+            check=check,
+            result=say(
+                language,
+                f"the listing has no active offer (status {status})",
+                f"该商品在平台上没有有效报价（状态 {status}）",
+            ),
+            status=CheckStatus.UNKNOWN,
+        )
     shown = _money(live.price.amount, live.price.currency or change.currency)
     if same_price(live.price.amount, change.new_price):
         return Finding(

@@ -19,6 +19,7 @@ from PIL import Image
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+from erp.jobs.report_import import ReportRefresher
 from erp.jobs.schedule import JobSchedule
 from erp.models import (
     Account,
@@ -34,6 +35,8 @@ from erp.models import (
     Store,
     UploadRecord,
 )
+from erp.platforms.registry import ConnectorRegistry
+from erp.sandbox.amazon import AmazonSandbox
 from handlers.registry import FlowRequest
 from handlers.services import Services
 from knowledge.entities import Entities
@@ -252,3 +255,34 @@ class PictureHost:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+# --- the platforms, over real HTTP --------------------------------------------------------------
+
+
+def sandbox_store(session: Session, account: Account, name: str, sandbox: AmazonSandbox) -> Store:
+    """A store of `account` that talks to `sandbox` (fast rate limits)."""
+    store = Store(account_id=account.id or 0, name=name, **sandbox.store_fields())
+    add(session, store)
+    return store
+
+
+def live_services(
+    engine: Engine,
+    registry: ConnectorRegistry,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    images: Any = None,
+) -> Services:
+    """A `Services` whose platform parts are the real connectors and report refresher."""
+
+    def sessions() -> Session:
+        return Session(engine, expire_on_commit=False)
+
+    return make_services(
+        engine,
+        connector_for=registry.connector_for,
+        reports=ReportRefresher(sessions, registry.connector_for, first_poll=0.01, max_poll=0.05),
+        images=images,
+        clock=clock or (lambda: datetime.now(UTC)),
+    )

@@ -1,14 +1,32 @@
-"""The `price_not_updated` handler on a real database: the verdicts decided by the seller's data."""
+"""The `price_not_updated` handler on a real database, with the Amazon sandbox over real HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from erp.models import PriceChangeStatus
+from erp.models import Account, PriceChangeStatus, Store
+from erp.platforms.registry import ConnectorRegistry
+from erp.sandbox.amazon import AmazonSandbox
+from erp.sandbox.records import SandboxListing
 from handlers import price_not_updated
-from handlers.diagnosis import CheckStatus, DetailRequest, Diagnosis
-from tests.handler_services import add, ago, ask, make_seller, make_services, price_change, snapshot
+from handlers.diagnosis import ActionKind, CheckStatus, DetailRequest, Diagnosis
+from tests.handler_services import (
+    add,
+    ago,
+    ask,
+    live_services,
+    make_seller,
+    make_services,
+    price_change,
+    report,
+    sandbox_store,
+    snapshot,
+)
 
 
 def _diagnose(engine: Engine, request: object) -> Diagnosis:
@@ -155,3 +173,125 @@ def test_sku_in_two_stores_asks_which_then_answers_for_the_named_one(
     assert sorted(choice.value for choice in question.choices) == ["Amazon DE", "Amazon US"]
     assert isinstance(answer, Diagnosis)
     assert (answer.verdict, answer.store) == ("awaiting_approval", "Amazon DE")
+
+
+# --- approved changes: the live price from the platform and the report, over real HTTP ----------
+
+
+@pytest.fixture
+def amazon() -> Iterator[AmazonSandbox]:
+    with AmazonSandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def registry() -> Iterator[ConnectorRegistry]:
+    connectors = ConnectorRegistry()
+    yield connectors
+    connectors.close()
+
+
+def _approved(session: Session, store: Store, sku: str, approved: datetime) -> None:
+    add(
+        session,
+        price_change(
+            store,
+            sku,
+            "24.99",
+            "19.99",
+            PriceChangeStatus.APPROVED,
+            created_at=approved - timedelta(hours=1),
+            submitted_at=approved - timedelta(hours=1),
+            decided_at=approved,
+        ),
+    )
+
+
+def _live_seller(session: Session, amazon: AmazonSandbox, sku: str, live_price: str) -> tuple[Account, Store]:
+    account = Account(name="acme")
+    add(session, account)
+    store = sandbox_store(session, account, "Amazon US", amazon)
+    amazon.add_listings(SandboxListing(sku=sku, item_id="B0TESTASIN", title="Lamp", price=live_price))
+    return account, store
+
+
+def test_approved_but_platform_still_old_waits_for_the_report(
+    engine: Engine, session: Session, amazon: AmazonSandbox, registry: ConnectorRegistry
+) -> None:
+    now = datetime.now(UTC)
+    account, store = _live_seller(session, amazon, "PRICE-WAIT", "24.99")
+    _approved(session, store, "PRICE-WAIT", now - timedelta(hours=2))
+    report(session, store, "listings", now - timedelta(hours=10), {"PRICE-WAIT": "24.99"})
+    before = snapshot(engine)
+
+    result = price_not_updated.handle(ask(account, "PRICE-WAIT"), live_services(engine, registry))
+
+    assert isinstance(result, Diagnosis)
+    assert result.verdict == "waiting_for_report"
+    assert "02:00 UTC" in result.summary  # the next nightly report import
+    live = next(f for f in result.findings if f.check == "Live price on the platform")
+    assert live.status == CheckStatus.PROBLEM and "24.99 USD" in live.result
+    assert [(a.kind, a.params) for a in result.actions] == [
+        (ActionKind.NOTIFY_REPORT, {"store_id": str(store.id), "sku": "PRICE-WAIT"})
+    ]
+    assert snapshot(engine) == before
+
+
+def test_live_price_new_but_report_older_than_the_approval(
+    engine: Engine, session: Session, amazon: AmazonSandbox, registry: ConnectorRegistry
+) -> None:
+    now = datetime.now(UTC)
+    account, store = _live_seller(session, amazon, "PRICE-LIVE", "19.99")
+    _approved(session, store, "PRICE-LIVE", now - timedelta(hours=5))
+    report(session, store, "listings", now - timedelta(hours=20), {"PRICE-LIVE": "24.99"})
+
+    english = price_not_updated.handle(ask(account, "PRICE-LIVE"), live_services(engine, registry))
+    chinese = price_not_updated.handle(
+        ask(account, "PRICE-LIVE", language="zh"), live_services(engine, registry)
+    )
+
+    assert isinstance(english, Diagnosis) and isinstance(chinese, Diagnosis)
+    assert english.verdict == chinese.verdict == "live_report_behind"
+    assert "already sells at 19.99 USD" in english.summary and "02:00 UTC" in english.summary
+    assert "前台已是 19.99 USD" in chinese.summary
+    step_prices = {row[0]: row[1] for row in english.tables[1].rows}
+    assert step_prices == {
+        "approved change": "19.99",
+        "platform front page": "19.99",
+        "latest listings report": "24.99",
+    }
+
+
+def test_report_after_the_approval_still_old_escalates(
+    engine: Engine, session: Session, amazon: AmazonSandbox, registry: ConnectorRegistry
+) -> None:
+    now = datetime.now(UTC)
+    account, store = _live_seller(session, amazon, "PRICE-STUCK", "24.99")
+    _approved(session, store, "PRICE-STUCK", now - timedelta(days=2))
+    report(session, store, "listings", now - timedelta(hours=8), {"PRICE-STUCK": "24.99"})
+
+    result = price_not_updated.handle(ask(account, "PRICE-STUCK"), live_services(engine, registry))
+
+    assert isinstance(result, Diagnosis)
+    assert result.verdict == "still_wrong"
+    assert result.escalate and "24.99" in result.escalate_reason and "19.99 USD" in result.escalate_reason
+    assert "still shows 24.99" in result.summary
+    assert [a.kind for a in result.actions] == [ActionKind.TALK_TO_PERSON]
+
+
+def test_platform_error_is_an_unknown_finding_not_a_failure(
+    engine: Engine, session: Session, amazon: AmazonSandbox, registry: ConnectorRegistry
+) -> None:
+    now = datetime.now(UTC)
+    account, store = _live_seller(session, amazon, "PRICE-WAIT", "24.99")
+    _approved(session, store, "PRICE-WAIT", now - timedelta(hours=2))
+    amazon.reject_refresh_token()
+
+    result = price_not_updated.handle(ask(account, "PRICE-WAIT"), live_services(engine, registry))
+
+    assert isinstance(result, Diagnosis)
+    assert result.verdict == "waiting_for_report"
+    live = next(f for f in result.findings if f.check == "Live price on the platform")
+    assert live.status == CheckStatus.UNKNOWN and live.result.startswith("could not be checked:")
+    assert "authoriz" in live.result.lower()
+    assert amazon.data.refresh_token not in live.result
