@@ -396,21 +396,23 @@ class ReportRefresher:
             assert store.id is not None
             report_ids: list[int] = []
             errors: list[str] = []
+            imported = False
             for kind in report_kinds_for(store.platform):
                 try:
                     report_id = self.refresh(store.id, kind, actor=actor, wait_seconds=wait_seconds)
-                except Exception as exc:  # one store's failure never stops the others
+                except Exception:  # one store's failure never stops the others
                     log.exception("report refresh failed for store %s", store.id)
-                    errors.append(f"{kind}: {type(exc).__name__}")
+                    errors.append(f"{kind}: an unexpected error stopped the import")
                     continue
                 if report_id is None:
                     continue
                 report_ids.append(report_id)
-                error = self._report_error(report_id)
+                status, error = self._report_outcome(report_id)
+                imported = imported or status == ReportStatus.DONE
                 if error:
                     errors.append(f"{kind}: {error}")
             outcome = StoreReportOutcome(store.id, store.name, tuple(report_ids), "; ".join(errors))
-            self._record_store(store.id, outcome.error)
+            self._record_store(store.id, outcome.error, imported=imported)
             outcomes.append(outcome)
         return outcomes
 
@@ -464,18 +466,21 @@ class ReportRefresher:
                 session.add(report)
                 session.commit()
 
-    def _report_error(self, report_id: int) -> str:
+    def _report_outcome(self, report_id: int) -> tuple[str, str]:
+        """The report's status, and what went wrong when it neither completed nor is still coming."""
         with self._sessions() as session:
             report = session.get(PlatformReport, report_id)
-            if report is None or report.status in (ReportStatus.DONE, ReportStatus.IN_PROGRESS):
-                return ""
-            return report.error or report.status
+            if report is None:
+                return ReportStatus.FAILED, "the report record disappeared"
+            if report.status in (ReportStatus.DONE, ReportStatus.IN_PROGRESS):
+                return report.status, ""
+            return report.status, report.error or report.status
 
-    def _record_store(self, store_id: int, error: str) -> None:
+    def _record_store(self, store_id: int, error: str, *, imported: bool) -> None:
         with self._sessions() as session:
             store = session.get(Store, store_id)
             if store is not None:
-                if not error:
+                if imported:
                     store.last_report_import_at = utcnow()
                 store.last_report_import_error = error
                 session.add(store)

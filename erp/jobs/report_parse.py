@@ -66,7 +66,7 @@ _COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "opened_at": ("open-date",),
     },
     ReportKind.INVENTORY: {
-        "sku": ("sku", "seller-sku"),
+        "sku": ("sku",),
         "asin": ("asin", "asin1"),
         "title": ("product-name", "item-name"),
         "price": ("your-price", "price"),
@@ -75,6 +75,11 @@ _COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "fulfillment_channel": ("fulfillment-channel",),
         "opened_at": ("open-date",),
     },
+}
+# Columns only one kind of report has: they tell a seller which kind a file really is.
+_SIGNATURES: dict[str, set[str]] = {
+    ReportKind.LISTINGS: {"seller-sku", "listing-id", "item-name"},
+    ReportKind.INVENTORY: {"fnsku", "afn-fulfillable-quantity", "afn-listing-exists"},
 }
 _FIELDS = ("sku", "asin", "title", "price", "quantity", "status", "fulfillment_channel", "opened_at")
 
@@ -413,8 +418,17 @@ class ReportParser:
         if "sku" not in self._index:
             shown = ", ".join(n[:30] for n in names[:8] if n and n.isprintable()) or "none"
             expected = " or ".join(repr(a) for a in wanted["sku"])
+            other = next(
+                (kind for kind in _SIGNATURES if kind != self.kind and _SIGNATURES[kind] & set(names)), None
+            )
+            hint = (
+                f"; it looks like a {other} report: use --kind {other}"
+                if other
+                else f" (columns found: {shown})"
+            )
+            article = "an" if self.kind[0] in "aeiou" else "a"
             raise ReportFormatError(
-                f"this is not a {self.kind} report: it has no {expected} column (columns found: {shown})"
+                f"this is not {article} {self.kind} report: it has no {expected} column{hint}"
             )
         self._width = max(self._index.values()) + 1
         get = self._index.get
