@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -24,7 +24,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from erp.jobs.schedule import JobSchedule
-from erp.models import FollowUp, PlatformReport, ReportStatus
+from erp.models import FollowUp, PlatformReport, ReportStatus, Store
+
+if TYPE_CHECKING:
+    from handlers.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -341,3 +344,35 @@ def _aware(value: datetime, like: datetime) -> datetime:
     if value.tzinfo is None and like.tzinfo is not None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def flow_recheck(services: Services, flow: str = "price_not_updated") -> Callable[[FollowUp], str]:
+    """A `recheck` that runs a flow's handler again for the follow-up's SKU and store.
+
+    The answer is the diagnosis in plain text: its summary and next steps, in the language the
+    seller asked in.
+    """
+
+    def recheck(follow_up: FollowUp) -> str:
+        from handlers.diagnosis import Diagnosis, Language
+        from handlers.registry import HANDLERS, FlowRequest
+        from knowledge.entities import Entities
+
+        stores: list[str] = []
+        if follow_up.store_id is not None:
+            with services.sessions() as session:
+                store = session.get(Store, follow_up.store_id)
+                stores = [store.name] if store is not None else []
+        language: Language = "zh" if follow_up.language == "zh" else "en"
+        request = FlowRequest(
+            account_id=follow_up.account_id,
+            actor="scheduler",
+            language=language,
+            entities=Entities(skus=[follow_up.sku] if follow_up.sku else [], stores=stores),
+        )
+        result = HANDLERS[flow](request, services)
+        if not isinstance(result, Diagnosis):
+            return result.prompt
+        return "\n".join([result.summary, *(f"• {step}" for step in result.next_steps)])
+
+    return recheck
