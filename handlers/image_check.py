@@ -576,9 +576,9 @@ class ImageChecker:
             return ImageVerdict.OK, ""
         if mode in ("RGBA", "RGBa", "PA"):
             lowest_alpha = image.getchannel("A").getextrema()[0]
-            used = isinstance(lowest_alpha, int | float) and lowest_alpha < 255
-            note = "with transparent areas" if used else "alpha channel present though fully opaque"
-            return ImageVerdict.HAS_ALPHA, f"{describe_mode(mode)} ({note}): flatten onto white"
+            if isinstance(lowest_alpha, int | float) and lowest_alpha < 255:
+                return ImageVerdict.HAS_ALPHA, f"{mode} with transparent areas: flatten onto white"
+            return ImageVerdict.HAS_ALPHA, f"{mode} with an alpha channel (fully opaque): flatten onto white"
         return ImageVerdict.NOT_RGB, f"colour mode {describe_mode(mode)}, not RGB: convert to RGB"
 
     def _warnings(self, image: Image.Image, size: int) -> list[str]:
