@@ -7,7 +7,6 @@ to the seller it looks exactly like an unknown one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -17,10 +16,9 @@ from sqlmodel import Session, col, select
 from erp.models import PlatformReport, PriceChange, Product, ReportRow, ReportStatus, Store, UploadRecord
 from handlers.diagnosis import Action, ActionKind, Choice, DetailRequest, Language
 from handlers.text import say
+from knowledge.entities import normalize_sku
 
 MAX_CHOICES = 10
-
-_SEPARATORS = re.compile(r"[\s\-_./\\]+")
 
 
 # --- stores -------------------------------------------------------------------------------------
@@ -119,8 +117,9 @@ def sku_key(sku: str) -> str:
     """A spelling-insensitive key: case, separators and the letter O typed for zero do not count.
 
     Two SKUs with the same key are near matches (e.g. `demo_up_ok`, `DEMO-UP-0K`, `DEMO-UP-OK`).
+    The key is the knowledge base's, so the bot's entity extraction and the checks agree.
     """
-    return _SEPARATORS.sub("", sku.strip().upper()).replace("O", "0")
+    return normalize_sku(sku)
 
 
 def _store_ids(stores: Iterable[Store]) -> list[int]:
@@ -145,21 +144,24 @@ def near_matches(session: Session, stores: Sequence[Store], sku: str, limit: int
     key = sku_key(sku)
     if not ids or not key:
         return []
-    # The key is computed in Python so SQLite and PostgreSQL agree on what "near" means.
-    statement = select(Product).where(
-        col(Product.store_id).in_(ids),
-        Product.sku != sku,
+    # The key is computed in Python so SQLite and PostgreSQL agree on what "near" means; only the
+    # two SKU columns are read, so a large product list costs little.
+    statement = (
+        select(Product.id, Product.sku, Product.changed_to_sku)
+        .where(col(Product.store_id).in_(ids), Product.sku != sku)
+        .order_by(col(Product.id))
     )
-    matches: list[Product] = []
-    for product in session.exec(statement.order_by(col(Product.id))):
-        renamed = product.changed_to_sku and (
-            product.changed_to_sku == sku or sku_key(product.changed_to_sku) == key
-        )
-        if sku_key(product.sku) == key or renamed:
-            matches.append(product)
-            if len(matches) >= limit:
+    matching: list[int] = []
+    for product_id, product_sku, renamed_to in session.exec(statement):
+        renamed = bool(renamed_to) and (renamed_to == sku or sku_key(renamed_to) == key)
+        if product_id is not None and (sku_key(product_sku) == key or renamed):
+            matching.append(product_id)
+            if len(matching) >= limit:
                 break
-    return matches
+    if not matching:
+        return []
+    found = session.exec(select(Product).where(col(Product.id).in_(matching)).order_by(col(Product.id)))
+    return list(found)
 
 
 def sku_choices_from_products(products: Iterable[Product], stores: Sequence[Store]) -> list[Choice]:
