@@ -115,9 +115,8 @@ def main() -> int:
             return [server.url(f"{paths[i % len(paths)]}?n={i}") for i in range(count)]
 
         print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-        print(
-            f"pictures: {len(images)} distinct, {total_bytes / len(images) / 1024:.0f} KB on average, 1000-1570 px"
-        )
+        average_kb = total_bytes / len(images) / 1024
+        print(f"pictures: {len(images)} distinct, {average_kb:.0f} KB on average, 1000-1570 px")
         rows = [
             ("sequential", args.count, 1, True),
             ("concurrent", args.count, args.concurrency, False),
@@ -125,7 +124,8 @@ def main() -> int:
             ("concurrent", args.count * 2, args.concurrency, False),
         ]
         print(
-            f"{'mode':<11} {'urls':>5} {'workers':>7} {'wall s':>7} {'ms/url':>7} {'peak MB':>8} {'growth MB':>9}  verdicts"
+            f"{'mode':<11} {'urls':>5} {'workers':>7} {'wall s':>7} {'ms/url':>7} "
+            f"{'peak MB':>8} {'growth MB':>9}  verdicts"
         )
         for mode, count, workers, sequential in rows:
             figures = _measure(urls(count), workers, sequential)
