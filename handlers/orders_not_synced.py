@@ -500,7 +500,7 @@ def _ask_order(language: Language, results: Sequence[StoreSyncProgress]) -> Deta
         detail="order_id",
         prompt=say(
             language,
-            f"I synced your stores just now ({names}): {new} new orders came in. "
+            f"I synced your stores just now ({names}); new orders: {new}. "
             "If a specific order is still missing, send me its order number.",
             f"刚才已同步您的店铺（{names}），新增 {new} 个订单。如果某个订单仍然缺失，请发给我订单号。",
         ),
