@@ -1,0 +1,276 @@
+"""Order sync against the sandbox marketplaces over real HTTP, through the real connectors.
+
+Paging to the end, idempotent re-sync, the incremental watermark, resume after a failure in the
+middle, 429/500 recovery, an expired store reported while the others sync, FBA orders ignored,
+and `sync-orders` as a user runs it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from app import main
+from erp.jobs.order_sync import OrderSync
+from erp.models import AuditLog, AuthStatus, Order, Store, SyncRun, SyncStatus
+from erp.platforms.registry import ConnectorRegistry
+from erp.progress import StoreSyncProgress
+from erp.sandbox.amazon import AmazonSandbox
+from erp.sandbox.generate import generate_orders
+from erp.sandbox.shopee import ShopeeSandbox
+from tests.sandboxes import make_sandbox_store
+
+ORDERS_PATH = "/orders/v0/orders"
+
+
+def build_sync(engine: Engine, registry: ConnectorRegistry) -> OrderSync:
+    return OrderSync(lambda: Session(engine, expire_on_commit=False), registry.connector_for, max_workers=4)
+
+
+def count_orders(session: Session, store: Store) -> int:
+    return session.exec(select(func.count()).select_from(Order).where(Order.store_id == store.id)).one()
+
+
+def status_counts(session: Session, store: Store) -> Counter[str]:
+    return Counter(session.exec(select(Order.status).where(Order.store_id == store.id)).all())
+
+
+def get_orders_requests(sandbox: AmazonSandbox) -> list[dict[str, list[str]]]:
+    return [dict(r.query) for r in sandbox.server.requests if r.path == ORDERS_PATH]
+
+
+@pytest.fixture
+def amazon_orders(amazon_sandbox: AmazonSandbox) -> list[object]:
+    orders = generate_orders(250, seed=7, platform="amazon")
+    amazon_sandbox.add_orders(*orders)
+    return list(orders)
+
+
+def test_pages_to_the_end_maps_statuses_and_ignores_fba(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    amazon_store: Store,
+    connector_registry: ConnectorRegistry,
+    amazon_orders: list[object],
+) -> None:
+    seen: list[tuple[int, int]] = []
+
+    [result] = build_sync(engine, connector_registry).sync_account(
+        amazon_store.account_id, progress=lambda p: seen.append((p.pages, p.fetched))
+    )
+
+    assert (result.store, result.pages, result.fetched, result.inserted, result.error) == (
+        "Amazon US",
+        3,
+        250,
+        250,
+        "",
+    )
+    assert seen == [(0, 0), (1, 100), (2, 200), (3, 250)]
+    assert count_orders(session, amazon_store) == 250
+    fba = sum(1 for o in amazon_orders if o.fulfilled_by_platform)  # type: ignore[attr-defined]
+    shipped = sum(
+        1
+        for o in amazon_orders
+        if not o.fulfilled_by_platform and o.status == "Shipped"  # type: ignore[attr-defined]
+    )
+    counts = status_counts(session, amazon_store)
+    assert fba > 0 and counts["ignored"] == fba
+    assert counts["shipped"] == shipped
+    assert set(counts) <= {"pending_review", "pending_processing", "shipped", "cancelled", "ignored"}
+    run = session.exec(select(SyncRun)).one()
+    assert (run.status, run.pages, run.inserted, run.cursor) == (SyncStatus.DONE, 3, 250, "")
+
+
+def test_second_sync_changes_nothing_then_picks_up_only_what_changed(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    amazon_store: Store,
+    connector_registry: ConnectorRegistry,
+    amazon_orders: list[object],
+) -> None:
+    sync = build_sync(engine, connector_registry)
+    sync.sync_store(amazon_store.id or 0)
+    session.refresh(amazon_store)
+    watermark = amazon_store.order_watermark
+    assert watermark is not None
+    newest = max(o.updated_at for o in amazon_orders)  # type: ignore[attr-defined]
+    assert watermark.replace(tzinfo=UTC) == newest.replace(microsecond=0)  # Amazon speaks in seconds
+
+    again = sync.sync_store(amazon_store.id or 0)
+    assert (again.inserted, again.updated, again.error) == (0, 0, "")
+    # Only the orders that sit exactly on the (inclusive) watermark come again.
+    on_watermark = sum(
+        1 for o in amazon_orders if o.updated_at.replace(microsecond=0) == newest.replace(microsecond=0)
+    )  # type: ignore[attr-defined]
+    assert again.fetched == on_watermark < 250
+    assert count_orders(session, amazon_store) == 250
+
+    changed = next(o for o in amazon_orders if o.status == "Unshipped" and not o.fulfilled_by_platform)  # type: ignore[attr-defined]
+    amazon_sandbox.touch_order(changed.order_id, status="Shipped")  # type: ignore[attr-defined]
+    third = sync.sync_store(amazon_store.id or 0)
+    assert (third.inserted, third.updated) == (0, 1)
+    stored = session.exec(select(Order).where(Order.platform_order_id == changed.order_id)).one()  # type: ignore[attr-defined]
+    assert (stored.status, stored.platform_status) == ("shipped", "Shipped")
+
+    # Every incremental request asked from the watermark on, not 30 days back.
+    first_pages = [q for q in get_orders_requests(amazon_sandbox) if "LastUpdatedAfter" in q]
+    assert len(first_pages) == 3
+    asked = [datetime.fromisoformat(q["LastUpdatedAfter"][0].replace("Z", "+00:00")) for q in first_pages]
+    assert asked[0] < datetime.now(UTC) - timedelta(days=29)
+    assert asked[1] == watermark.replace(tzinfo=UTC)
+
+
+def test_a_failure_mid_sync_keeps_the_pages_and_the_next_sync_resumes(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    amazon_store: Store,
+    connector_registry: ConnectorRegistry,
+    amazon_orders: list[object],
+) -> None:
+    def break_after_two_pages(update: StoreSyncProgress) -> None:
+        if update.pages == 2 and not update.done:
+            amazon_sandbox.faults.fail_next(50, status=500, path=ORDERS_PATH)  # outlasts the retries
+
+    sync = build_sync(engine, connector_registry)
+    failed = sync.sync_store(amazon_store.id or 0, progress=break_after_two_pages)
+
+    assert failed.error_kind == "platform_error" and (failed.pages, failed.fetched) == (2, 200)
+    assert failed.error.startswith("Amazon US: Amazon is not answering properly right now")
+    assert "The orders synced so far are kept" in failed.error
+    assert count_orders(session, amazon_store) == 200
+    run = session.exec(select(SyncRun)).one()
+    assert run.status == SyncStatus.FAILED and run.cursor != ""
+    session.refresh(amazon_store)
+    assert amazon_store.last_order_sync_error == failed.error and amazon_store.order_watermark is None
+
+    amazon_sandbox.faults.clear()
+    amazon_sandbox.server.clear_log()
+    resumed = sync.sync_store(amazon_store.id or 0)
+
+    assert (resumed.error, resumed.pages, resumed.fetched, resumed.inserted) == ("", 1, 50, 50)
+    [query] = get_orders_requests(amazon_sandbox)
+    assert query["NextToken"] == [run.cursor]  # carried on from page 3, not from the start
+    assert count_orders(session, amazon_store) == 250
+    session.refresh(amazon_store)
+    assert amazon_store.last_order_sync_error == "" and amazon_store.order_watermark is not None
+    audit = session.exec(select(AuditLog.result).order_by(col(AuditLog.id))).all()
+    assert audit == ["failed", "ok"]
+
+
+def test_429_and_500_answers_are_retried_through_the_sync(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    amazon_store: Store,
+    connector_registry: ConnectorRegistry,
+    amazon_orders: list[object],
+) -> None:
+    amazon_sandbox.faults.fail_next(2, status=429, retry_after=0.01, path=ORDERS_PATH)
+    amazon_sandbox.faults.fail_next(1, status=503, path=ORDERS_PATH)
+
+    result = build_sync(engine, connector_registry).sync_store(amazon_store.id or 0)
+
+    assert (result.error, result.fetched, result.inserted) == ("", 250, 250)
+    assert amazon_sandbox.server.count(ORDERS_PATH) == 3 + 3  # three pages, three refused attempts
+
+
+def test_an_expired_store_is_reported_clearly_while_the_others_sync(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    shopee_sandbox: ShopeeSandbox,
+    connector_registry: ConnectorRegistry,
+) -> None:
+    amazon_sandbox.add_orders(*generate_orders(120, seed=1, platform="amazon"))
+    shopee_sandbox.add_orders(*generate_orders(130, seed=2, platform="shopee"))
+    with AmazonSandbox() as expired_sandbox:
+        expired_sandbox.add_orders(*generate_orders(10, seed=3, platform="amazon"))
+        expired_sandbox.reject_refresh_token()
+        expired = make_sandbox_store(session, expired_sandbox, name="Amazon DE")
+        us = make_sandbox_store(session, amazon_sandbox, name="Amazon US")
+        my = make_sandbox_store(session, shopee_sandbox, name="Shopee MY")
+
+        results = build_sync(engine, connector_registry).sync_account(us.account_id, actor="slack:T1:U1")
+
+    assert [(r.store, r.fetched, r.error_kind) for r in results] == [
+        ("Amazon DE", 0, "authorization_expired"),
+        ("Amazon US", 120, ""),
+        ("Shopee MY", 130, ""),
+    ]
+    assert results[0].error == (
+        "Amazon DE: the store's authorization has expired. "
+        "Re-authorize it under Platform authorization, then sync again."
+    )
+    session.refresh(expired)
+    assert expired.auth_status == AuthStatus.EXPIRED
+    assert count_orders(session, us) == 120 and count_orders(session, my) == 130
+    assert count_orders(session, expired) == 0
+    shopee_statuses = status_counts(session, my)
+    assert shopee_statuses["pending_processing"] > 0 and shopee_statuses["shipped"] > 0
+    rows = session.exec(select(AuditLog.store_id, AuditLog.actor, AuditLog.result)).all()
+    assert sorted(rows) == sorted(
+        [(expired.id, "slack:T1:U1", "failed"), (us.id, "slack:T1:U1", "ok"), (my.id, "slack:T1:U1", "ok")]
+    )
+
+
+def test_sync_orders_command_with_json_and_progress(
+    database_url: str,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    shopee_sandbox: ShopeeSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    amazon_sandbox.add_orders(*generate_orders(150, seed=4, platform="amazon"))
+    shopee_sandbox.add_orders(*generate_orders(20, seed=5, platform="shopee"))
+    make_sandbox_store(session, amazon_sandbox, name="Amazon US")
+    make_sandbox_store(session, shopee_sandbox, name="Shopee MY")
+
+    assert main(["sync-orders", "--json"]) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines == [
+        {
+            "store": "Amazon US",
+            "platform": "amazon",
+            "pages": 2,
+            "fetched": 150,
+            "inserted": 150,
+            "updated": 0,
+            "error": None,
+            "error_kind": None,
+        },
+        {
+            "store": "Shopee MY",
+            "platform": "shopee",
+            "pages": lines[1]["pages"],
+            "fetched": 20,
+            "inserted": 20,
+            "updated": 0,
+            "error": None,
+            "error_kind": None,
+        },
+    ]
+    assert "Amazon US: page 2, 150 orders so far" in err
+
+    amazon_sandbox.reject_refresh_token()
+    amazon_sandbox.expire_access_tokens()
+    assert main(["sync-orders", "--store", "amazon us"]) == 1
+    out, err = capsys.readouterr()
+    assert out == (
+        "Amazon US: the store's authorization has expired. "
+        "Re-authorize it under Platform authorization, then sync again.\n"
+    )
+    assert main(["sync-orders", "--store", "Shopee MY"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("Shopee MY (shopee): ") and "0 new, 0 updated" in out
