@@ -219,6 +219,8 @@ def remove_store(session: Session, *, store: Store) -> dict[str, int]:
         session.execute(update(table).where(table.c.store_id == store_id).values(store_id=None))
     session.execute(delete(Store).where(col(Store.id) == store_id))
     session.commit()
+    # The bulk statements bypassed the identity map: objects loaded before must be read again.
+    session.expire_all()
     return counts
 
 
