@@ -72,11 +72,11 @@ def click_path(language: Language, platform: str = "") -> str:
     )
 
 
-def counts_table(language: Language, counts: dict[str, int]) -> Table:
-    """The counts as a two-column table in the seller's language."""
+def counts_table(language: Language, counts: dict[str, int], title: tuple[str, str] | None = None) -> Table:
+    """The counts as a two-column table in the seller's language (titled "what would be deleted")."""
     rows = [[say(language, *_KIND_NAMES[kind]), str(counts.get(kind, 0))] for kind in _KIND_NAMES]
     return Table(
-        title=say(language, "What would be deleted", "将被删除的数据"),
+        title=say(language, *(title or ("What would be deleted", "将被删除的数据"))),
         columns=[say(language, "Data", "数据"), say(language, "Rows", "条数")],
         rows=rows,
     )
@@ -210,7 +210,7 @@ def _already_deleted(request: FlowRequest, store: Store, deletion: StoreDeletion
                 status=CheckStatus.OK,
             )
         ],
-        tables=[counts_table(language, dict(deletion.counts))],
+        tables=[counts_table(language, dict(deletion.counts), ("What was deleted", "已删除的数据"))],
         next_steps=[scope_sentence(language)],
         actions=actions,
         store=store.name,
@@ -305,7 +305,7 @@ def perform_delete(
                 status=CheckStatus.OK,
             ),
         ],
-        tables=[counts_table(language, dict(deletion.counts))],
+        tables=[counts_table(language, dict(deletion.counts), ("What was deleted", "已删除的数据"))],
         next_steps=[
             say(
                 language,
@@ -375,6 +375,6 @@ def perform_undo(
                 status=CheckStatus.OK,
             )
         ],
-        tables=[counts_table(language, counts.as_dict())],
+        tables=[counts_table(language, counts.as_dict(), ("What was restored", "已恢复的数据"))],
         store=store.name,
     )

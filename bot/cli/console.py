@@ -1,17 +1,383 @@
-"""Command(s) console: not available yet."""
+"""`console [--user U] [--account A]`: chat with the bot in the terminal as a linked seller.
+
+The main job when no Slack credentials are set. On an empty database it seeds the embedded demo
+and starts its sandbox platforms, then chats: with a prompt on a terminal, or one answer block
+per line when questions are piped in. Numbered choices and actions are answered by their number.
+The conversation itself lives in `bot/conversation.py`, the layout in `bot/render/text.py`.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import contextlib
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, TextIO
 
-from bot.cli.common import not_available
+from bot.cli.common import EXIT_OK, fail
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_TEAM = "console"  # SlackIdentity.team_id of identities that use the console
+_QUIT = {"quit", "exit", "bye", "q", "退出", "再见", ":q"}
+_FALLBACK_EXAMPLES = (
+    "order 112-0000001-0000001 did not sync",
+    "picture not displaying http://…/img/split.jpg",
+    "publish failed, wrong image for DEMO-PUB-CMYK",
+    "怎么删除 Shopee MY 店铺的数据",
+)
 
 
 def add_parser(subparsers: Any) -> list[str]:
-    subparsers.add_parser("console", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "console",
+        help="chat with the bot in the terminal as a linked seller (the embedded demo on an empty database)",
+        description="Chat with SellerDesk in the terminal. Questions can be piped on stdin, one a line; "
+        "each gets one answer block. Answer numbered options with their number; 'quit' ends.",
+    )
+    parser.add_argument("--user", default="demo", help="the console user to chat as (default: demo)")
+    parser.add_argument("--account", default=None, help="the seller account (default: the user's)")
     return ["console"]
 
 
 def run(args: argparse.Namespace, components: Any) -> int:
-    return not_available(args.command)
+    """Run the console until `quit` or end of input; never shows a traceback."""
+    _tolerant_streams()
+    try:
+        with _demo_platforms(components) as demo_info:
+            speaker = _resolve_speaker(components, args.user, args.account)
+            if isinstance(speaker, str):
+                return fail(speaker)
+            session = ConsoleSession(
+                components, speaker, sys.stdin, sys.stdout, interactive=sys.stdin.isatty()
+            )
+            if session.interactive:
+                session.banner(demo_info)
+            return session.loop()
+    except KeyboardInterrupt:
+        print(file=sys.stdout)  # noqa: T201  (leave the terminal on a fresh line)
+        return EXIT_OK
+    except _ConsoleError as error:
+        return fail(str(error))
+
+
+class _ConsoleError(Exception):
+    """The console cannot start; the message says why in one line."""
+
+
+def _tolerant_streams() -> None:
+    # Piped input may hold any bytes: undecodable ones become U+FFFD instead of an exception.
+    for stream in (sys.stdin, sys.stdout):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="replace")
+
+
+@contextlib.contextmanager
+def _demo_platforms(components: Any) -> Iterator[dict[str, Any]]:
+    """Seed the demo into an empty database and run its embedded platforms for this session."""
+    from sqlmodel import select
+
+    from erp.models import Account
+
+    try:
+        with components.session() as session:
+            has_data = session.exec(select(Account)).first() is not None
+            has_demo = session.exec(select(Account).where(Account.name == "demo")).first() is not None
+    except Exception as error:
+        logger.exception("database not reachable")
+        raise _ConsoleError(f"cannot open the database: {type(error).__name__}") from error
+    if has_data and not has_demo:
+        yield {}
+        return
+    try:
+        demo: Any = importlib.import_module("erp.demo")
+    except ImportError:
+        logger.warning("the embedded demo is not available in this version")
+        yield {}
+        return
+    if not has_data:
+        demo.seed_demo(components)
+    platforms = demo.start_embedded_platforms(components)
+    try:
+        allow = tuple(getattr(platforms, "allow_hosts", ()) or ())
+        if allow:
+            # Only for this run: the demo's picture host is on loopback, which is refused otherwise.
+            settings = components.settings
+            components.settings = replace(
+                settings, fetch_allow=tuple(dict.fromkeys((*settings.fetch_allow, *allow)))
+            )
+        yield {"platforms": platforms, "scenarios": getattr(demo, "DEMO_SCENARIOS", {})}
+    finally:
+        stop = getattr(platforms, "stop", None) or getattr(platforms, "close", None)
+        if stop is not None:
+            stop()
+
+
+def _resolve_speaker(components: Any, user: str, account_name: str | None) -> Any:
+    """The console user as a `Speaker`, or a one-line reason why they cannot chat."""
+    from sqlmodel import select
+
+    from bot.conversation import Speaker
+    from erp.models import Account, Role, SlackIdentity
+
+    user = (user or "").strip()
+    if not user:
+        return "--user needs a name"
+    with components.session() as session:
+        identity = session.exec(
+            select(SlackIdentity).where(SlackIdentity.team_id == CONSOLE_TEAM, SlackIdentity.user_id == user)
+        ).first()
+        account: Account | None = None
+        role = Role.MEMBER.value
+        if identity is not None and account_name is None:
+            account = session.get(Account, identity.account_id)
+            role = identity.role
+        else:
+            name = account_name or user
+            account = session.exec(select(Account).where(Account.name == name)).first()
+            if account is not None:
+                # The account's own name is its owner at the console (the demo's `demo` user).
+                role = Role.OWNER.value if user == account.name else Role.MEMBER.value
+                if identity is not None and identity.account_id == account.id:
+                    role = identity.role
+        if account is None:
+            wanted = account_name or user
+            return f"no seller account named {wanted!r}; create one with 'account add' or run 'demo'"
+        return Speaker(actor=f"console:{user}", account_id=account.id, role=role, user_id=user)
+
+
+class ConsoleSession:
+    """One console chat: reads lines, answers each with one block, remembers the numbered options.
+
+    Args:
+        components: the application's parts (the conversation, sessions, settings).
+        speaker: who is chatting.
+        stdin, stdout: the streams.
+        interactive: a terminal: prompt, banner and live progress; otherwise plain blocks.
+    """
+
+    def __init__(
+        self, components: Any, speaker: Any, stdin: TextIO, stdout: TextIO, *, interactive: bool
+    ) -> None:
+        from bot.conversation import Reply
+
+        self.components = components
+        self.speaker = speaker
+        self.stdin = stdin
+        self.stdout = stdout
+        self.interactive = interactive
+        self.key = f"console:{speaker.user_id}"
+        self.last: Reply | None = None
+        self.confirming: Any = None  # the delete action waiting for the store's name
+
+    # -- output -----------------------------------------------------------------------------------
+
+    def write(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def banner(self, demo_info: dict[str, Any]) -> None:
+        """Who you are, your stores, what to try, in both languages."""
+        from handlers.sku_lookup import visible_stores
+
+        with self.components.session() as session:
+            stores = visible_stores(session, self.speaker.account_id)
+        listed = ", ".join(
+            f"{s.name} ({s.platform}{', authorization expired' if s.auth_status != 'authorized' else ''})"
+            for s in stores
+        )
+        examples = _examples(demo_info.get("scenarios") or {})
+        self.write("SellerDesk console · 卖家助手")
+        self.write(
+            f"You are {self.speaker.user_id!r} ({self.speaker.role}). 您的店铺 / your stores: {listed or '-'}"
+        )
+        self.write("Ask in your own words, English or 中文. Try / 试试:")
+        for example in examples:
+            self.write(f"  {example}")
+        self.write("Type 'help' for what I can check, 'quit' to leave. 输入 quit 退出。")
+        self.write()
+
+    def _progress(self, update: Any) -> None:
+        if not self.interactive:
+            return  # piped: one answer block per line, no live noise
+        state = "failed" if update.error else ("done" if update.done else "syncing")
+        self.write(f"  … {update.store}: {state}, {update.pages} pages, {update.fetched} orders")
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def loop(self) -> int:
+        """Answer lines until `quit` or end of input."""
+        while True:
+            line = self._read()
+            if line is None:
+                return EXIT_OK
+            if line.strip().casefold() in _QUIT:
+                if self.interactive:
+                    self.write("Bye! 再见！")
+                return EXIT_OK
+            try:
+                self.answer(line)
+            except Exception:  # one bad turn must not end the chat
+                logger.exception("console turn failed")
+                self.write("Something went wrong on my side; nothing was changed. Please try again.")
+                self.write("我这边出了点问题，没有做任何更改，请重试。")
+            self.write()
+
+    def _read(self) -> str | None:
+        if self.interactive:
+            try:
+                return input("you> ")
+            except EOFError:
+                self.write()
+                return None
+        line = self.stdin.readline()
+        if not line:
+            return None
+        return line.rstrip("\r\n")
+
+    def answer(self, line: str) -> None:
+        """Answer one line: a numbered option, a delete confirmation, or words for the conversation."""
+        from bot.conversation import Turn
+
+        conversation = self.components.conversation
+        if self.confirming is not None:
+            action, self.confirming = self.confirming, None
+            store = action.params.get("store", "")
+            if line.strip().casefold() == store.casefold() and store:
+                self._show(self._action(action))
+            else:
+                self.write("Cancelled: nothing was deleted. 已取消，未删除任何数据。")
+            return
+        option = self._option(line)
+        language = self.last.language if self.last is not None else None
+        if option is None and self._out_of_range(line):
+            count = self._option_count()
+            self.write(f"Please answer with a number from 1 to {count}. 请回复 1 到 {count} 之间的编号。")
+            return
+        if option is not None:
+            if option.action is not None:
+                action = option.action
+                if action.kind == "delete_store_data":
+                    self._ask_confirmation(action)
+                    return
+                self._show(self._action(action))
+                return
+            last = self.last
+            assert last is not None
+            if last.kind == "clarify":
+                turn = Turn(key=self.key, speaker=self.speaker, flow=option.choice, language=language)
+            else:
+                detail = last.detail_request.detail if last.detail_request else None
+                turn = Turn(
+                    key=self.key,
+                    speaker=self.speaker,
+                    detail=detail,
+                    value=option.choice,
+                    flow=None,
+                    language=language,
+                )
+            self._show(conversation.respond(turn, progress=self._progress))
+            return
+        self._show(
+            conversation.respond(Turn(key=self.key, speaker=self.speaker, text=line), progress=self._progress)
+        )
+
+    def _ask_confirmation(self, action: Any) -> None:
+        # The console's version of Slack's confirmation modal: type the store's name.
+        self.confirming = action
+        store = action.params.get("store", "")
+        self.write(
+            f"This deletes the software's data of {store} (an export is kept; undo within 7 days). "
+            f"Type the store's name ({store}) to confirm; anything else cancels."
+        )
+        self.write(
+            f"将删除本软件中 {store} 的数据（会保留导出备份，7 天内可撤销）。"
+            f"请输入店铺名称（{store}）确认，输入其他内容取消。"
+        )
+
+    def _option_count(self) -> int:
+        from bot.render.text import reply_options
+
+        return len(reply_options(self.last)) if self.last is not None else 0
+
+    def _out_of_range(self, line: str) -> bool:
+        # A bare number after a reply with options is a mistyped option, not a question.
+        text = line.strip().strip("[]()#.")
+        return text.isdigit() and self._option_count() > 0
+
+    def _option(self, line: str) -> Any:
+        from bot.render.text import reply_options
+
+        text = line.strip().strip("[]()#.")
+        if not text.isdigit() or self.last is None:
+            return None
+        options = reply_options(self.last)
+        number = int(text)
+        return options[number - 1] if 1 <= number <= len(options) else None
+
+    def _action(self, action: Any) -> Any:
+        conversation = self.components.conversation
+        language = self.last.language if self.last is not None else None
+        return conversation.run_action(
+            str(action.kind),
+            dict(action.params),
+            self.speaker,
+            key=self.key,
+            language=language,
+            progress=self._progress,
+        )
+
+    def _show(self, reply: Any) -> None:
+        from bot.render.text import render_reply
+
+        self.write(render_reply(reply))
+        for attached in reply.files:
+            path = self._save(attached)
+            if path:
+                self.write(f"Saved / 已保存: {path}")
+        if reply.escalate or (reply.diagnosis is not None and reply.diagnosis.escalate):
+            self.write(
+                "(In Slack this opens a case in the customer-service channel; "
+                "在 Slack 中会转交客服频道处理。)"
+            )
+        self.last = reply
+
+    def _save(self, attached: Any) -> str:
+        directory = os.path.join(self.components.settings.data_dir, "console-files")
+        try:
+            os.makedirs(directory, exist_ok=True)
+            name = os.path.basename(attached.filename) or "file"
+            path = os.path.join(directory, name)
+            with open(path, "wb") as out:
+                out.write(attached.content)
+            return path
+        except OSError as error:
+            self.write(f"Could not save {attached.filename}: {error.strerror}")
+            return ""
+
+
+def _examples(scenarios: Any) -> list[str]:
+    """A few example questions from the demo's scenarios (one per flow), else fixed ones."""
+    picked: list[str] = []
+    flows_seen: set[str] = set()
+    try:
+        for (flow, _verdict), scenario in scenarios.items():
+            typed = scenario if isinstance(scenario, str) else getattr(scenario, "text", None)
+            if isinstance(scenario, dict):
+                typed = scenario.get("text") or scenario.get("question")
+            if isinstance(typed, list | tuple):
+                typed = typed[0] if typed else None
+            if typed and flow not in flows_seen:
+                flows_seen.add(flow)
+                picked.append(str(typed))
+            if len(picked) >= 6:
+                break
+    except (AttributeError, TypeError, ValueError):
+        picked = []
+    return picked or list(_FALLBACK_EXAMPLES)
