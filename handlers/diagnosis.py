@@ -8,6 +8,7 @@ language (`language` is "en" or "zh"); renderers only lay it out.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -67,7 +68,8 @@ class ImageEvidence:
     bytes: int | None = None
     detail: str = ""
     warnings: list[str] = field(default_factory=list)
-    thumbnail_png: bytes | None = None
+    # builtins.bytes: the `bytes` field above shadows the type inside this class body.
+    thumbnail_png: builtins.bytes | None = None
 
 
 @dataclass(frozen=True)
