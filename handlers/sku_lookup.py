@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from erp.models import PlatformReport, PriceChange, Product, ReportRow, ReportStatus, Store, UploadRecord
@@ -144,16 +146,23 @@ def near_matches(session: Session, stores: Sequence[Store], sku: str, limit: int
     key = sku_key(sku)
     if not ids or not key:
         return []
-    # The key is computed in Python so SQLite and PostgreSQL agree on what "near" means; only the
-    # two SKU columns are read, so a large product list costs little.
+    # The database narrows with the same key in SQL (upper case, common separators and O dropped
+    # the same way on SQLite and PostgreSQL); Python then confirms with the exact key.
     statement = (
         select(Product.id, Product.sku, Product.changed_to_sku)
-        .where(col(Product.store_id).in_(ids), Product.sku != sku)
+        .where(
+            col(Product.store_id).in_(ids),
+            Product.sku != sku,
+            or_(
+                _sql_sku_key(col(Product.sku)) == key,
+                _sql_sku_key(col(Product.changed_to_sku)) == key,
+            ),
+        )
         .order_by(col(Product.id))
     )
     matching: list[int] = []
     for product_id, product_sku, renamed_to in session.exec(statement):
-        renamed = bool(renamed_to) and (renamed_to == sku or sku_key(renamed_to) == key)
+        renamed = bool(renamed_to) and sku_key(renamed_to) == key
         if product_id is not None and (sku_key(product_sku) == key or renamed):
             matching.append(product_id)
             if len(matching) >= limit:
@@ -162,6 +171,14 @@ def near_matches(session: Session, stores: Sequence[Store], sku: str, limit: int
         return []
     found = session.exec(select(Product).where(col(Product.id).in_(matching)).order_by(col(Product.id)))
     return list(found)
+
+
+def _sql_sku_key(column: Any) -> Any:
+    """`sku_key` in SQL for the separators SKUs use (space, _, -, ., /)."""
+    expression = func.upper(column)
+    for separator in (" ", "_", "-", ".", "/"):
+        expression = func.replace(expression, separator, "")
+    return func.replace(expression, "O", "0")
 
 
 def sku_choices_from_products(products: Iterable[Product], stores: Sequence[Store]) -> list[Choice]:
