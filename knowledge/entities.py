@@ -47,6 +47,9 @@ _SKU_SEPARATORS = re.compile(r"[\s_\-./]+")
 _STORE_TOKEN = re.compile(r"[a-z0-9]+|[^\x00-\x7f\s]", re.IGNORECASE)
 
 _NEAR_SKU_CUTOFF = 0.86
+# Near matching compares a token with every known SKU; a question names a few SKUs, so only the
+# first ones are compared and a pasted spreadsheet stays fast.
+_MAX_NEAR_LOOKUPS = 20
 
 
 @dataclass(frozen=True)
@@ -147,12 +150,13 @@ def find_entity_spans(
     """
     text = text[:MAX_SCAN_CHARS]
     spans: list[EntitySpan] = []
-    taken: list[tuple[int, int]] = []
+    # One flag per character: a linear-time overlap check however many entities a paste holds.
+    taken = bytearray(len(text))
 
     def claim(start: int, end: int, kind: str, value: str) -> None:
-        if any(start < other_end and other_start < end for other_start, other_end in taken):
+        if any(taken[start:end]):
             return
-        taken.append((start, end))
+        taken[start:end] = b"\x01" * (end - start)
         spans.append(EntitySpan(start, end, kind, value))
 
     for start, end, url in _urls(text):
@@ -246,6 +250,7 @@ class _KnownSkus:
             if sku and sku.strip():
                 self.by_key.setdefault(normalize_sku(sku), sku)
         self._keys = list(self.by_key)
+        self._near_lookups = 0
 
     def __bool__(self) -> bool:
         return bool(self.by_key)
@@ -254,6 +259,9 @@ class _KnownSkus:
         return self.by_key.get(normalize_sku(token))
 
     def near(self, token: str) -> str | None:
+        if self._near_lookups >= _MAX_NEAR_LOOKUPS:
+            return None
+        self._near_lookups += 1
         close = difflib.get_close_matches(normalize_sku(token), self._keys, n=1, cutoff=_NEAR_SKU_CUTOFF)
         return self.by_key[close[0]] if close else None
 
@@ -275,9 +283,12 @@ def _stores(text: str, known_stores: Collection[str]) -> Iterable[tuple[int, int
 
 def _token_runs_equal_to(tokens: list[tuple[int, int, str]], compact: str) -> Iterable[tuple[int, int]]:
     """Spans of consecutive tokens whose concatenation is `compact` ("amazon", "us" -> "amazonus")."""
-    for index, (start, _, _) in enumerate(tokens):
+    for index, (start, _, first) in enumerate(tokens):
+        if not compact.startswith(first):
+            continue
         joined = ""
-        for _, end, piece in tokens[index:]:
+        for following in range(index, len(tokens)):
+            _, end, piece = tokens[following]
             joined += piece
             if len(joined) >= len(compact):
                 if joined == compact:

@@ -1,0 +1,256 @@
+"""Question matching: held-out accuracy, the confusable flows, clarifying questions, odd input."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.verdicts import FLOW_IDS
+from knowledge.loader import KnowledgeBase, load_knowledge
+from knowledge.matcher import OUT_OF_SCOPE, Matcher, MatchResult
+
+HELD_OUT_EVERY = 5  # every 5th example (index 4, 9, ...) is never trained on
+
+
+def held_out(examples: list[str]) -> list[str]:
+    return examples[HELD_OUT_EVERY - 1 :: HELD_OUT_EVERY]
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="module")
+def held_out_cases(kb: KnowledgeBase) -> list[tuple[str, str | None]]:
+    cases: list[tuple[str, str | None]] = []
+    for flow_id, flow in kb.flows.items():
+        cases += [(question, flow_id) for question in held_out(flow.examples)]
+    cases += [(question, None) for question in held_out(kb.out_of_scope)]
+    return cases
+
+
+@pytest.fixture(scope="module")
+def held_out_matcher(kb: KnowledgeBase, held_out_cases: list[tuple[str, str | None]]) -> Matcher:
+    return Matcher.train(kb, exclude=[question for question, _ in held_out_cases])
+
+
+@pytest.fixture(scope="module")
+def matcher(kb: KnowledgeBase) -> Matcher:
+    return Matcher.train(kb)
+
+
+def known_examples(kb: KnowledgeBase) -> set[str]:
+    return {e for flow in kb.flows.values() for e in flow.examples} | set(kb.out_of_scope)
+
+
+def test_held_out_in_scope_accuracy_at_least_95_percent(
+    held_out_matcher: Matcher, held_out_cases: list[tuple[str, str | None]]
+) -> None:
+    in_scope = [(q, flow) for q, flow in held_out_cases if flow is not None]
+    assert len(in_scope) >= 8 * 11
+    misses = [(q, flow, held_out_matcher.match(q).flow) for q, flow in in_scope]
+    misses = [miss for miss in misses if miss[1] != miss[2]]
+    accuracy = 1 - len(misses) / len(in_scope)
+    assert accuracy >= 0.95, f"accuracy {accuracy:.3f}; misses: {misses}"
+
+
+def test_held_out_out_of_scope_recall_at_least_80_percent(
+    held_out_matcher: Matcher, held_out_cases: list[tuple[str, str | None]]
+) -> None:
+    out_of_scope = [q for q, flow in held_out_cases if flow is None]
+    assert len(out_of_scope) >= 20
+    answered = [(q, held_out_matcher.match(q).flow) for q in out_of_scope]
+    wrong = [(q, flow) for q, flow in answered if flow is not None]
+    recall = 1 - len(wrong) / len(out_of_scope)
+    assert recall >= 0.8, f"recall {recall:.3f}; matched anyway: {wrong}"
+
+
+def test_held_out_examples_really_were_left_out(kb: KnowledgeBase, held_out_matcher: Matcher) -> None:
+    without_deletion = Matcher.train(kb, exclude=kb.flow("delete_store_data").examples)
+    assert "delete_store_data" not in without_deletion.classes
+    assert set(held_out_matcher.classes) == {*FLOW_IDS, OUT_OF_SCOPE}
+
+
+# --- confusable flows: new wordings, never in the knowledge files --------------------------------
+
+CONFUSABLE = {
+    "upload_sku_missing": [
+        "the upload records page has nothing for QQ-5555-ZZZ",
+        "上传记录页面 搜 QQ-5555-ZZZ 没结果",
+        "after uploading, the sku is not listed on the upload page",
+        "上传页面里找不到刚上传的产品",
+        "upload record for my sku vanished",
+        "上传记录查无此sku",
+    ],
+    "product_sku_missing": [
+        "the product page does not show QQ-5555-ZZZ although it sells on amazon",
+        "产品页面没有 QQ-5555-ZZZ 平台上在卖",
+        "is my sku in the platform's product report?",
+        "产品列表里没有 报告里也没有",
+        "product page is missing my listing from the report",
+        "产品页没这个sku 是报告的问题吗",
+    ],
+    "image_grab": [
+        "when does the nightly picture capture happen for QQ-5555-ZZZ",
+        "QQ-5555-ZZZ 的图片今晚会被抓取吗",
+        "will the system capture images for products without sales",
+        "图片多久会被抓取到系统",
+        "image not grabbed yet for new product",
+        "什么时候抓取产品图",
+    ],
+    "image_not_displaying": [
+        "the picture of QQ-5555-ZZZ shows split",
+        "QQ-5555-ZZZ 图片显示裂图",
+        "image is broken when i open the product",
+        "图片显示不全只有一半",
+        "the photo link does not open in my browser",
+        "图片看不见 显示不出来",
+    ],
+    "publish_image_error": [
+        "publishing QQ-5555-ZZZ fails with an image error",
+        "QQ-5555-ZZZ 刊登报错 图片",
+        "listing publish rejected because picture is cmyk",
+        "刊登时提示图片错误无法发布",
+        "publish failed, error says image",
+        "发布商品报图片错误",
+    ],
+}
+
+
+def test_confusable_cases_are_new_wordings(kb: KnowledgeBase) -> None:
+    known = known_examples(kb)
+    assert [q for questions in CONFUSABLE.values() for q in questions if q in known] == []
+
+
+@pytest.mark.parametrize("question", CONFUSABLE["upload_sku_missing"] + CONFUSABLE["product_sku_missing"])
+def test_upload_page_versus_product_page(matcher: Matcher, question: str) -> None:
+    expected = "upload_sku_missing" if question in CONFUSABLE["upload_sku_missing"] else "product_sku_missing"
+    assert matcher.match(question).flow == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (q, flow)
+        for flow in ("image_grab", "image_not_displaying", "publish_image_error")
+        for q in CONFUSABLE[flow]
+    ],
+)
+def test_the_three_image_flows(matcher: Matcher, question: str, expected: str) -> None:
+    result = matcher.match(question)
+    assert result.flow == expected
+    assert not result.close
+    assert expected not in [alternative.flow for alternative in result.alternatives]
+
+
+# --- entities do not sway the flow ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("price not updated for AB-1234-BLK", "price not updated for IMG-PUBLISH-404"),
+        ("订单 113-4567890-1234567 没同步", "订单 2611260ABCDEF1 没同步"),
+        (
+            "图片打不开 https://img.example.com/p/AB-1234-BLK.jpg",
+            "图片打不开 <https://upload.example.com/products/report.png|report>",
+        ),
+    ],
+)
+def test_entities_are_placeholders_for_the_model(matcher: Matcher, first: str, second: str) -> None:
+    assert matcher.match(first) == matcher.match(second)
+
+
+# --- clarifying questions ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "between"),
+    [
+        ("picture problem", {"publish_image_error", "image_not_displaying", "image_grab"}),
+        ("图片有问题", {"publish_image_error", "image_not_displaying"}),
+        ("图片不对", {"publish_image_error", "image_not_displaying"}),
+        ("sku找不到", {"upload_sku_missing", "product_sku_missing"}),
+    ],
+)
+def test_close_flows_ask_with_alternatives(matcher: Matcher, question: str, between: set[str]) -> None:
+    result = matcher.match(question)
+    assert result.close
+    assert result.flow in between
+    runner_up = result.alternatives[0]
+    assert runner_up.flow in between - {result.flow}
+    assert runner_up.confidence >= 0.4 * result.confidence
+    assert [a.confidence for a in result.alternatives] == sorted(
+        (a.confidence for a in result.alternatives), reverse=True
+    )
+
+
+def test_clear_question_is_not_close(matcher: Matcher) -> None:
+    result = matcher.match("刊登报错 图片是CMYK不是RGB")
+    assert result.flow == "publish_image_error"
+    assert result.confidence > 0.8
+    assert not result.close
+
+
+def test_probabilities_cover_every_class(matcher: Matcher) -> None:
+    probabilities = matcher.probabilities("订单没同步")
+    assert set(probabilities) == {*FLOW_IDS, OUT_OF_SCOPE}
+    assert sum(probabilities.values()) == pytest.approx(1.0)
+    assert max(probabilities, key=lambda label: probabilities[label]) == "orders_not_synced"
+
+
+# --- out of scope and bad input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how do I print a shipping label for order 113-4567890-1234567",
+        "我忘记密码了 登录不上",
+        "what's the weather like in Shenzhen",
+        "你好",
+    ],
+)
+def test_out_of_scope_gets_none(matcher: Matcher, question: str) -> None:
+    result = matcher.match(question)
+    assert result.flow is None
+    assert 0.5 <= result.confidence <= 1.0
+    assert not result.close
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "",
+        "   \t  ",
+        "😀😀😀🙏",
+        bytes(range(256)).decode("latin-1"),
+        (bytes(range(0, 256, 3)) * 40).decode("utf-8", errors="replace"),
+        "\ud800\udfff lone surrogates",
+        "Почему цена не обновилась",
+        "x" * 100_000,
+    ],
+    ids=["empty", "blank", "emoji", "latin1-bytes", "binary-replaced", "surrogates", "cyrillic", "100kb-x"],
+)
+def test_bad_input_gets_none_never_raises(matcher: Matcher, question: str) -> None:
+    result = matcher.match(question)
+    assert isinstance(result, MatchResult)
+    assert result.flow is None
+    assert 0.0 <= result.confidence <= 1.0
+
+
+def test_empty_question_has_no_confidence(matcher: Matcher) -> None:
+    assert matcher.match("") == MatchResult(flow=None, confidence=0.0, alternatives=[], close=False)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("price没更新 for AB-1234-BLK 请check", "price_not_updated"),
+        ("shopee order 2611260ABCDEF1 没有同步过来 pls help", "orders_not_synced"),
+        ("ＳＨＯＰＥＥ订单没同步！！", "orders_not_synced"),  # full-width letters and punctuation
+        ("改了价格怎么没变\n" * 12_000, "price_not_updated"),  # ~100 KB: only the start is read
+    ],
+)
+def test_mixed_scripts_and_long_pastes_still_match(matcher: Matcher, question: str, expected: str) -> None:
+    assert matcher.match(question).flow == expected
