@@ -282,3 +282,25 @@ def test_unknown_action_and_missing_params_are_friendly(world: World) -> None:
     assert "can't do that" in world.conversation.run_action("launch_rockets", {}, world.owner, key="k13").text
     assert world.conversation.run_action("delete_store_data", {}, world.owner, key="k13").kind == "message"
     assert world.conversation.run_action("convert_rgb", {"url": ""}, world.owner, key="k13").kind == "message"
+
+
+def test_explain_then_a_store_name_continues_to_the_counts(world: World) -> None:
+    explained = world.conversation.respond(
+        Turn(key="k14", speaker=world.owner, text="how do i delete a store's data?")
+    )
+    assert explained.kind == "explain" and explained.flow == "delete_store_data"
+    assert [c.value for c in explained.choices] == ["Amazon US", "Shopee MY"]
+    counted = world.conversation.respond(Turn(key="k14", speaker=world.owner, text="shopee my"))
+    assert counted.kind == "diagnosis" and counted.diagnosis is not None
+    assert counted.diagnosis.verdict == "explained" and counted.diagnosis.store == "Shopee MY"
+    assert counted.diagnosis.actions[0].params["store_id"] == str(world.shopee.id)
+
+
+def test_run_flow_for_a_slash_command(world: World) -> None:
+    reply = world.conversation.run_flow(
+        "image_not_displaying", world.member, world.host.url("page.html"), key="slack:T1:C1:U2"
+    )
+    assert reply.kind == "diagnosis" and reply.diagnosis is not None
+    assert reply.diagnosis.verdict == "not_an_image"
+    unknown = world.conversation.run_flow("make_coffee", world.member, "", key="slack:T1:C1:U2")
+    assert unknown.kind == "message"
