@@ -176,7 +176,7 @@ def _trail(facts: _Facts, language: Language, now: datetime) -> Table:
     rows = [
         [
             when(language, now, change.created_at),
-            change.status,
+            status_label(language, change.status),
             f"{_money(change.old_price, change.currency)} → {_money(change.new_price, change.currency)}",
             format_time(change.submitted_at),
             format_time(change.decided_at),
@@ -196,6 +196,18 @@ def _trail(facts: _Facts, language: Language, now: datetime) -> Table:
     )
 
 
+def status_label(language: Language, status: str) -> str:
+    """A price change's status in the seller's words."""
+    labels = {
+        PriceChangeStatus.DRAFT: ("draft", "草稿"),
+        PriceChangeStatus.SUBMITTED: ("submitted", "已提交，待审核"),
+        PriceChangeStatus.APPROVED: ("approved", "已通过"),
+        PriceChangeStatus.REJECTED: ("rejected", "已驳回"),
+    }
+    en, zh = labels.get(status, (status, status))  # type: ignore[call-overload]
+    return say(language, en, zh)
+
+
 def _change_finding(facts: _Facts, language: Language, now: datetime, status: CheckStatus) -> Finding:
     change = facts.change
     price = f"{_money(change.old_price, change.currency)} → {_money(change.new_price, change.currency)}"
@@ -203,8 +215,10 @@ def _change_finding(facts: _Facts, language: Language, now: datetime, status: Ch
         check=say(language, "Latest price change in the software", "软件里最近一次改价"),
         result=say(
             language,
-            f"{price}, status '{change.status}', saved {when(language, now, change.created_at)}",
-            f"{price}，状态“{change.status}”，保存于 {when(language, now, change.created_at)}",
+            f"{price}, status '{status_label(language, change.status)}', "
+            f"saved {when(language, now, change.created_at)}",
+            f"{price}，状态“{status_label(language, change.status)}”，"
+            f"保存于 {when(language, now, change.created_at)}",
         ),
         status=status,
     )

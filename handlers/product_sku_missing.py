@@ -219,7 +219,7 @@ def _report_finding(check: str, item: _Report | None, language: Language, now: d
             check=check,
             result=say(
                 language,
-                f"generated {generated}, {rows} rows: has the SKU",
+                f"generated {generated}, {_rows(rows)}: has the SKU",
                 f"生成于 {generated}，{rows} 行：有该 SKU",
             ),
             status=CheckStatus.OK,
@@ -228,11 +228,15 @@ def _report_finding(check: str, item: _Report | None, language: Language, now: d
         check=check,
         result=say(
             language,
-            f"generated {generated}, {rows} rows: no row for the SKU",
+            f"generated {generated}, {_rows(rows)}: no row for the SKU",
             f"生成于 {generated}，{rows} 行：没有该 SKU",
         ),
         status=CheckStatus.PROBLEM,
     )
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
 
 
 def _findings(facts: _Facts, language: Language, now: datetime) -> list[Finding]:
