@@ -1,18 +1,108 @@
-"""Command(s) serve, socket: not available yet."""
+"""Commands `serve` (HTTP mode behind waitress) and `socket` (Socket Mode)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import logging
+import signal
+import sys
 from typing import Any
 
-from bot.cli.common import not_available
+from bot.cli.common import EXIT_OK, fail
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: Any) -> list[str]:
-    subparsers.add_parser("serve", help="(not available yet)")
-    subparsers.add_parser("socket", help="(not available yet)")
+    serve = subparsers.add_parser(
+        "serve",
+        help="HTTP mode: POST /slack/events, GET /healthz, and the OAuth install routes when configured",
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on (default $PORT or 3000)")
+    subparsers.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
     return ["serve", "socket"]
 
 
 def run(args: argparse.Namespace, components: Any) -> int:
-    return not_available(args.command)
+    from bot.slack.app_factory import SlackConfigError, build_app
+
+    settings = components.settings
+    if args.command == "socket" and not settings.slack_app_token:
+        return fail("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
+    port = args.port if getattr(args, "port", None) is not None else settings.port
+    if args.command == "serve" and not 0 <= port <= 65535:
+        return fail(f"--port must be between 0 and 65535, not {port}")
+    try:
+        app = build_app(settings, components)
+    except SlackConfigError as exc:
+        return fail(str(exc))
+    except Exception as exc:  # e.g. auth.test refused the token: one line, not a traceback
+        return fail(f"could not start the Slack app: {exc}")
+    platforms = start_demo_platforms(components)
+    try:
+        if args.command == "socket":
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            SocketModeHandler(app, settings.slack_app_token).start()
+            return EXIT_OK
+        return _serve(app, components, args.host, port)
+    finally:
+        for platform in platforms:
+            _stop(platform)
+
+
+def _serve(app: Any, components: Any, host: str, port: int) -> int:
+    from bot.slack.server import ServerRunner, make_server
+
+    try:
+        server = make_server(app, components.engine, host=host, port=port)
+    except OSError as exc:
+        return fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    print(  # noqa: T201
+        f"sellerdesk: listening on http://{host}:{_port(server)}/slack/events",
+        file=sys.stderr,
+        flush=True,
+    )
+    runner = ServerRunner(server)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    runner.run()
+    return EXIT_OK
+
+
+def _port(server: Any) -> int:
+    return int(server.effective_port)
+
+
+def start_demo_platforms(components: Any) -> list[Any]:
+    """Start the embedded demo's sandbox platforms when the database holds the demo.
+
+    A new workspace can then try every flow before connecting a real store.
+    """
+    try:
+        demo = importlib.import_module("erp.demo")
+    except ImportError:
+        return []
+    starter = getattr(demo, "start_embedded_platforms", None)
+    if starter is None:
+        return []
+    try:
+        started = starter(components)
+    except Exception:  # the bot still serves real stores when the demo cannot start
+        log.exception("the demo's sandbox platforms did not start")
+        return []
+    if started is None:
+        return []
+    return list(started) if isinstance(started, list | tuple) else [started]
+
+
+def _stop(platform: Any) -> None:
+    for name in ("close", "stop", "shutdown"):
+        stop = getattr(platform, name, None)
+        if callable(stop):
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping a demo platform failed")
+            return

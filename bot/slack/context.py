@@ -1,0 +1,40 @@
+"""The one typed services object every Slack listener receives through Bolt's `context`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session
+
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from bot.conversation import Conversation
+    from bot.escalation import EscalationService
+
+SERVICES_KEY = "sellerdesk"
+SPEAKER_KEY = "speaker"
+
+
+@dataclass
+class SlackServices:
+    """What the Slack surface needs, built once by `build_app` from the composition root."""
+
+    settings: Settings
+    conversation: Conversation
+    sessions: Callable[[], Session]
+    escalations: EscalationService
+    clock: Callable[[], datetime]
+    # A Web API client for a workspace (the bot token of its installation); used outside requests
+    # (relays into another conversation, the scheduler's follow-ups).
+    client_for_team: Callable[[str], WebClient]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SlackServices:
+        # Bolt deep-copies `context` for lazy listeners; these services are shared wiring
+        # (engine, clients, matcher) and must stay one instance.
+        return self

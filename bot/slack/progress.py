@@ -1,0 +1,92 @@
+"""Progress of a long check shown by editing ONE message, at most about once a second.
+
+`chat.update` is a tier 3 method and Slack asks for about one message per second per channel, so
+snapshots arriving faster are coalesced: only the newest is sent, and the final state always is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from bot.render.blocks import SlackMessage, paginate, render_template
+from bot.slack.poster import SlackPoster
+from erp.progress import StoreSyncProgress
+from handlers.diagnosis import Language
+from handlers.text import say
+
+
+def progress_line(p: StoreSyncProgress, language: Language) -> str:
+    """One store's line, e.g. "Amazon US: 1,240 orders (page 13)…" or "Shopee MY: done, 312 new"."""
+    if p.done and p.error:
+        return say(language, f"{p.store}: failed: {p.error}", f"{p.store}：失败：{p.error}")
+    if p.done:
+        return say(
+            language,
+            f"{p.store}: done, {p.inserted:,} new, {p.updated:,} updated",
+            f"{p.store}：完成，新增 {p.inserted:,}，更新 {p.updated:,}",
+        )
+    return say(
+        language,
+        f"{p.store}: {p.fetched:,} orders (page {p.pages})…",
+        f"{p.store}：{p.fetched:,} 个订单（第 {p.pages} 页）…",
+    )
+
+
+class SlackProgress:
+    """A `SyncProgressCallback` that keeps one Slack message up to date; thread-safe."""
+
+    def __init__(
+        self,
+        poster: SlackPoster,
+        channel: str,
+        *,
+        thread_ts: str | None = None,
+        language: Language = "en",
+        min_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.poster = poster
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self.language = language
+        self.min_interval = min_interval
+        self._monotonic = monotonic
+        self._stores: dict[str, StoreSyncProgress] = {}
+        self._lock = threading.Lock()
+        self._ts: str | None = None
+        self._last_sent = float("-inf")
+        self._dirty = False
+        self.sent = 0  # messages posted or edited: the throttle's effect, for tests and logs
+
+    def __call__(self, progress: StoreSyncProgress) -> None:
+        with self._lock:
+            self._stores[progress.store] = progress
+            self._dirty = True
+            if self._monotonic() - self._last_sent >= self.min_interval:
+                self._send()
+
+    def finish(self) -> None:
+        """Send the final state if a newer one is waiting (no message when nothing was reported)."""
+        with self._lock:
+            if self._dirty:
+                self._send()
+
+    def message(self) -> SlackMessage:
+        title = say(self.language, "*Syncing orders now*", "*正在同步订单*")
+        if self._stores and all(p.done for p in self._stores.values()):
+            title = say(self.language, "*Order sync finished*", "*订单同步完成*")
+        lines = "\n".join(progress_line(p, self.language) for p in self._stores.values())
+        blocks = render_template("progress.j2", title=title, lines=lines or "…")
+        return paginate(blocks, f"{title.strip('*')}: {lines}")[0]
+
+    def _send(self) -> None:
+        message = self.message()
+        if self._ts is None:
+            self._ts = self.poster.post(self.channel, message, thread_ts=self.thread_ts)
+        else:
+            self.poster.update(self.channel, self._ts, message)
+        self._last_sent = self._monotonic()
+        self._dirty = False
+        self.sent += 1

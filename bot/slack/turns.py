@@ -1,0 +1,219 @@
+"""One seller turn in Slack: run it through the conversation, show progress, deliver the reply.
+
+Shared by every surface (DMs, mentions, slash commands, buttons) so that each answers the same
+way: progress edits one message, the reply is rendered once by `bot/render/blocks.py`, files go
+into the thread, and a reply that needs a person opens an escalation.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.conversation import Attachment, Reply, Speaker, Turn
+from bot.escalation import EscalationRequest
+from bot.render.blocks import SlackMessage, render_reply
+from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
+from bot.slack.poster import SlackPoster
+from bot.slack.progress import SlackProgress
+from handlers.diagnosis import Language
+from handlers.text import say
+
+log = logging.getLogger(__name__)
+
+MAX_FILES = 5  # seller images carried into a case thread
+MAX_QUESTION = 4000  # more than any real question; a pasted log is cut instead of matched whole
+
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<[@#!][^>]*>")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a conversation happens and where its answers go."""
+
+    team_id: str
+    channel: str
+    user_id: str
+    thread_ts: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The conversation key: "slack:T1:D123:U1[:thread]"."""
+        base = f"slack:{self.team_id}:{self.channel}:{self.user_id}"
+        return f"{base}:{self.thread_ts}" if self.thread_ts else base
+
+
+def clean_text(text: str) -> str:
+    """The seller's words without Slack markup: links unwrapped, mentions removed, length capped."""
+    text = _LINK.sub(r"\1", text or "")
+    text = _MENTION.sub(" ", text)
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return " ".join(text.split())[:MAX_QUESTION]
+
+
+def guess_language(text: str) -> Language:
+    """The language to use before the conversation has decided (progress messages)."""
+    return "zh" if _CJK.search(text or "") else "en"
+
+
+def not_linked_text(language: Language) -> str:
+    return say(
+        language,
+        "I don't know which seller account you belong to yet, so I can't look at any store data. "
+        "Ask your administrator for a link code, then type `/sellerdesk link CODE` here. "
+        "It takes a few seconds, and afterwards I'll only ever show you your own account's stores.",
+        "我还不知道你属于哪个卖家账号，所以无法查看店铺数据。请向管理员索取绑定码，"
+        "然后在这里输入 `/sellerdesk link 绑定码`。绑定后我只会显示你自己账号的店铺。",
+    )
+
+
+def failure_reply(language: Language) -> Reply:
+    return Reply(
+        kind="out_of_scope",
+        language=language,
+        text=say(
+            language,
+            "Something went wrong on my side while checking this. Nothing was changed. "
+            "Try again in a minute, or talk to a person.",
+            "检查时我这边出了问题，没有做任何更改。请稍后再试，或联系客服。",
+        ),
+    )
+
+
+def wants_person(reply: Reply) -> bool:
+    """The reply says a person must look at it (the diagnosis escalates, or the engine says so)."""
+    if getattr(reply, "escalate", False):
+        return True
+    return bool(reply.diagnosis is not None and reply.diagnosis.escalate)
+
+
+class TurnRunner:
+    """Runs turns and actions for one request and posts what the seller should see."""
+
+    def __init__(
+        self,
+        services: SlackServices,
+        client: WebClient,
+        place: Place,
+        speaker: Speaker,
+        *,
+        event: dict[str, Any] | None = None,
+    ) -> None:
+        self.services = services
+        self.poster = SlackPoster(client)
+        self.place = place
+        self.speaker = speaker
+        self.event = event  # the message that started the turn: its images go along to a person
+
+    def run_turn(self, turn: Turn, *, question: str = "") -> Reply:
+        return self._run(
+            lambda progress: self.services.conversation.respond(turn, progress=progress), question
+        )
+
+    def run_action(self, kind: str, params: dict[str, str], *, question: str = "") -> Reply:
+        return self._run(
+            lambda progress: self.services.conversation.run_action(
+                kind, params, self.speaker, key=self.place.key, progress=progress
+            ),
+            question,
+        )
+
+    def _run(self, call: Callable[[SlackProgress], Reply], question: str) -> Reply:
+        language = guess_language(question)
+        progress = SlackProgress(
+            self.poster, self.place.channel, thread_ts=self.place.thread_ts, language=language
+        )
+        try:
+            reply = call(progress)
+        except Exception:  # a seller never sees a traceback: they get an apology and a person
+            log.exception("a turn failed in %s", self.place.key)
+            reply = failure_reply(language)
+        finally:
+            try:
+                progress.finish()
+            except Exception:  # a progress edit failing must not hide the answer itself
+                log.exception("progress update failed")
+        self.deliver(reply, question=question)
+        return reply
+
+    def deliver(self, reply: Reply, *, question: str = "") -> list[str]:
+        """Post the reply (split to Block Kit's limits), upload its files, escalate if needed."""
+        place = self.place
+        timestamps = self.poster.post_all(place.channel, render_reply(reply), thread_ts=place.thread_ts)
+        if reply.files:
+            thread = place.thread_ts or (timestamps[0] if timestamps else None)
+            self.poster.upload(place.channel, reply.files, thread_ts=thread)
+        if wants_person(reply) and self.speaker.account_id is not None:
+            self.escalate(
+                reply=reply, question=question, thread_ts=place.thread_ts or (timestamps or [""])[0]
+            )
+        return timestamps
+
+    def escalate(
+        self,
+        *,
+        reply: Reply | None = None,
+        question: str = "",
+        found: list[str] | None = None,
+        reason: str = "",
+        thread_ts: str | None = None,
+        attachments: list[Attachment] | None = None,
+        language: Language | None = None,
+    ) -> None:
+        """Open a customer-service case for this conversation (the seller must be linked)."""
+        if self.speaker.account_id is None:
+            self.say(not_linked_text(language or guess_language(question)))
+            return
+        diagnosis = reply.diagnosis if reply is not None else None
+        request = EscalationRequest(
+            speaker=self.speaker,
+            account_id=self.speaker.account_id,
+            language=language or (reply.language if reply else guess_language(question)),
+            question=question,
+            reason=reason or (getattr(reply, "escalate_reason", "") if reply is not None else ""),
+            diagnosis=diagnosis,
+            found=found or ([] if diagnosis or reply is None else [reply.text]),
+            seller_channel=self.place.channel,
+            seller_thread_ts=thread_ts if thread_ts is not None else (self.place.thread_ts or ""),
+            attachments=attachments
+            if attachments is not None
+            else seller_files(self.poster, self.event or {}),
+        )
+        self.services.escalations.open(request, self.poster)
+
+    def say(self, text: str) -> str:
+        return self.poster.say(self.place.channel, text, thread_ts=self.place.thread_ts)
+
+    def post(self, message: SlackMessage) -> str:
+        return self.poster.post(self.place.channel, message, thread_ts=self.place.thread_ts)
+
+
+def speaker_of(context: Any) -> Speaker:
+    speaker: Speaker = context[SPEAKER_KEY]
+    return speaker
+
+
+def services_of(context: Any) -> SlackServices:
+    services: SlackServices = context[SERVICES_KEY]
+    return services
+
+
+def seller_files(poster: SlackPoster, event: dict[str, Any]) -> list[Attachment]:
+    """The images a seller attached to a message, fetched with the bot token (at most five)."""
+    files: list[Attachment] = []
+    for item in (event.get("files") or [])[:MAX_FILES]:
+        url = item.get("url_private_download") or item.get("url_private")
+        if not url or not str(item.get("mimetype", "image/")).startswith("image/"):
+            continue
+        content = poster.download(str(url))
+        if content is not None:
+            name = str(item.get("name") or item.get("id") or "image")
+            files.append(Attachment(filename=name, content=content, mime_type=str(item.get("mimetype", ""))))
+    return files

@@ -1,0 +1,166 @@
+"""SellerDesk in HTTP mode against the fake Slack: signatures, acks, retries, bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from erp.models import ProcessedEvent
+from tests.fake_slack import ESCALATION_CHANNEL, RunningBot, sign
+
+
+def _texts(call_args: dict) -> str:
+    """Everything a seller would read in one posted message."""
+    blocks = call_args.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return call_args.get("text", "") + "\n" + json.dumps(blocks, ensure_ascii=False)
+
+
+def test_health_reports_the_database(slack_bot: RunningBot) -> None:
+    response = httpx.get(slack_bot.base_url + "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "database": True}
+
+
+def test_forged_and_stale_signatures_are_refused(slack_bot: RunningBot) -> None:
+    send = slack_bot.send
+    forged = send.command("/sellerdesk", "help", secret="not-the-signing-secret")
+    stale = send.command("/sellerdesk", "help", timestamp=str(int(time.time()) - 600))
+    assert forged.status_code == 401
+    assert stale.status_code == 401
+    # A request with no signature at all is refused too, and nothing reached Slack.
+    bare = httpx.post(
+        send.url,
+        content=b"command=/sellerdesk",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert bare.status_code == 401
+    assert not slack_bot.fake.posts()
+
+
+def test_a_dm_question_is_answered_with_the_diagnosis(slack_bot: RunningBot) -> None:
+    response = slack_bot.send.message(
+        "why is DEMO-UP-FAILED not on the upload page?", user="U1", channel="D1"
+    )
+    assert response.status_code == 200
+    post = slack_bot.fake.wait_for(lambda: slack_bot.fake.posts("D1"), message="the answer in the DM")[0]
+    text = _texts(post.args)
+    assert "DEMO-UP-FAILED" in text
+    assert "failed" in text.lower()
+    blocks = post.args["blocks"]
+    assert any(b["type"] == "actions" and b.get("block_id") == "sd_feedback" for b in blocks)
+
+
+def test_a_retried_event_gets_200_and_no_second_reply(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    first = slack_bot.send.message("why is DEMO-UP-OK missing from the upload page", event_id="EvRETRY1")
+    assert first.status_code == 200
+    fake.wait_for(lambda: fake.posts("D1"), message="the first answer")
+    retry = slack_bot.send.message(
+        "why is DEMO-UP-OK missing from the upload page", event_id="EvRETRY1", retry_num=1
+    )
+    assert retry.status_code == 200
+    # A later, different message is answered: by then a second answer to the retry would show.
+    slack_bot.send.message("help", channel="D1", event_id="EvAFTER")
+    fake.wait_for(lambda: len(fake.posts("D1")) >= 2, message="the answer to the later message")
+    time.sleep(0.3)
+    answers = [_texts(c.args) for c in fake.posts("D1")]
+    assert sum("DEMO-UP-OK" in a for a in answers) == 1
+    with slack_bot.session() as session:
+        assert session.get(ProcessedEvent, "EvRETRY1") is not None
+
+
+def test_unlinked_user_is_told_how_to_link_and_sees_no_data(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    slack_bot.send.message("why is DEMO-UP-FAILED not on the upload page?", user="USTRANGER", channel="D9")
+    post = fake.wait_for(lambda: fake.posts("D9"))[0]
+    text = _texts(post.args)
+    assert "/sellerdesk link" in text
+    assert "DEMO-UP-FAILED" not in text and "Amazon US" not in text
+
+
+def test_a_user_of_another_workspace_is_unlinked(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    # U1 is the demo owner in T1; the same id in T2 is someone else.
+    slack_bot.send.message(
+        "why is DEMO-UP-FAILED not on the upload page?", user="U1", channel="D7", team_id="T2"
+    )
+    post = fake.wait_for(lambda: fake.posts("D7"))[0]
+    text = _texts(post.args)
+    assert "/sellerdesk link" in text
+    assert "Amazon US" not in text
+
+
+def test_another_accounts_data_is_never_shown(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    slack_bot.send.message("why is NB-SECRET-1 not on the upload page?", user="U1", channel="D1")
+    post = fake.wait_for(lambda: fake.posts("D1"))[0]
+    text = _texts(post.args)
+    assert "Neighbour Secret Shop" not in text
+    assert "NB-SECRET-1" in text  # the seller's own words echo back; the neighbour's records do not
+    assert "failed" not in text.lower().replace("failed upload", "")
+
+
+def test_unknown_command_and_empty_text_get_friendly_answers(slack_bot: RunningBot) -> None:
+    unknown = slack_bot.send.command("/teleport", "now")
+    assert unknown.status_code == 200
+    assert "/sellerdesk help" in unknown.text
+    empty = slack_bot.send.command("/check-sku", "   ", user="U1")
+    assert empty.status_code == 200
+    assert "/check-sku ABC-123" in empty.text
+
+
+def test_a_message_with_only_a_file_gets_a_friendly_answer(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    url = fake.serve_file("shot.png", b"\x89PNG fake")
+    files = [{"id": "F1", "name": "shot.png", "mimetype": "image/png", "url_private": url}]
+    slack_bot.send.message("", user="U1", channel="D1", files=files)
+    post = fake.wait_for(lambda: fake.posts("D1"))[0]
+    assert "got your file" in _texts(post.args)
+
+
+def test_a_40000_character_message_is_answered(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    response = slack_bot.send.message("my order did not sync " + "x" * 40_000, user="U1", channel="D1")
+    assert response.status_code == 200
+    posts = fake.wait_for(lambda: fake.posts("D1"))
+    assert all(len(p.args.get("text", "")) <= 3000 for p in posts)
+    assert not [c for c in fake.calls if c.method == "chat.postMessage" and "Traceback" in _texts(c.args)]
+
+
+def test_a_slow_check_is_acknowledged_in_under_three_seconds(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    fake.delay("conversations.open", 3.5)  # everything after the ack is slow
+    started = time.perf_counter()
+    response = slack_bot.send.command("/check-sku", "DEMO-UP-FAILED", user="U1", channel="C1")
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200
+    assert elapsed < 3.0
+    assert "Checking SKU DEMO-UP-FAILED" in response.text
+    fake.wait_for(lambda: len(fake.posts("DU1")) >= 2, message="both SKU views in the DM")
+    posts = fake.posts("DU1")
+    assert all("DEMO-UP-FAILED" in _texts(p.args) for p in posts)
+
+
+def test_a_429_from_slack_is_retried(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    fake.rate_limit("chat.postMessage", times=1, retry_after=0)
+    slack_bot.send.message("why is DEMO-UP-OK missing from the upload page", user="U1", channel="D1")
+    fake.wait_for(lambda: fake.messages and any(m.channel == "D1" for m in fake.messages.values()))
+    assert len(fake.calls_to("chat.postMessage")) >= 2  # the 429, then the retry that landed
+
+
+def test_mentions_are_answered_in_a_thread(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    slack_bot.send.mention("why is DEMO-UP-FAILED not on the upload page?", user="U1", channel="C5")
+    post = fake.wait_for(lambda: fake.posts("C5"))[0]
+    assert post.args.get("thread_ts")
+    assert "DEMO-UP-FAILED" in _texts(post.args)
+
+
+def test_escalation_channel_is_configured(slack_bot: RunningBot) -> None:
+    assert slack_bot.components.settings.escalation_channel == ESCALATION_CHANNEL
+    _ = sign
