@@ -33,6 +33,7 @@ from handlers.sku_lookup import (
     scope_stores,
     sku_choices_from_products,
     talk_to_person,
+    visible_stores,
     when,
 )
 from handlers.text import say
@@ -80,7 +81,8 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
             )
         products = products_with_sku(session, scope, sku)
         if not products:
-            return _not_in_product_list(session, scope, sku, language, now)
+            elsewhere = _other_stores_with(session, request.account_id, scope, sku)
+            return _not_in_product_list(session, scope, sku, language, now, elsewhere)
         if len(products) > 1:
             stores = [store for store in scope if any(p.store_id == store.id for p in products)]
             return ask_store(FLOW, language, stores, sku=sku)
@@ -202,8 +204,20 @@ def _base(verdict: str, summary: str, language: Language, sku: str, store: Store
 # --- verdicts -----------------------------------------------------------------------------------
 
 
+def _other_stores_with(session: Session, account_id: int, scope: list[Store], sku: str) -> list[str]:
+    """The seller's other stores (not the ones they named) whose product list has the SKU."""
+    others = [store for store in visible_stores(session, account_id) if store not in scope]
+    names = {store.id: store.name for store in others}
+    return sorted({names[p.store_id] for p in products_with_sku(session, others, sku)})
+
+
 def _not_in_product_list(
-    session: Session, stores: list[Store], sku: str, language: Language, now: datetime
+    session: Session,
+    stores: list[Store],
+    sku: str,
+    language: Language,
+    now: datetime,
+    elsewhere: list[str] | None = None,
 ) -> Diagnosis:
     near = near_matches(session, stores, sku)
     names = {store.id: store.name for store in stores}
@@ -222,6 +236,13 @@ def _not_in_product_list(
             language,
             f"{sku} is not in the product list of your stores, so the upload page has no record of it.",
             f"{sku} 不在您店铺的产品列表里，所以上传页面没有它的记录。",
+        )
+    if elsewhere:
+        other = ", ".join(elsewhere)
+        summary += say(
+            language,
+            f" It is in the product list of {other}: pick that store on the upload page.",
+            f"它在 {other} 的产品列表里：请在上传页面选择该店铺。",
         )
     diagnosis = _base("not_in_product_list", summary, language, sku, stores[0] if len(stores) == 1 else None)
     diagnosis.findings = [

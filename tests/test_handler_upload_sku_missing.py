@@ -170,3 +170,16 @@ def test_sku_in_two_stores_asks_which(engine: Engine, session: Session) -> None:
     assert isinstance(question, DetailRequest) and question.detail == "store"
     assert "多个店铺" in question.prompt
     assert isinstance(answer, Diagnosis) and (answer.verdict, answer.store) == ("deleted", "Amazon DE")
+
+
+def test_sku_in_another_of_the_sellers_stores_says_which(engine: Engine, session: Session) -> None:
+    seller = make_seller(session)
+    add(session, product(seller.us, "ONLY-US"), product(seller.neighbour_store, "ONLY-US"))
+
+    diagnosis = _diagnose(engine, ask(seller.account, "ONLY-US", stores=["Amazon DE"]))
+
+    assert diagnosis.verdict == "not_in_product_list"
+    assert diagnosis.store == "Amazon DE"
+    assert diagnosis.summary.endswith(
+        "It is in the product list of Amazon US: pick that store on the upload page."
+    )
