@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
+from erp.jobs.report_import import report_kinds_for
 from erp.models import PlatformReport, ReportKind, ReportRow, ReportStatus, Store
 from handlers.diagnosis import (
     Action,
@@ -244,10 +245,13 @@ def _findings(facts: _Facts, language: Language, now: datetime) -> list[Finding]
         _report_finding(
             say(language, "Latest listings report", "最新的商品报告"), facts.listings, language, now
         ),
-        _report_finding(
-            say(language, "Latest inventory report", "最新的库存报告"), facts.inventory, language, now
-        ),
     ]
+    if ReportKind.INVENTORY in report_kinds_for(facts.store.platform):
+        findings.append(
+            _report_finding(
+                say(language, "Latest inventory report", "最新的库存报告"), facts.inventory, language, now
+            )
+        )
     fresh_check = say(language, "Fresh listings report requested now", "刚刚请求的新商品报告")
     if facts.fresh is not None:
         findings.append(_report_finding(fresh_check, facts.fresh, language, now))
@@ -324,13 +328,23 @@ def _next_import(services: Services, language: Language, now: datetime) -> str:
 
 
 def _verify_steps(facts: _Facts, language: Language) -> list[str]:
+    platform = facts.store.platform.title()
+    if ReportKind.INVENTORY in report_kinds_for(facts.store.platform):
+        return [
+            say(
+                language,
+                f"To verify: download the product (listings) report and the inventory report from "
+                f"{platform}'s seller center and search them for {facts.sku}.",
+                f"核实方法：在 {platform} 卖家后台下载商品报告和库存报告，搜索 {facts.sku}。",
+            )
+        ]
     return [
         say(
             language,
-            f"To verify: download the product (listings) report and the inventory report from "
-            f"{facts.store.platform.title()}'s seller center and search them for {facts.sku}.",
-            f"核实方法：在 {facts.store.platform.title()} 卖家后台下载商品报告和库存报告，搜索 {facts.sku}。",
-        ),
+            f"To verify: export the product list from {platform}'s seller center and search it "
+            f"for {facts.sku}.",
+            f"核实方法：在 {platform} 卖家中心导出商品列表，搜索 {facts.sku}。",
+        )
     ]
 
 

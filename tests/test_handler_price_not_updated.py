@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from erp.models import Account, PriceChangeStatus, Store
 from erp.platforms.registry import ConnectorRegistry
 from erp.sandbox.amazon import AmazonSandbox
 from erp.sandbox.records import SandboxListing
+from erp.sandbox.shopee import ShopeeSandbox
 from handlers import price_not_updated
 from handlers.diagnosis import ActionKind, CheckStatus, DetailRequest, Diagnosis
 from tests.handler_services import (
@@ -27,6 +27,7 @@ from tests.handler_services import (
     sandbox_store,
     snapshot,
 )
+from tests.sandboxes import make_sandbox_store
 
 
 def _diagnose(engine: Engine, request: object) -> Diagnosis:
@@ -179,16 +180,13 @@ def test_sku_in_two_stores_asks_which_then_answers_for_the_named_one(
 
 
 @pytest.fixture
-def amazon() -> Iterator[AmazonSandbox]:
-    with AmazonSandbox() as sandbox:
-        yield sandbox
+def amazon(amazon_sandbox: AmazonSandbox) -> AmazonSandbox:
+    return amazon_sandbox
 
 
 @pytest.fixture
-def registry() -> Iterator[ConnectorRegistry]:
-    connectors = ConnectorRegistry()
-    yield connectors
-    connectors.close()
+def registry(connector_registry: ConnectorRegistry) -> ConnectorRegistry:
+    return connector_registry
 
 
 def _approved(session: Session, store: Store, sku: str, approved: datetime) -> None:
@@ -295,3 +293,22 @@ def test_platform_error_is_an_unknown_finding_not_a_failure(
     assert live.status == CheckStatus.UNKNOWN and live.result.startswith("could not be checked:")
     assert "authoriz" in live.result.lower()
     assert amazon.data.refresh_token not in live.result
+
+
+def test_shopee_live_price_is_asked_from_shopee(
+    engine: Engine, session: Session, shopee_sandbox: ShopeeSandbox, registry: ConnectorRegistry
+) -> None:
+    now = datetime.now(UTC)
+    shopee_sandbox.add_listings(
+        SandboxListing(sku="MY-LAMP", item_id="880001", title="Lamp", price="19.99", currency="MYR")
+    )
+    store = make_sandbox_store(session, shopee_sandbox, account="acme", name="Shopee MY")
+    account = session.get(Account, store.account_id)
+    assert account is not None
+    _approved(session, store, "MY-LAMP", now - timedelta(hours=3))
+
+    result = price_not_updated.handle(ask(account, "MY-LAMP"), live_services(engine, registry))
+
+    assert isinstance(result, Diagnosis)
+    assert (result.verdict, result.store) == ("live_report_behind", "Shopee MY")
+    assert "19.99 MYR" in next(f.result for f in result.findings if f.check == "Live price on the platform")

@@ -3,7 +3,6 @@ over real HTTP through the real connector and report refresher."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from erp.models import Account, AuditLog, PlatformReport, ReportStatus, Store
 from erp.platforms.registry import ConnectorRegistry
 from erp.sandbox.amazon import AmazonSandbox
 from erp.sandbox.records import SandboxListing
+from erp.sandbox.shopee import ShopeeSandbox
 from handlers import product_sku_missing
 from handlers.diagnosis import ActionKind, CheckStatus, DetailRequest, Diagnosis
 from handlers.registry import FlowRequest
@@ -29,25 +29,23 @@ from tests.handler_services import (
     sandbox_store,
     snapshot,
 )
+from tests.sandboxes import make_sandbox_store
 
 
 @pytest.fixture
-def amazon() -> Iterator[AmazonSandbox]:
-    with AmazonSandbox() as sandbox:
-        sandbox.add_listings(
-            SandboxListing(sku="REP-OK", item_id="B0OK000001", title="Lamp", price="10.00"),
-            SandboxListing(sku="REP-OMIT", item_id="B0OMIT0001", title="Desk", price="99.00"),
-            SandboxListing(sku="REP-NEW", item_id="B0NEW00001", title="Chair", price="45.00"),
-        )
-        sandbox.omit_sku_from_reports("REP-OMIT")
-        yield sandbox
+def amazon(amazon_sandbox: AmazonSandbox) -> AmazonSandbox:
+    amazon_sandbox.add_listings(
+        SandboxListing(sku="REP-OK", item_id="B0OK000001", title="Lamp", price="10.00"),
+        SandboxListing(sku="REP-OMIT", item_id="B0OMIT0001", title="Desk", price="99.00"),
+        SandboxListing(sku="REP-NEW", item_id="B0NEW00001", title="Chair", price="45.00"),
+    )
+    amazon_sandbox.omit_sku_from_reports("REP-OMIT")
+    return amazon_sandbox
 
 
 @pytest.fixture
-def registry() -> Iterator[ConnectorRegistry]:
-    connectors = ConnectorRegistry()
-    yield connectors
-    connectors.close()
+def registry(connector_registry: ConnectorRegistry) -> ConnectorRegistry:
+    return connector_registry
 
 
 @pytest.fixture
@@ -180,3 +178,26 @@ def test_missing_details_are_asked_with_the_sellers_own_choices(engine: Engine, 
     assert unknown.prompt.replace("NOWHERE", "X") == theirs.prompt.replace("THEIRS-1", "X")
     assert sorted(c.value for c in theirs.choices) == ["Amazon DE", "Amazon US"]
     assert isinstance(their_store, DetailRequest) and "Neighbour Shop" in their_store.prompt
+
+
+def test_shopee_fresh_listing_report_has_the_new_item(
+    engine: Engine, session: Session, shopee_sandbox: ShopeeSandbox, registry: ConnectorRegistry
+) -> None:
+    shopee_sandbox.add_listings(
+        SandboxListing(sku="MY-OLD", item_id="880001", title="Lamp", price="10.00", currency="MYR"),
+        SandboxListing(sku="MY-NEW", item_id="880002", title="Desk", price="99.00", currency="MYR"),
+    )
+    store = make_sandbox_store(session, shopee_sandbox, account="acme", name="Shopee MY")
+    account = session.get(Account, store.account_id)
+    assert account is not None
+    report(session, store, "listings", _hours_ago(3), {"MY-OLD": "10.00"})
+
+    diagnosis = _diagnose(ask(account, "MY-NEW"), live_services(engine, registry))
+
+    assert (diagnosis.verdict, diagnosis.store) == ("in_newer_report", "Shopee MY")
+    assert "Shopee generated" in diagnosis.summary
+    # Shopee has no inventory report: the check is not shown as unknown.
+    assert [f.check for f in diagnosis.findings] == [
+        "Latest listings report",
+        "Fresh listings report requested now",
+    ]
