@@ -170,7 +170,9 @@ def test_entities_are_placeholders_for_the_model(matcher: Matcher, first: str, s
         ("picture problem", {"publish_image_error", "image_not_displaying", "image_grab"}),
         ("图片有问题", {"publish_image_error", "image_not_displaying"}),
         ("图片不对", {"publish_image_error", "image_not_displaying"}),
-        ("sku找不到", {"upload_sku_missing", "product_sku_missing"}),
+        ("image problem", {"publish_image_error", "image_not_displaying"}),
+        ("找不到sku", {"upload_sku_missing", "product_sku_missing"}),
+        ("where is my sku", {"upload_sku_missing", "product_sku_missing"}),
     ],
 )
 def test_close_flows_ask_with_alternatives(matcher: Matcher, question: str, between: set[str]) -> None:
