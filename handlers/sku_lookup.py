@@ -21,6 +21,7 @@ from handlers.text import say
 from knowledge.entities import normalize_sku
 
 MAX_CHOICES = 10
+MAX_SKU_LENGTH = 120  # Product.sku's column length
 
 
 # --- stores -------------------------------------------------------------------------------------
@@ -100,10 +101,11 @@ def scope_stores(
 
 
 def first_sku(skus: Sequence[str]) -> str:
-    """The first non-blank SKU the seller gave, stripped; empty when none."""
+    """The first non-blank SKU the seller gave, stripped and cut to the longest SKU the product
+    list holds (a pasted paragraph must not be echoed back whole); empty when none."""
     for sku in skus:
         if sku.strip():
-            return sku.strip()
+            return sku.strip()[:MAX_SKU_LENGTH]
     return ""
 
 

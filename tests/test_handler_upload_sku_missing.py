@@ -183,3 +183,19 @@ def test_sku_in_another_of_the_sellers_stores_says_which(engine: Engine, session
     assert diagnosis.summary.endswith(
         "It is in the product list of Amazon US: pick that store on the upload page."
     )
+
+
+def test_odd_input_gets_a_friendly_answer(engine: Engine, session: Session) -> None:
+    seller = make_seller(session)
+    add(session, product(seller.us, "UP-OK"))
+    services = make_services(engine)
+
+    pasted = upload_sku_missing.handle(ask(seller.account, "X" * 5000), services)
+    quoted = upload_sku_missing.handle(ask(seller.account, "'; DROP TABLE product; --"), services)
+    blank = upload_sku_missing.handle(ask(seller.account, "   "), services)
+
+    assert isinstance(pasted, Diagnosis) and pasted.verdict == "not_in_product_list"
+    assert len(pasted.summary) < 400
+    assert isinstance(quoted, Diagnosis) and quoted.verdict == "not_in_product_list"
+    assert isinstance(blank, DetailRequest) and blank.detail == "sku"
+    assert _diagnose(engine, ask(seller.account, "UP-OK")).verdict == "hidden_by_filter"
