@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import gzip
 import html.entities
 import itertools
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -150,6 +152,7 @@ class AmazonSandbox:
         self._tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
         self._refresh_rejected = False
         self._reports: dict[str, _Report] = {}
+        self._order_snapshots: OrderedDict[str, list[tuple[tuple[int, str], SandboxOrder]]] = OrderedDict()
         self._documents: dict[str, tuple[bytes, bool]] = {}  # id -> (content, gzipped)
         self._ids = itertools.count(50_000_000_001)
         self._stick_reports = False
@@ -390,8 +393,8 @@ class AmazonSandbox:
         if token:
             try:
                 state = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-                field_name, threshold, bound = state["f"], state["t"], state["b"]
-                after_key, after_id, size = state["k"], state["i"], int(state["n"])
+                field_name, threshold, bound = str(state["f"]), int(state["t"]), int(state["b"])
+                after_key, after_id, size = int(state["k"]), str(state["i"]), int(state["n"])
             except (ValueError, KeyError, TypeError, binascii.Error):
                 raise _error(400, "InvalidInput", "Invalid NextToken.") from None
         else:
@@ -408,33 +411,49 @@ class AmazonSandbox:
             raw_size = request.arg("MaxResultsPerPage") or str(MAX_ORDERS_PAGE)
             if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_ORDERS_PAGE:
                 raise _error(400, "InvalidInput", "MaxResultsPerPage must be between 1 and 100.")
-            threshold, bound, after_key, after_id, size = _iso(moment), _iso(now), "", "", int(raw_size)
+            threshold, bound = int(moment.timestamp()), int(now.timestamp())
+            after_key, after_id, size = -1, "", int(raw_size)
 
-        def key(order: SandboxOrder) -> str:
-            return _iso(order.created_at if field_name == "created" else order.updated_at)
+        # Whole seconds, as Amazon's dates carry them; keyset paging stays right while orders change.
+        def key(order: SandboxOrder) -> tuple[int, str]:
+            moment = order.created_at if field_name == "created" else order.updated_at
+            return int(moment.timestamp()), order.order_id
 
-        matching = sorted(
-            (
-                o
-                for o in self.data.orders.values()
-                if not o.hidden_from_list
-                and threshold <= key(o) <= bound
-                and (key(o), o.order_id) > (after_key, after_id)
-            ),
-            key=lambda o: (key(o), o.order_id),
-        )
-        page = matching[:size]
+        # The first page sorts a snapshot of the matching orders; later pages of the same listing
+        # continue in it (skipping orders that changed since: they are past the bound now).
+        snapshot_id = str(state.get("s", "")) if token else ""
+        snapshot = self._order_snapshots.get(snapshot_id)
+        if snapshot is None:
+            snapshot = sorted(
+                (k, o)
+                for k, o in ((key(o), o) for o in self.data.orders.values() if not o.hidden_from_list)
+                if threshold <= k[0] <= bound
+            )
+            snapshot_id = uuid.uuid4().hex
+            self._order_snapshots[snapshot_id] = snapshot
+            while len(self._order_snapshots) > 64:
+                self._order_snapshots.popitem(last=False)
+        start = bisect.bisect_right(snapshot, (after_key, after_id), key=lambda pair: pair[0])
+        matching = []
+        for stored_key, order in itertools.islice(snapshot, start, None):
+            if not order.hidden_from_list and key(order) == stored_key:
+                matching.append((stored_key, order))
+                if len(matching) > size:
+                    break
+        page = [order for _, order in matching[:size]]
         payload: dict[str, Any] = {"Orders": [self._order_json(o) for o in page]}
-        payload["LastUpdatedBefore" if field_name == "updated" else "CreatedBefore"] = bound
+        bound_iso = _iso(datetime.fromtimestamp(bound, UTC))
+        payload["LastUpdatedBefore" if field_name == "updated" else "CreatedBefore"] = bound_iso
         if len(matching) > size:
-            last = page[-1]
+            last_key = matching[size - 1][0]
             state = {
                 "f": field_name,
                 "t": threshold,
                 "b": bound,
-                "k": key(last),
-                "i": last.order_id,
+                "k": last_key[0],
+                "i": last_key[1],
                 "n": size,
+                "s": snapshot_id,
             }
             payload["NextToken"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
         return SandboxResponse.json({"payload": payload})
