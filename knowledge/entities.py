@@ -31,8 +31,9 @@ _BARE_URL = re.compile(
 _URL_TRAILING = ".,;:!?]}'\"*_~"
 
 _AMAZON_ORDER = re.compile(_B + r"\d{3}-\d{7}-\d{7}" + r"(?![0-9A-Za-z-])")
-# Shopee order sn: yymmdd then eight upper-case letters or digits, e.g. 2611260ABCDEF1.
-_SHOPEE_ORDER = re.compile(_B + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[0-9A-Z]{8}" + _E)
+# Shopee order sn: yymmdd then eight upper-case letters or digits, e.g. 2611260ABCDEF1. Sellers
+# retype it in lower case too; it is reported upper-case, as Shopee writes it.
+_SHOPEE_ORDER = re.compile(_B + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[0-9A-Za-z]{8}" + _E)
 _LONG_ORDER = re.compile(r"(?<![0-9A-Za-z-])\d{10,30}(?![0-9A-Za-z-])")
 
 # A run of letters, digits, dashes and underscores, starting and ending with a letter or digit.
@@ -163,7 +164,7 @@ def find_entity_spans(
         claim(start, end, "url", url)
     for pattern in (_AMAZON_ORDER, _SHOPEE_ORDER, _LONG_ORDER):
         for match in pattern.finditer(text):
-            claim(match.start(), match.end(), "order_id", match.group())
+            claim(match.start(), match.end(), "order_id", match.group().upper())
     for start, end, store in _stores(text, known_stores):
         claim(start, end, "store", store)
     for start, end, sku in _skus(text, known_skus):

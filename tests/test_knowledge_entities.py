@@ -18,6 +18,7 @@ SELLER_STORES = ["Amazon US", "Shopee MY", "Amazon US 2", "深圳1号店"]
         ("订单号114-1234567-7654321搜不到", ["114-1234567-7654321"]),
         ("shopee 2611260ABCDEF1 missing", ["2611260ABCDEF1"]),
         ("虾皮订单240115ABC12345没同步", ["240115ABC12345"]),
+        ("shopee sn 2611260abcdef1 missing", ["2611260ABCDEF1"]),
         ("order no. 12345678901234, and 9876543210", ["12345678901234", "9876543210"]),
         ("two: 113-4567890-1234567 / 113-4567890-1234567", ["113-4567890-1234567"]),
         # Too short, a price, a phone-like dash number, a bad month: not order ids.
