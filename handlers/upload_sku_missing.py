@@ -432,20 +432,27 @@ def _valid(
         diagnosis.actions = [talk_to_person(language)]
     else:
         error = f" ({latest.error})" if latest is not None and latest.error else ""
-        diagnosis = _base(
-            "hidden_by_filter",
-            say(
+        default = filter_label(language, DEFAULT_FILTER)
+        if latest is None:
+            # A valid product with no upload yet is listed on the page as "not uploaded".
+            summary = say(
+                language,
+                f"{product.sku} is valid in the product list of {store.name} but has never been uploaded: "
+                f'the upload page lists it under "{label}", and its default filter shows only "{default}". '
+                f'Pick "{label}" in the upload status filter to see it.',
+                f"{product.sku} 在 {store.name} 的产品列表里有效，但从未上传：上传页面把它列在“{label}”下，"
+                f"而默认筛选只显示“{default}”。在上传状态筛选里选择“{label}”即可看到。",
+            )
+        else:
+            summary = say(
                 language,
                 f'{product.sku} has an upload record in {store.name}, but its status is "{label}"{error}: '
-                f'the upload page shows only "{filter_label(language, DEFAULT_FILTER)}" records by default. '
+                f'the upload page shows only "{default}" records by default. '
                 f'Pick "{label}" in the upload status filter to see it.',
                 f"{product.sku} 在 {store.name} 有上传记录，但状态是“{label}”{error}：上传页面默认只显示"
-                f"“{filter_label(language, DEFAULT_FILTER)}”的记录。在上传状态筛选里选择“{label}”即可看到。",
-            ),
-            language,
-            product.sku,
-            store,
-        )
+                f"“{default}”的记录。在上传状态筛选里选择“{label}”即可看到。",
+            )
+        diagnosis = _base("hidden_by_filter", summary, language, product.sku, store)
         diagnosis.next_steps = [
             say(
                 language,

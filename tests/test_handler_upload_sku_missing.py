@@ -62,7 +62,8 @@ def test_valid_product_never_uploaded_shows_under_not_uploaded(engine: Engine, s
     diagnosis = _diagnose(engine, ask(seller.account, "UP-NEVER"))
 
     assert diagnosis.verdict == "hidden_by_filter"
-    assert '"Not uploaded"' in diagnosis.summary
+    assert "has never been uploaded" in diagnosis.summary
+    assert 'Pick "Not uploaded" in the upload status filter' in diagnosis.summary
 
 
 def test_deleted_product_says_when(engine: Engine, session: Session) -> None:
