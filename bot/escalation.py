@@ -124,7 +124,8 @@ class EscalationService:
         if poster is None:
             return escalation
         self._post_case(escalation, request, poster, account_name=account_name, store_name=store_name or "")
-        return escalation
+        with self.sessions() as session:
+            return session.get(Escalation, escalation.id) or escalation
 
     def _post_case(
         self,

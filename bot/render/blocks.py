@@ -29,6 +29,7 @@ MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
 MAX_OPTIONS = 100
 MAX_BUTTONS = 5  # per actions block: more would crowd the message (Slack allows 25)
+MAX_MESSAGES = 5  # per reply: beyond that the seller scrolls past the point
 MAX_FALLBACK = 3000  # notification text; Slack allows 40,000 but nobody reads that in a toast
 BUTTONS_BEFORE_SELECT = 5  # more choices than this become a static select
 
@@ -354,8 +355,30 @@ def fit_block(block: dict[str, Any]) -> dict[str, Any]:
 
 
 def paginate(blocks: list[dict[str, Any]], fallback: str, *, language: Language = "en") -> list[SlackMessage]:
-    """Split blocks into messages of at most 50; each message gets the fallback text."""
+    """Split blocks into messages of at most 50; each message gets the fallback text.
+
+    More than `MAX_MESSAGES` messages would flood the conversation: the middle is cut with a
+    note, and the trailing buttons (actions, feedback) are kept.
+    """
     fitted = [fit_block(block) for block in blocks if block.get("type") != "actions" or block.get("elements")]
+    if len(fitted) > MAX_MESSAGES * MAX_BLOCKS:
+        tail = 0
+        while tail < len(fitted) and fitted[len(fitted) - 1 - tail].get("type") == "actions":
+            tail += 1
+        keep = MAX_MESSAGES * MAX_BLOCKS - tail - 1
+        cut = len(fitted) - tail - keep
+        note = {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"… {cut} more parts not shown"
+                    if language == "en"
+                    else f"… 另有 {cut} 部分未显示",
+                }
+            ],
+        }
+        fitted = [*fitted[:keep], note, *fitted[len(fitted) - tail :]]
     text = truncate(fallback.strip() or " ", MAX_FALLBACK)
     if len(fitted) <= MAX_BLOCKS:
         return [SlackMessage(text=text, blocks=fitted)]
