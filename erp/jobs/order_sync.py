@@ -397,10 +397,15 @@ class OrderSync:
         by_id = {order.order_id: order for order in orders}  # a page may repeat an order
         fetched = len(by_id)
         table: Any = Order.__table__  # type: ignore[attr-defined]
+        runs: Any = SyncRun.__table__  # type: ignore[attr-defined]
+        newest = tally.newest_update
+        # Core statements on the session's connection: a page is a few hundred rows, and ORM
+        # objects would cost more than the database itself.
         with self._sessions() as session:
+            connection = session.connection()
             existing = {
                 row.platform_order_id: row
-                for row in session.execute(
+                for row in connection.execute(
                     select(table).where(
                         table.c.store_id == store.id, table.c.platform_order_id.in_(list(by_id))
                     )
@@ -417,28 +422,30 @@ class OrderSync:
                     )
                 elif _differs(current, values):
                     changed_rows.append({**values, "row_id": current.id, "synced_at": now})
-                if order.updated_at is not None:
-                    updated_at = _as_utc(order.updated_at)
-                    if tally.newest_update is None or (updated_at and updated_at > tally.newest_update):
-                        tally.newest_update = updated_at
+                updated_at = values["platform_updated_at"]
+                if updated_at is not None and (newest is None or updated_at > newest):
+                    newest = updated_at
             if new_rows:
-                session.execute(_insert_ignoring_duplicates(session, table), new_rows)
+                connection.execute(_insert_ignoring_duplicates(connection.dialect.name, table), new_rows)
             if changed_rows:
-                session.execute(
-                    update(table).where(table.c.id == bindparam("row_id")),
-                    changed_rows,
-                    execution_options={"synchronize_session": False},
+                connection.execute(update(table).where(table.c.id == bindparam("row_id")), changed_rows)
+            connection.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    pages=tally.pages + 1,
+                    fetched=tally.fetched + fetched,
+                    inserted=tally.inserted + len(new_rows),
+                    updated=tally.updated + len(changed_rows),
+                    cursor=next_cursor or "",
                 )
-            tally.pages += 1
-            tally.fetched += fetched
-            tally.inserted += len(new_rows)
-            tally.updated += len(changed_rows)
-            run = session.get(SyncRun, run_id)
-            assert run is not None
-            run.pages, run.fetched = tally.pages, tally.fetched
-            run.inserted, run.updated = tally.inserted, tally.updated
-            run.cursor = next_cursor or ""
+            )
             session.commit()
+        tally.pages += 1
+        tally.fetched += fetched
+        tally.inserted += len(new_rows)
+        tally.updated += len(changed_rows)
+        tally.newest_update = newest
 
     def _finish_done(self, store: _StoreInfo, run_id: int, tally: _Tally, actor: str) -> StoreSyncProgress:
         now = self._clock()
@@ -528,9 +535,8 @@ def _differs(current: Any, values: dict[str, Any]) -> bool:
     return False
 
 
-def _insert_ignoring_duplicates(session: Session, table: Any) -> Any:
+def _insert_ignoring_duplicates(dialect: str, table: Any) -> Any:
     """An insert that skips rows another process inserted meanwhile (same store, same order id)."""
-    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(
             index_elements=["store_id", "platform_order_id"]
