@@ -114,8 +114,9 @@ def main() -> int:
     generating = time.perf_counter()
     server.start()
     store_fields = parent.recv()
+    ready = time.perf_counter() - generating
     print(
-        f"{args.stores} sandbox stores x {args.orders:,} orders ready in {time.perf_counter() - generating:.1f} s "
+        f"{args.stores} sandbox stores x {args.orders:,} orders ready in {ready:.1f} s "
         f"(latency {args.latency_ms:g} ms per request); cores: {os.cpu_count()}; "
         f"database: {'PostgreSQL' if base_url else 'SQLite'}"
     )
@@ -124,9 +125,7 @@ def main() -> int:
             one_by_one, inserted_seq, failed_seq = run_sync(
                 fresh_database(base_url, workdir, "sequential"), store_fields, workers=1
             )
-            print(
-                f"one store at a time: {one_by_one:.2f} s, {inserted_seq:,} orders, {failed_seq} stores failed"
-            )
+            print(f"one store at a time: {one_by_one:.2f} s, {inserted_seq:,} orders, {failed_seq} failed")
             concurrent, inserted, failed = run_sync(
                 fresh_database(base_url, workdir, "concurrent"), store_fields, workers=args.workers
             )
