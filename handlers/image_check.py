@@ -21,6 +21,7 @@ import re
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ from typing import Any
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from handlers.diagnosis import ImageEvidence
 from handlers.image_convert import (
     describe_mode,
     icc_description,
@@ -40,6 +42,12 @@ from handlers.image_convert import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Pillow raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS but only warns between
+# the limit and twice it, and goes on. A warning cannot be caught per call from worker threads
+# (warnings.catch_warnings is process-wide and not thread-safe), so it is made an error once, for
+# the process: a header that large is refused like any other bomb, never decoded.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MB = 1024 * 1024
@@ -105,6 +113,23 @@ class ImageCheckResult:
     def ok(self) -> bool:
         """True when the picture is fine to publish as it is."""
         return self.verdict is ImageVerdict.OK
+
+    def to_evidence(self) -> ImageEvidence:
+        """The result as Diagnosis evidence (with its thumbnail), for handlers and evidence cards."""
+        return ImageEvidence(
+            url=self.url,
+            verdict=str(self.verdict),
+            http_status=self.http_status,
+            content_type=self.content_type,
+            format=self.format,
+            mode=self.mode,
+            width=self.width,
+            height=self.height,
+            bytes=self.bytes,
+            detail=self.detail,
+            warnings=list(self.warnings),
+            thumbnail_png=self.thumbnail_png,
+        )
 
 
 @dataclass(frozen=True)
@@ -230,7 +255,7 @@ def _describe_content(body: bytes, content_type: str) -> str:
     return f"{content_type or 'unknown'} content that is not an image Pillow can read"
 
 
-def _header_size(exc: Image.DecompressionBombError) -> str:
+def _header_size(exc: Exception) -> str:
     claimed = re.search(r"\((\d+) pixels\)", str(exc))
     if claimed:
         return f"header claims {int(claimed.group(1)):,} pixels"
@@ -463,7 +488,12 @@ class ImageChecker:
             raise _Stop(ImageVerdict.UNREACHABLE, "timed out waiting for the server") from exc
         except httpx.ConnectError as exc:
             text = str(exc).lower()
-            detail = "connection refused" if "refused" in text else f"could not connect: {exc}"
+            if "refused" in text:
+                detail = "connection refused"
+            elif "certificate" in text:
+                detail = f"TLS certificate not valid for {target.url.host}: {exc}"
+            else:
+                detail = f"could not connect: {exc}"
             raise _Stop(ImageVerdict.UNREACHABLE, detail) from exc
         except httpx.HTTPError as exc:
             raise _Stop(ImageVerdict.UNREACHABLE, f"network error: {type(exc).__name__}") from exc
@@ -529,7 +559,7 @@ class ImageChecker:
             raise _Stop(ImageVerdict.NOT_AN_IMAGE, "empty response: no picture data")
         try:
             image = Image.open(io.BytesIO(body))
-        except Image.DecompressionBombError as exc:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _Stop(
                 ImageVerdict.TOO_LARGE, f"{_header_size(exc)}: refused without decoding (decompression bomb)"
             ) from exc

@@ -10,6 +10,7 @@ managed to send, so tests can show the checker stopped reading.
 from __future__ import annotations
 
 import io
+import ssl
 import struct
 import threading
 import zlib
@@ -167,6 +168,8 @@ def make_sample_images() -> dict[str, tuple[bytes, str]]:
         "/corrupt.png": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image/png"),
         "/bomb.png": (_png_with_header_size(100_000, 100_000), "image/png"),
         "/bigpixels.png": (_png_with_header_size(8000, 8000), "image/png"),
+        # Between Pillow's own limit (~89 MP) and twice it Pillow only warns: 100 MP.
+        "/warnpixels.png": (_png_with_header_size(10_000, 10_000), "image/png"),
         "/page.html": (
             b"<!DOCTYPE html><html><head><title>Product</title></head><body><img src=a.jpg></body></html>",
             "text/html; charset=utf-8",
@@ -365,11 +368,19 @@ def _prefix_route(path: str) -> Callable[[_Handler, str], None] | None:
     return None
 
 
-def start_image_server(images: dict[str, tuple[bytes, str]]) -> tuple[ImageServer, Callable[[], None]]:
-    """Start the host on 127.0.0.1 (ephemeral port); returns it and a function that stops it."""
+def start_image_server(
+    images: dict[str, tuple[bytes, str]], *, tls: ssl.SSLContext | None = None
+) -> tuple[ImageServer, Callable[[], None]]:
+    """Start the host on 127.0.0.1 (ephemeral port); returns it and a function that stops it.
+
+    With `tls`, it speaks HTTPS with that server context.
+    """
     server = _Server(("127.0.0.1", 0), _Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     port = int(server.server_address[1])
-    state = ImageServer(base_url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port, images=images)
+    scheme = "https" if tls is not None else "http"
+    state = ImageServer(base_url=f"{scheme}://127.0.0.1:{port}", host="127.0.0.1", port=port, images=images)
     server.state = state
     server.stop = threading.Event()
     thread = threading.Thread(target=server.serve_forever, name="image-server", daemon=True)

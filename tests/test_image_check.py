@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
 from handlers.image_check import FetchPolicy, ImageChecker, ImageCheckResult, ImageVerdict, forbidden_reason
-from tests.image_server import ImageServer
+from tests.image_server import ImageServer, start_image_server
 
 
 @pytest.fixture
@@ -246,6 +251,16 @@ def test_decompression_bombs_are_refused_before_decoding(
     assert "64,000,000 pixels" in big.detail and "refused without decoding" in big.detail
 
 
+def test_pillows_own_limits_are_verdicts_not_warnings(image_host: ImageServer) -> None:
+    # With the policy's limit raised, Pillow's limits apply: a warning range, then an error.
+    with ImageChecker(image_host.policy(max_pixels=10**12)) as checker, warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning escaping the checker fails the test
+        warned = checker.check(image_host.url("/warnpixels.png"))
+        bomb = checker.check(image_host.url("/bomb.png"))
+    assert (warned.verdict, bomb.verdict) == (ImageVerdict.TOO_LARGE, ImageVerdict.TOO_LARGE)
+    assert "100,000,000 pixels" in warned.detail and "decompression bomb" in warned.detail
+
+
 def test_an_endless_body_is_cut_at_the_cap(image_host: ImageServer) -> None:
     cap = 1024 * 1024
     with ImageChecker(image_host.policy(max_bytes=cap)) as checker:
@@ -326,11 +341,68 @@ def test_to_json_has_exactly_the_contract_fields(checker: ImageChecker, image_ho
     assert data["verdict"] == "not_rgb" and isinstance(data["elapsed_ms"], float)
 
 
-def test_a_client_passed_in_is_used_and_left_open(image_host: ImageServer) -> None:
-    seen: list[str] = []
-    client = httpx.Client(event_hooks={"request": [lambda request: seen.append(request.headers["host"])]})
+def test_the_connection_goes_to_the_vetted_address(image_host: ImageServer) -> None:
+    # The name is resolved and vetted once; the request is sent to that address with the name in
+    # Host, so a DNS answer that changes after the check (rebinding) is never used.
+    seen: list[tuple[str, str]] = []
+    client = httpx.Client(event_hooks={"request": [lambda r: seen.append((r.url.host, r.headers["host"]))]})
     with ImageChecker(image_host.policy(), client=client) as checker:
-        assert checker.check(image_host.url("/small.jpg")).verdict is ImageVerdict.OK
-    assert seen == [f"127.0.0.1:{image_host.port}"]
-    assert not client.is_closed
+        result = checker.check(f"http://localhost:{image_host.port}/small.jpg")
+    assert result.verdict is ImageVerdict.OK
+    assert seen == [("127.0.0.1", f"localhost:{image_host.port}")]
+    assert not client.is_closed  # a client passed in belongs to the caller
     client.close()
+
+
+def test_to_evidence_carries_the_thumbnail(checker: ImageChecker, image_host: ImageServer) -> None:
+    result = _check(checker, image_host, "/rgba.png")
+    evidence = result.to_evidence()
+    assert (evidence.verdict, evidence.mode, evidence.width) == ("has_alpha", "RGBA", 1000)
+    assert evidence.thumbnail_png == result.thumbnail_png and evidence.thumbnail_png
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A throw-away CA and a certificate for "localhost", made with the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    files = {
+        name: str(folder / name) for name in ("ca.pem", "ca.key", "srv.pem", "srv.key", "srv.csr", "ext")
+    }
+    Path(files["ext"]).write_text("subjectAltName=DNS:localhost\n")
+    commands = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", files["ca.key"], "-out", files["ca.pem"],
+         "-days", "2", "-subj", "/CN=SellerDesk test CA",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", files["srv.key"], "-out", files["srv.csr"],
+         "-subj", "/CN=localhost"],
+        ["x509", "-req", "-in", files["srv.csr"], "-CA", files["ca.pem"], "-CAkey", files["ca.key"],
+         "-CAcreateserial", "-out", files["srv.pem"], "-days", "2", "-extfile", files["ext"]],
+    ]  # fmt: skip
+    for command in commands:
+        subprocess.run([openssl, *command], check=True, capture_output=True, timeout=60)
+    return files
+
+
+def test_https_is_verified_against_the_name_while_connecting_to_the_address(
+    tls_files: dict[str, str], sample_images: dict[str, tuple[bytes, str]]
+) -> None:
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tls_files["srv.pem"], tls_files["srv.key"])
+    host, stop = start_image_server(sample_images, tls=server_context)
+    try:
+        trusted = httpx.Client(verify=ssl.create_default_context(cafile=tls_files["ca.pem"]))
+        with ImageChecker(host.policy(), client=trusted) as checker:
+            by_name = checker.check(f"https://localhost:{host.port}/small.jpg")
+            by_address = checker.check(f"https://127.0.0.1:{host.port}/small.jpg")
+        trusted.close()
+        with ImageChecker(host.policy()) as checker:
+            untrusted = checker.check(f"https://localhost:{host.port}/small.jpg")
+    finally:
+        stop()
+    assert by_name.verdict is ImageVerdict.OK, by_name.detail
+    assert by_address.verdict is ImageVerdict.UNREACHABLE  # the certificate names localhost only
+    assert "TLS certificate not valid for 127.0.0.1" in by_address.detail
+    assert untrusted.verdict is ImageVerdict.UNREACHABLE and "TLS certificate" in untrusted.detail

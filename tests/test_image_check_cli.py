@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from app import main
 from tests.image_server import ImageServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,18 +45,28 @@ def test_check_image_cli(image_server: ImageServer) -> None:
         "width", "height", "bytes", "elapsed_ms", "detail", "warnings",
     }  # fmt: skip
 
-    readable = _run(good)
-    assert readable.returncode == 0
-    assert readable.stdout.startswith("ok ") and "JPEG RGB, 1200x900" in readable.stdout
-
-    blocked = _run("--json", good, allow="")
-    assert blocked.returncode == 1
-    assert json.loads(blocked.stdout)["verdict"] == "blocked"
-
     usage = _run()
     assert usage.returncode == 2
     assert usage.stderr.startswith("sellerdesk: check-image needs at least one image URL")
     assert "Traceback" not in usage.stderr
 
-    bad_allow = _run(good, allow="10.0.0.0/99")
-    assert bad_allow.returncode == 2 and "SELLERDESK_FETCH_ALLOW" in bad_allow.stderr
+
+def test_check_image_in_process(
+    image_server: ImageServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = image_server.url("/srgb-icc.jpg")
+    monkeypatch.setenv("SELLERDESK_FETCH_ALLOW", "127.0.0.1")
+    assert main(["check-image", good]) == 0
+    readable = capsys.readouterr().out
+    assert readable.startswith("ok ") and "JPEG RGB, 1200x900" in readable
+
+    assert main(["check-image", image_server.url("/small.jpg")]) == 0
+    assert "warning: small: 300x200 px" in capsys.readouterr().out
+
+    monkeypatch.setenv("SELLERDESK_FETCH_ALLOW", "")
+    assert main(["check-image", "--json", good]) == 1
+    assert json.loads(capsys.readouterr().out)["verdict"] == "blocked"
+
+    monkeypatch.setenv("SELLERDESK_FETCH_ALLOW", "10.0.0.0/99")
+    assert main(["check-image", good]) == 2
+    assert "SELLERDESK_FETCH_ALLOW" in capsys.readouterr().err
