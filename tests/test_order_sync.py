@@ -19,6 +19,7 @@ from erp.jobs.order_sync import FIRST_SYNC_LOOKBACK, OrderSync, erp_status
 from erp.models import Account, AuditLog, AuthStatus, Order, OrderStatus, Store, SyncRun, SyncStatus
 from erp.platforms.base import (
     AuthorizationExpired,
+    BadResponse,
     LivePrice,
     OrderPage,
     PlatformOrder,
@@ -385,3 +386,25 @@ def test_a_broken_connector_setup_or_progress_display_is_reported_not_raised(
     market = MemoryMarketplace("amazon", make_orders("A", 3))
     [ok] = build_sync(engine, {"Amazon DE": market}).sync_account(account.id or 0, progress=broken_display)
     assert ok.error == "" and ok.inserted == 3
+
+
+def test_a_resume_cursor_the_platform_refuses_starts_the_window_over(
+    engine: Engine, session: Session, account: Account
+) -> None:
+    store = add_store(session, account, "Amazon DE")
+    window = NOW - timedelta(days=3)
+    session.add(SyncRun(store_id=store.id or 0, status=SyncStatus.FAILED, window_start=window, cursor="10"))
+    session.commit()
+
+    class ExpiredTokens(MemoryMarketplace):
+        def list_orders(self, *, updated_after: datetime, cursor: str | None = None) -> OrderPage:
+            if cursor == "10" and len(self.calls) == 0:
+                self.calls.append((updated_after, cursor))
+                raise BadResponse("Amazon refused the request: Invalid NextToken.")
+            return super().list_orders(updated_after=updated_after, cursor=cursor)
+
+    market = ExpiredTokens("amazon", make_orders("A", 15), page_size=10)
+    result = build_sync(engine, {"Amazon DE": market}).sync_store(store.id or 0)
+
+    assert (result.error, result.fetched, result.inserted) == ("", 15, 15)
+    assert market.calls[:3] == [(window, "10"), (window, None), (window, "10")]

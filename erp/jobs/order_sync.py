@@ -29,6 +29,7 @@ from erp.platforms.base import (
     MarketplaceConnector,
     PlatformError,
     PlatformOrder,
+    PlatformUnavailable,
     RateLimited,
 )
 from erp.progress import StoreSyncProgress, SyncProgressCallback
@@ -341,7 +342,18 @@ class OrderSync:
         _notify(progress, tally.snapshot(info.name, info.platform))
         try:
             while True:
-                page = connector.list_orders(updated_after=window_start, cursor=cursor)
+                try:
+                    page = connector.list_orders(updated_after=window_start, cursor=cursor)
+                except PlatformError as exc:
+                    if not (cursor and tally.pages == 0 and _cursor_refused(exc)):
+                        raise
+                    # A resume cursor the platform no longer accepts (NextTokens expire): start the
+                    # window over; the pages stored before are upserted again, unchanged.
+                    logger.info(
+                        "store %s: resume cursor refused, syncing the window from its start", store_id
+                    )
+                    cursor = None
+                    continue
                 if page.next_cursor is not None and page.next_cursor == cursor:
                     raise BadResponse("the platform returned the same page again")
                 self._write_page(info, run_id, page.orders, page.next_cursor, tally)
@@ -504,6 +516,11 @@ class OrderSync:
             )
             session.commit()
         return replace(tally.snapshot(store.name, store.platform, done=True), error=message, error_kind=kind)
+
+
+def _cursor_refused(error: PlatformError) -> bool:
+    """Whether a failure on a resumed run's first page may be the cursor's fault, not a passing one."""
+    return not isinstance(error, AuthorizationExpired | RateLimited | PlatformUnavailable)
 
 
 def _info(store: Store) -> _StoreInfo:
