@@ -43,11 +43,6 @@ from handlers.image_convert import (
 
 logger = logging.getLogger(__name__)
 
-# Pillow raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS but only warns between
-# the limit and twice it, and goes on. A warning cannot be caught per call from worker threads
-# (warnings.catch_warnings is process-wide and not thread-safe), so it is made an error once, for
-# the process: a header that large is refused like any other bomb, never decoded.
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MB = 1024 * 1024
@@ -287,6 +282,12 @@ class ImageChecker:
                 max_connections=self._concurrency, max_keepalive_connections=self._concurrency
             ),
         )
+        # Pillow raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS but between its
+        # limit and twice it only warns and goes on. warnings.catch_warnings cannot catch it per
+        # call from worker threads (it swaps process-wide state), so the warning is made an error
+        # for the process when a checker is built (idempotent): such a header is refused like
+        # any other bomb, never decoded.
+        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
         # Decoding is CPU and memory bound: fetch many at once, decode about one per core, so
         # memory is bounded by the core count rather than by the number of URLs.
         self._decode_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
