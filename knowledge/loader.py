@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from handlers.verdicts import FLOW_IDS
+# The eight flows, in the order the bot lists them. The same ids as `handlers.verdicts.FLOW_IDS`
+# (a test holds them equal): knowledge sits below handlers and must not import them.
+FLOW_IDS: tuple[str, ...] = (
+    "price_not_updated",
+    "upload_sku_missing",
+    "image_grab",
+    "product_sku_missing",
+    "orders_not_synced",
+    "image_not_displaying",
+    "publish_image_error",
+    "delete_store_data",
+)
 
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")

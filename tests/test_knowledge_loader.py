@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from handlers.verdicts import FLOW_IDS
+from knowledge import loader
 from knowledge.language import detect_language
 from knowledge.loader import DEFAULT_DIRECTORY, KnowledgeBase, KnowledgeError, load_knowledge
 
@@ -26,6 +27,7 @@ def _all_text(kb: KnowledgeBase, flow_id: str, language: str) -> str:
 
 
 def test_flows_are_the_contract_ids_in_order(kb: KnowledgeBase) -> None:
+    assert loader.FLOW_IDS == FLOW_IDS
     assert tuple(kb.flows) == FLOW_IDS
     for flow_id, flow in kb.flows.items():
         assert flow.id == flow_id
