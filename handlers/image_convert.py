@@ -151,8 +151,16 @@ def to_srgb_jpeg(image: Image.Image, *, quality: int = 92) -> bytes:
 
 def thumbnail_png(image: Image.Image, *, box: tuple[int, int] = (160, 160)) -> bytes:
     """A small RGB PNG of the picture (for evidence cards), alpha shown on white."""
-    small = image.copy() if image.mode in _RESIZABLE_MODES else to_srgb(image)
-    small.thumbnail(box, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    source = image if image.mode in _RESIZABLE_MODES else to_srgb(image)
+    scale = min(box[0] / source.width, box[1] / source.height, 1.0)
+    size = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+    # resize() returns a new image (no full-size copy); reducing_gap shrinks by whole factors
+    # first, which is much cheaper than filtering the full picture.
+    small = source.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0) if scale < 1 else source
+    if small is image:
+        small = image.copy()
+    small.info = dict(image.info)  # keep the ICC profile so CMYK thumbnails are colour-managed
     out = io.BytesIO()
-    to_srgb(small).save(out, "PNG", optimize=False)
+    # Thumbnails are small and made for every checked picture: fast compression beats size here.
+    to_srgb(small).save(out, "PNG", compress_level=1)
     return out.getvalue()
