@@ -899,7 +899,13 @@ _STORE_OWNED: tuple[type[Any], ...] = (
 
 
 def _datetime_columns(model: type[Any]) -> list[str]:
-    return [column.name for column in model.__table__.columns if isinstance(column.type, DateTime)]
+    names = []
+    for column in model.__table__.columns:
+        # Plain DateTime, or a type decorating it (the models' UTC-aware datetimes).
+        kind = getattr(column.type, "impl", column.type)
+        if isinstance(kind, DateTime) or isinstance(column.type, DateTime):
+            names.append(column.name)
+    return names
 
 
 def _move_times_forward(session: Session, demo: Account, now: datetime) -> None:
