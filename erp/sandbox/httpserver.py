@@ -166,6 +166,12 @@ class Faults:
 Route = Callable[[SandboxRequest], SandboxResponse]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 makes bursts of concurrent clients wait for SYN retransmits.
+    request_queue_size = 128
+
+
 class SandboxServer:
     """Serves one sandbox's `route` on 127.0.0.1 in background threads."""
 
@@ -207,8 +213,7 @@ class SandboxServer:
         """Start serving; returns the base URL (no trailing slash)."""
         if self._server is not None:
             return self.base_url
-        server = ThreadingHTTPServer((host, port), _handler_class(self))
-        server.daemon_threads = True
+        server = _Server((host, port), _handler_class(self))
         self._server = server
         bound_host, bound_port = server.server_address[:2]
         self.base_url = f"http://{bound_host!s}:{bound_port}"
