@@ -175,6 +175,10 @@ def make_sample_images() -> dict[str, tuple[bytes, str]]:
             "text/html; charset=utf-8",
         ),
         "/data.json": (b'{"error": "image not found"}', "application/json"),
+        "/drawing.svg": (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>',
+            "image/svg+xml",
+        ),
         "/empty.jpg": (b"", "image/jpeg"),
     }
     return images

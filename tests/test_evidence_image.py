@@ -298,3 +298,20 @@ def test_wrap_breaks_chinese_between_characters_and_latin_at_spaces(fonts: FontS
     assert " ".join(english).split() == ("the quick brown fox jumps over the lazy dog " * 3).split()
     url = "https://img.example.com/" + "x" * 200 + ".jpg"
     assert "".join(wrap(url, font, 200)) == url
+
+
+def test_hostile_sizes_are_cut_visibly_not_crashed(fonts: FontSet) -> None:
+    diagnosis = Diagnosis(
+        flow="image_not_displaying",
+        verdict="unreachable",
+        summary="x" * 40_000,
+        findings=[Finding("長" * 5000, "word " * 5000, CheckStatus.UNKNOWN)],
+        tables=[
+            Table("No columns", [], []),
+            Table("Ragged", ["a"], [["1", "2", "3"], []]),
+            Table("Long", ["n"], [[str(i)] for i in range(1000)]),
+        ],
+    )
+    card = _open(render_evidence_card(diagnosis, account="A", seller="B", when=WHEN))
+    assert card.width == 1000
+    assert card.height < 12_000  # 1,000 rows and 50,000 characters would be far taller uncut

@@ -104,6 +104,7 @@ def test_warnings_name_the_secondary_problems(image_host: ImageServer) -> None:
     [
         ("/page.html", "HTML page"),
         ("/data.json", "JSON"),
+        ("/drawing.svg", "SVG drawing"),
         ("/corrupt.png", "starts like a PNG"),
         ("/empty.jpg", "empty"),
     ],

@@ -32,6 +32,9 @@ WIDTH = 1000
 MARGIN = 32
 CONTENT = WIDTH - 2 * MARGIN
 THUMB = 120
+# A card is evidence, not an archive: very long texts and tables are cut with a visible mark.
+MAX_TEXT = 1500
+MAX_TABLE_ROWS = 100
 
 INK: RGB = (28, 33, 40)
 MUTED: RGB = (96, 104, 116)
@@ -194,6 +197,10 @@ def wrap(text: str, font: Font, width: float) -> list[str]:
     return lines
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " …"
+
+
 def _fit(token: str, font: Font, width: float) -> int:
     cut = 1
     while cut < len(token) and font.getlength(token[: cut + 1]) <= width:
@@ -250,6 +257,7 @@ class _Layout:
     def text(self, x: int, text: str, font: Font, fill: RGB, width: int, *, gap: int = 4) -> int:
         """Wrapped text at (x, y); advances y and returns the height used."""
         top = self.y
+        text = _clip(text)
         line_height = _line_height(font)
         for line in wrap(text, font, width):
             y = self.y
@@ -380,6 +388,8 @@ def _findings(layout: _Layout, diagnosis: Diagnosis) -> None:
 
 def _column_widths(table: Table, font: Font) -> list[int]:
     count = max(len(table.columns), max((len(row) for row in table.rows), default=0))
+    if count == 0:
+        return []
     natural = [0] * count
     for row in [table.columns, *table.rows]:
         for index, cell in enumerate(row):
@@ -401,8 +411,11 @@ def _table(layout: _Layout, table: Table) -> None:
     font = layout.fonts.small
     widths = _column_widths(table, font)
     line_height = _line_height(font) + 3
-    for row_index, row in enumerate([table.columns, *table.rows]):
-        cells = [wrap(str(cell), font, width - 16) for cell, width in zip(row, widths, strict=False)]
+    rows = [list(row) for row in table.rows[:MAX_TABLE_ROWS]]
+    if len(table.rows) > MAX_TABLE_ROWS:
+        rows.append([f"… +{len(table.rows) - MAX_TABLE_ROWS}"])
+    for row_index, row in enumerate([table.columns, *rows]):
+        cells = [wrap(_clip(str(cell)), font, width - 16) for cell, width in zip(row, widths, strict=False)]
         height = max((len(lines) for lines in cells), default=1) * line_height + 10
         top = layout.y
         fill = TABLE_HEAD if row_index == 0 else (ZEBRA if row_index % 2 == 0 else PAPER)
