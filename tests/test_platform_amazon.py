@@ -7,6 +7,7 @@ import io
 import logging
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,6 +91,21 @@ def test_order_fields_and_incremental_window(
     assert order.total_amount == "19.00" and order.currency == "USD"
     assert order.updated_at == NOW - timedelta(hours=2)
     assert page.next_cursor is None
+
+
+def test_order_items_are_fetched_when_the_store_asks_for_them(
+    amazon_sandbox: AmazonSandbox, session: Session, connector_registry: ConnectorRegistry
+) -> None:
+    amazon_sandbox.add_orders(
+        _order("444-0000001-0000001", updated=NOW - timedelta(hours=1), skus=("A", "B"))
+    )
+    plain = make_sandbox_store(session, amazon_sandbox, name="plain")
+    assert _connector(connector_registry, plain).list_orders(updated_after=LONG_AGO).orders[0].skus == []
+    fields = amazon_sandbox.store_fields(order_items=True)
+    detailed = make_sandbox_store(session, amazon_sandbox, name="detailed", options=fields["options"])
+    page = _connector(connector_registry, detailed).list_orders(updated_after=LONG_AGO)
+    assert page.orders[0].skus == ["A", "B"]
+    assert amazon_sandbox.server.count("/orders/v0/orders/444-0000001-0000001/orderItems") == 1
 
 
 def test_hidden_order_is_found_directly_with_its_skus(
@@ -372,3 +388,15 @@ def test_store_options_set_the_rate_limits(
     assert connector.limits["getOrders"] == RateLimit(2.0, 5)
     assert connector.limits["getOrder"] == RateLimit(0.5, 30)  # the published limit otherwise
     assert re.fullmatch(r"\d+", connector.request_report("listings"))
+
+
+def test_concurrent_calls_share_one_token_exchange(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    orders = generate_orders(16, seed=8, now=NOW)
+    amazon_sandbox.add_orders(*orders)
+    connector = _connector(connector_registry, amazon_store)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(connector.get_order, [o.order_id for o in orders]))
+    assert [o.order_id for o in found if o] == [o.order_id for o in orders]
+    assert amazon_sandbox.server.count("/auth/o2/token") == 1

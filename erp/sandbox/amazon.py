@@ -193,8 +193,16 @@ class AmazonSandbox:
             "seller_id": self.data.seller_id,
         }
 
-    def store_fields(self, *, rate_limit_scale: float = 10_000.0) -> dict[str, Any]:
-        """Everything a `Store(...)` needs besides account and name, with fast rate limits."""
+    def store_fields(
+        self, *, rate_limit_scale: float = 10_000.0, order_items: bool = False
+    ) -> dict[str, Any]:
+        """Everything a `Store(...)` needs besides account and name, with fast rate limits.
+
+        `order_items` makes the order sync fetch each order's SKUs (one getOrderItems per order).
+        """
+        options: dict[str, Any] = {"rate_limit_scale": rate_limit_scale}
+        if order_items:
+            options["order_items"] = True
         return {
             "platform": "amazon",
             "region": self.data.region,
@@ -202,7 +210,7 @@ class AmazonSandbox:
             "auth_endpoint": self.base_url,
             "marketplace_id": self.data.marketplace_id,
             "credentials": self.store_credentials(),
-            "options": {"rate_limit_scale": rate_limit_scale},
+            "options": options,
         }
 
     # -- data helpers ---------------------------------------------------------------------
