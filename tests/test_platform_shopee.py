@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -279,3 +280,16 @@ def test_live_price_and_price_update_for_items_and_models(
         connector.update_price("NOPE", "5", "MYR")
     with pytest.raises(PlatformError, match="positive"):
         connector.update_price("MUG-1", "0", "MYR")
+
+
+def test_concurrent_calls_refresh_a_rotating_token_only_once(
+    shopee_sandbox: ShopeeSandbox, shopee_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    shopee_sandbox.add_orders(*[_order(f"261126{n:08d}", NOW - timedelta(hours=2)) for n in range(8)])
+    connector = _connector(connector_registry, shopee_store)
+    shopee_sandbox.expire_access_tokens()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(connector.get_order, sorted(shopee_sandbox.data.orders)))
+    assert all(order is not None for order in found)
+    # A second refresh would have used the already rotated refresh token and failed.
+    assert shopee_sandbox.refreshes == 1
