@@ -179,6 +179,15 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
     )
 
 
+def _which(count: int, total: int, noun: str) -> str:
+    """ "The picture" for a single one, "2 of 3 pictures" otherwise."""
+    return f"The {noun}" if total == 1 else f"{count} of {total} {noun}s"
+
+
+def _which_zh(count: int, total: int, measure: str) -> str:
+    return f"这{measure}" if total == 1 else f"{total} {measure}中有 {count} {measure[0]}"
+
+
 def _conclude(language: Language, results: Sequence[ImageCheckResult]) -> tuple[str, str, list[str]]:
     # The worst finding decides: a picture that cannot be fetched explains more than one that loads.
     unreachable = [r for r in results if r.verdict in _UNREACHABLE]
@@ -190,9 +199,9 @@ def _conclude(language: Language, results: Sequence[ImageCheckResult]) -> tuple[
             "unreachable",
             say(
                 language,
-                f"{len(unreachable)} of {total} pictures cannot be opened from here, so they cannot "
-                "display anywhere.",
-                f"{total} 张图片中有 {len(unreachable)} 张从这里无法打开，因此在任何地方都无法显示。",
+                f"{_which(len(unreachable), total, 'picture')} cannot be opened from here, so "
+                f"{'it' if len(unreachable) == 1 else 'they'} cannot display anywhere.",
+                f"{_which_zh(len(unreachable), total, '张图片')}从这里无法打开，因此在任何地方都无法显示。",
             ),
             [
                 say(
@@ -208,8 +217,9 @@ def _conclude(language: Language, results: Sequence[ImageCheckResult]) -> tuple[
             "not_an_image",
             say(
                 language,
-                f"{len(not_image)} of {total} links do not point to a picture (they return a web page).",
-                f"{total} 个链接中有 {len(not_image)} 个指向的不是图片（返回的是网页）。",
+                f"{_which(len(not_image), total, 'link')} {'does' if len(not_image) == 1 else 'do'} not "
+                "point to a picture (it returns a web page).",
+                f"{_which_zh(len(not_image), total, '个链接')}指向的不是图片（返回的是网页）。",
             ),
             [
                 say(
@@ -226,8 +236,9 @@ def _conclude(language: Language, results: Sequence[ImageCheckResult]) -> tuple[
             "damaged",
             say(
                 language,
-                f'{len(damaged)} of {total} pictures are damaged or cut off: that is the "split" display.',
-                f"{total} 张图片中有 {len(damaged)} 张已损坏或不完整：这就是图片显示“裂开”的原因。",
+                f"{_which(len(damaged), total, 'picture')} {'is' if len(damaged) == 1 else 'are'} "
+                'damaged or cut off: that is the "split" display.',
+                f"{_which_zh(len(damaged), total, '张图片')}已损坏或不完整：这就是图片显示“裂开”的原因。",
             ),
             [
                 say(
@@ -241,8 +252,9 @@ def _conclude(language: Language, results: Sequence[ImageCheckResult]) -> tuple[
         "loads_fine",
         say(
             language,
-            f"All {total} pictures load fine from here, so the problem is on your side of the network.",
-            f"这 {total} 张图片从这里都能正常加载，问题出在您这边的网络。",
+            f"{'The picture loads' if total == 1 else f'All {total} pictures load'} fine from here, "
+            "so the problem is on your side of the network.",
+            f"{'这张图片' if total == 1 else f'这 {total} 张图片'}从这里都能正常加载，问题出在您这边的网络。",
         ),
         [
             say(

@@ -171,7 +171,8 @@ def _failures_finding(language: Language, platform: str, failures: int, sellers:
         check=say(language, f"Recent publishes on {platform.title()}", f"{platform.title()} 近期的发布"),
         result=say(
             language,
-            f"{failures} failed publishes from {sellers} sellers in the last hour",
+            f"{_count(failures, 'failed publish', 'failed publishes')} from "
+            f"{_count(sellers, 'seller', 'sellers')} in the last hour",
             f"最近一小时内有 {sellers} 个卖家的 {failures} 次发布失败",
         ),
         status=CheckStatus.PROBLEM if unstable else CheckStatus.OK,
@@ -182,8 +183,8 @@ def _image_lost(language: Language, lost: Sequence[ImageCheckResult], total: int
     return (
         say(
             language,
-            f"{len(lost)} of the product's {total} pictures is lost or cannot be opened, so the platform "
-            "rejects the publish.",
+            f"{len(lost)} of the product's {total} pictures {'is' if len(lost) == 1 else 'are'} lost or "
+            "cannot be opened, so the platform rejects the publish.",
             f"该商品的 {total} 张图片中有 {len(lost)} 张已丢失或无法打开，因此平台拒绝了发布。",
         ),
         [
@@ -212,7 +213,8 @@ def _not_rgb(language: Language, not_rgb: Sequence[ImageCheckResult]) -> _Answer
     return (
         say(
             language,
-            f"{len(not_rgb)} picture(s) are not RGB ({modes}); the platform cannot parse them.",
+            f"{_count(len(not_rgb), 'picture is', 'pictures are')} not RGB ({modes}); "
+            f"the platform cannot parse {'it' if len(not_rgb) == 1 else 'them'}.",
             f"有 {len(not_rgb)} 张图片不是 RGB 模式（{modes}），平台无法解析。",
         ),
         [
@@ -256,7 +258,8 @@ def _all_fine(language: Language, total: int) -> _Answer:
     return (
         say(
             language,
-            f"All {total} pictures open and are RGB, and the platform is not failing for many sellers.",
+            f"{'All ' + str(total) + ' pictures open' if total > 1 else 'The picture opens'} and "
+            f"{'are' if total > 1 else 'is'} RGB, and the platform is not failing for many sellers.",
             f"这 {total} 张图片都能打开且为 RGB 模式，平台也没有大范围发布失败。",
         ),
         [
@@ -269,6 +272,10 @@ def _all_fine(language: Language, total: int) -> _Answer:
         ],
         [Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服"))],
     )
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def _name(url: str) -> str:

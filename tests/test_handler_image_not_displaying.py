@@ -73,7 +73,7 @@ def _ask(account_id: int, *, urls: list[str] = (), skus: list[str] = (), languag
         ("ok.jpg", "loads_fine", "your side of the network"),
         ("missing.jpg", "unreachable", "cannot be opened"),
         ("split.jpg", "damaged", '"split" display'),
-        ("page.html", "not_an_image", "do not point to a picture"),
+        ("page.html", "not_an_image", "The link does not point to a picture"),
     ],
 )
 def test_each_verdict_from_a_url(

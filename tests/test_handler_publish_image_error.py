@@ -149,7 +149,7 @@ def test_all_fine_when_one_failure_and_good_pictures(world: tuple[Services, int]
     assert isinstance(result, Diagnosis)
     assert result.verdict == "all_fine"
     # Only the last hour counts: 1 recent Amazon failure, the 20 older ones are history.
-    assert "1 failed publishes from 1 sellers" in result.findings[-1].result
+    assert "1 failed publish from 1 seller" in result.findings[-1].result
     assert result.actions[0].kind == ActionKind.TALK_TO_PERSON
 
 

@@ -47,6 +47,10 @@ def add_parser(subparsers: Any) -> list[str]:
 def run(args: argparse.Namespace, components: Any) -> int:
     """Run the console until `quit` or end of input; never shows a traceback."""
     _tolerant_streams()
+    if not os.environ.get("SELLERDESK_LOG_LEVEL"):
+        # The terminal is the seller's conversation: warnings the answers already explain (an
+        # expired store's failed sync) would only be noise there.
+        logging.getLogger().setLevel(logging.ERROR)
     try:
         with _demo_platforms(components) as demo_info:
             speaker = _resolve_speaker(components, args.user, args.account)
