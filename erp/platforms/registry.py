@@ -74,8 +74,8 @@ class ConnectorRegistry:
         with self._lock:
             entry = self._entries.get(store.id)
             if entry is not None and entry.key == key:
-                rotated: set[str] = getattr(entry.connector, "known_credentials", set())
-                if credentials in entry.credentials or credentials in rotated:
+                owns = getattr(entry.connector, "owns_credentials", None)
+                if credentials in entry.credentials or (owns is not None and owns(credentials)):
                     return entry.connector
             connector = self._build(settings)
             self._entries[store.id] = _Entry(key=key, credentials={credentials}, connector=connector)

@@ -118,7 +118,7 @@ class ShopeeConnector:
         self._credentials: dict[str, str] = dict(settings.credentials)
         self.token_refreshes = 0
         # Fingerprints of credentials this connector produced itself (rotated tokens).
-        self.known_credentials: set[str] = set()
+        self._rotated: set[str] = set()
 
     # -- credentials ----------------------------------------------------------------------
 
@@ -134,6 +134,11 @@ class ShopeeConnector:
         """The current credentials, including tokens rotated since the connector was built."""
         with self._lock:
             return dict(self._credentials)
+
+    def owns_credentials(self, credentials_fingerprint: str) -> bool:
+        """Whether these stored credentials are ones this connector rotated to itself."""
+        with self._lock:
+            return credentials_fingerprint in self._rotated
 
     def _partner_key(self) -> str:
         key = self._credentials.get("partner_key", "")
@@ -216,7 +221,7 @@ class ShopeeConnector:
             access_token_expires_at=str(int(self._clock()) + lifetime),
         )
         self.token_refreshes += 1
-        self.known_credentials.add(fingerprint(self._credentials))
+        self._rotated.add(fingerprint(self._credentials))
         if self._on_credentials_changed is not None:
             try:
                 self._on_credentials_changed(self.settings.store_id, dict(self._credentials))
