@@ -310,6 +310,21 @@ def test_truncated_gzip_document_is_a_bad_response(
         b"".join(connector.download_report(state.document_id))
 
 
+def test_download_cut_off_midway_is_a_bad_response(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    amazon_sandbox.add_listings(*generate_listings(2000, seed=6, now=NOW))
+    amazon_sandbox.data.compress_reports = False
+    connector = _connector(connector_registry, amazon_store)
+    state = connector.report_state(connector.request_report("listings"))
+    assert state.document_id is not None
+    amazon_sandbox.faults.cut_next(1, path="/_documents/")
+    with pytest.raises(BadResponse, match="broke off"):
+        b"".join(connector.download_report(state.document_id))
+    # Asking again downloads the whole document.
+    assert b"".join(connector.download_report(state.document_id)).count(b"\n") == 2001
+
+
 # -- listings ---------------------------------------------------------------------------------
 
 

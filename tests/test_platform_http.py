@@ -160,6 +160,18 @@ def test_connection_refused_is_reported(client: httpx.Client) -> None:
     assert "Could not connect to Amazon" in str(caught.value)
 
 
+def test_a_dropped_connection_is_retried(server: SandboxServer, client: httpx.Client) -> None:
+    clock = FakeClock()
+    server.faults.cut_next(1, path="/orders")
+    http = _http(client, clock)
+    response = http.send("GET", f"{server.base_url}/orders", operation="getOrders")
+    assert http.json(response, "getOrders") == {"ok": True, "path": "/orders"}
+    assert server.count("/orders") == 2
+    server.faults.cut_next(5, path="/orders")
+    with pytest.raises(PlatformUnavailable, match="broke off"):
+        _http(client, clock, max_attempts=3).send("GET", f"{server.base_url}/orders", operation="getOrders")
+
+
 def test_html_instead_of_json_is_a_bad_response(server: SandboxServer, client: httpx.Client) -> None:
     clock = FakeClock()
     server.faults.html_next(1)

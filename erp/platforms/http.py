@@ -168,9 +168,13 @@ class PlatformHttp:
                 failure: Exception = PlatformUnavailable(
                     f"{self.platform} did not answer in time ({operation}, {attempt} attempts)."
                 )
-            except httpx.TransportError:
+            except httpx.ConnectError:
                 failure = PlatformUnavailable(
                     f"Could not connect to {self.platform} ({operation}, {attempt} attempts)."
+                )
+            except httpx.TransportError:
+                failure = PlatformUnavailable(
+                    f"The connection to {self.platform} broke off ({operation}, {attempt} attempts)."
                 )
             else:
                 if response.status_code not in RETRYABLE_STATUSES:

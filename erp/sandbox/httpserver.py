@@ -71,6 +71,7 @@ class SandboxResponse:
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    cut_at: int | None = None  # send only this many body bytes, then drop the connection
 
     @classmethod
     def json(cls, data: object, status: int = 200, headers: dict[str, str] | None = None) -> SandboxResponse:
@@ -116,6 +117,7 @@ class Faults:
         self._lock = threading.Lock()
         self._queue: list[_Fault] = []
         self._delays: dict[str, float] = {}
+        self._cuts: list[_Fault] = []
 
     def fail_next(
         self, count: int = 1, *, status: int = 500, retry_after: float | None = None, path: str = ""
@@ -130,6 +132,21 @@ class Faults:
         with self._lock:
             self._queue.append(_Fault(remaining=count, path=path, status=status, html=True))
 
+    def cut_next(self, count: int = 1, *, path: str = "") -> None:
+        """Drop the connection halfway through the body of the next `count` answers (under `path`)."""
+        with self._lock:
+            self._cuts.append(_Fault(remaining=count, path=path))
+
+    def take_cut(self, path: str) -> bool:
+        """Whether the answer to `path` is to be cut off (consumes one cut)."""
+        with self._lock:
+            for fault in self._cuts:
+                if fault.remaining > 0 and path.startswith(fault.path):
+                    fault.remaining -= 1
+                    self._cuts = [f for f in self._cuts if f.remaining > 0]
+                    return True
+        return False
+
     def slow(self, seconds: float, *, path: str = "") -> None:
         """Delay every answer under `path` by `seconds` (0 stops it)."""
         with self._lock:
@@ -142,6 +159,7 @@ class Faults:
         with self._lock:
             self._queue.clear()
             self._delays.clear()
+            self._cuts.clear()
 
     def take(self, path: str) -> tuple[float, SandboxResponse | None]:
         """The delay and the injected answer (if any) for a request to `path`."""
@@ -254,14 +272,17 @@ class SandboxServer:
         if injected is not None:
             return injected
         try:
-            return self.route(request)
+            response = self.route(request)
         except BadRequest as exc:
-            return exc.response
+            response = exc.response
         except Exception:  # a sandbox bug must show as a 500, like a real platform's
             logger.exception("%s failed on %s %s", self.name, request.method, request.path)
-            return SandboxResponse.json(
+            response = SandboxResponse.json(
                 {"errors": [{"code": "InternalFailure", "message": "sandbox error"}]}, status=500
             )
+        if self.faults.take_cut(request.path):
+            response.cut_at = len(response.body) // 2
+        return response
 
     def _track(self, conn: socket.socket, open_: bool) -> None:
         with self._log_lock:
@@ -307,8 +328,14 @@ def _handler_class(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if response.cut_at is None:
                 self.wfile.write(response.body)
+                return
+            self.wfile.write(response.body[: response.cut_at])
+            self.wfile.flush()
+            self.close_connection = True
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
 
