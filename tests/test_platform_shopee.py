@@ -293,3 +293,19 @@ def test_concurrent_calls_refresh_a_rotating_token_only_once(
     assert all(order is not None for order in found)
     # A second refresh would have used the already rotated refresh token and failed.
     assert shopee_sandbox.refreshes == 1
+
+
+def test_a_sku_found_on_the_second_page_of_search_results(
+    shopee_sandbox: ShopeeSandbox, shopee_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # "CUP" is a substring of 150 other SKUs, and its item sorts last.
+    shopee_sandbox.add_listings(
+        *[
+            SandboxListing(sku=f"CUP-{n}", item_id=str(5000 + n), title="Cup", price="3.00")
+            for n in range(150)
+        ],
+        SandboxListing(sku="CUP", item_id="9999", title="Cup", price="4.20", currency="MYR"),
+    )
+    live = _connector(connector_registry, shopee_store).get_live_price("CUP")
+    assert live is not None and live.amount == "4.2"
+    assert shopee_sandbox.server.count("/api/v2/product/search_item") == 2

@@ -491,10 +491,13 @@ class ShopeeConnector:
             )
             payload = self._response(body, "search_item")
             candidates.extend(int(i) for i in payload.get("item_id_list") or [])
-            next_offset = payload.get("next_offset")
-            if not payload.get("has_next_page") or not isinstance(next_offset, int) or next_offset <= offset:
+            # search_item documents next_offset as a string; other list calls send a number.
+            raw_next = str(payload.get("next_offset") or "")
+            total = payload.get("total_count")
+            more = payload.get("has_next_page", isinstance(total, int) and len(candidates) < total)
+            if not more or not raw_next.isdigit() or int(raw_next) <= offset:
                 break
-            offset = next_offset
+            offset = int(raw_next)
         for start in range(0, len(candidates), DETAIL_BATCH):
             for offer in self._offers(self._base_info(candidates[start : start + DETAIL_BATCH])):
                 if offer["sku"] == sku:

@@ -488,7 +488,7 @@ class ShopeeSandbox:
                 "item_id_list": page,
                 "total_count": len(ids),
                 "has_next_page": has_next,
-                "next_offset": offset + page_size if has_next else 0,
+                "next_offset": str(offset + page_size) if has_next else "",
             }
         )
 
