@@ -26,9 +26,9 @@ CONSOLE_TEAM = "console"  # SlackIdentity.team_id of identities that use the con
 _QUIT = {"quit", "exit", "bye", "q", "退出", "再见", ":q"}
 _FALLBACK_EXAMPLES = (
     "order 112-0000001-0000001 did not sync",
-    "picture not displaying http://…/img/split.jpg",
-    "publish failed, wrong image for DEMO-PUB-CMYK",
-    "怎么删除 Shopee MY 店铺的数据",
+    "图片显示不出来 https://…/picture.jpg",
+    "publishing SKU-123 says the picture is wrong",
+    "怎么删除店铺的数据",
 )
 
 
@@ -116,7 +116,7 @@ def _demo_platforms(components: Any) -> Iterator[dict[str, Any]]:
             components.settings = replace(
                 settings, fetch_allow=tuple(dict.fromkeys((*settings.fetch_allow, *allow)))
             )
-        yield {"platforms": platforms, "scenarios": getattr(demo, "DEMO_SCENARIOS", {})}
+        yield {"examples": _demo_examples(demo, getattr(platforms, "cdn_url", ""))}
     finally:
         stop = getattr(platforms, "stop", None) or getattr(platforms, "close", None)
         if stop is not None:
@@ -196,7 +196,7 @@ class ConsoleSession:
             f"{s.name} ({s.platform}{', authorization expired' if s.auth_status != 'authorized' else ''})"
             for s in stores
         )
-        examples = _examples(demo_info.get("scenarios") or {})
+        examples = demo_info.get("examples") or list(_FALLBACK_EXAMPLES)
         self.write("SellerDesk console · 卖家助手")
         self.write(
             f"You are {self.speaker.user_id!r} ({self.speaker.role}). 您的店铺 / your stores: {listed or '-'}"
@@ -366,22 +366,18 @@ class ConsoleSession:
             return ""
 
 
-def _examples(scenarios: Any) -> list[str]:
-    """A few example questions from the demo's scenarios (one per flow), else fixed ones."""
+def _demo_examples(demo: Any, cdn_url: str) -> list[str]:
+    """One question per flow from the demo's scenarios, every other one in Chinese."""
     picked: list[str] = []
-    flows_seen: set[str] = set()
+    seen: set[str] = set()
     try:
-        for (flow, _verdict), scenario in scenarios.items():
-            typed = scenario if isinstance(scenario, str) else getattr(scenario, "text", None)
-            if isinstance(scenario, dict):
-                typed = scenario.get("text") or scenario.get("question")
-            if isinstance(typed, list | tuple):
-                typed = typed[0] if typed else None
-            if typed and flow not in flows_seen:
-                flows_seen.add(flow)
-                picked.append(str(typed))
-            if len(picked) >= 6:
-                break
+        for (flow, _verdict), scenario in demo.DEMO_SCENARIOS.items():
+            if flow in seen:
+                continue
+            seen.add(flow)
+            question = demo.question_zh(scenario) if len(picked) % 2 else scenario.question
+            picked.append(demo.scenario_text(question, cdn_url))
     except (AttributeError, TypeError, ValueError):
-        picked = []
-    return picked or list(_FALLBACK_EXAMPLES)
+        logger.warning("the demo's scenarios could not be read")
+        return []
+    return picked
