@@ -21,7 +21,9 @@ from erp.platforms.base import (
     PlatformError,
     PlatformUnavailable,
 )
-from erp.platforms.ratelimit import RateLimit
+from erp.platforms.config import StoreSettings
+from erp.platforms.http import PlatformHttp
+from erp.platforms.ratelimit import RateLimit, RateLimiter
 from erp.platforms.registry import ConnectorRegistry
 from erp.platforms.reportformat import INVENTORY_COLUMNS, LISTINGS_COLUMNS
 from erp.sandbox.amazon import MARKETPLACES, AmazonSandbox, AmazonSandboxData
@@ -415,3 +417,24 @@ def test_concurrent_calls_share_one_token_exchange(
         found = list(pool.map(connector.get_order, [o.order_id for o in orders]))
     assert [o.order_id for o in found if o] == [o.order_id for o in orders]
     assert amazon_sandbox.server.count("/auth/o2/token") == 1
+
+
+def test_cached_token_is_replaced_shortly_before_it_expires(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    amazon_sandbox.add_orders(_order("555-0000001-0000001", updated=NOW - timedelta(hours=1)))
+    clock = [100.0]
+    connector = AmazonConnector(
+        StoreSettings.from_store(amazon_store),
+        PlatformHttp(connector_registry.client, "Amazon", retry=connector_registry.retry),
+        RateLimiter(),
+        monotonic=lambda: clock[0],
+    )
+    connector.get_order("555-0000001-0000001")
+    clock[0] += 3000  # well inside the hour
+    connector.get_order("555-0000001-0000001")
+    assert amazon_sandbox.server.count("/auth/o2/token") == 1
+    clock[0] += 560  # within a minute of expiry: replaced before Amazon would refuse it
+    connector.get_order("555-0000001-0000001")
+    assert amazon_sandbox.server.count("/auth/o2/token") == 2
+    assert connector.token_refreshes == 2

@@ -309,3 +309,17 @@ def test_a_sku_found_on_the_second_page_of_search_results(
     live = _connector(connector_registry, shopee_store).get_live_price("CUP")
     assert live is not None and live.amount == "4.2"
     assert shopee_sandbox.server.count("/api/v2/product/search_item") == 2
+
+
+def test_a_token_known_to_be_expired_is_refreshed_before_use(
+    shopee_sandbox: ShopeeSandbox, session: Session, connector_registry: ConnectorRegistry
+) -> None:
+    shopee_sandbox.add_orders(_order("261126EEEEEEEE", NOW - timedelta(hours=1)))
+    expired = {
+        **shopee_sandbox.store_credentials(),
+        "access_token_expires_at": str(int(NOW.timestamp()) - 10),
+    }
+    store = make_sandbox_store(session, shopee_sandbox, name="stale", credentials=expired)
+    assert _connector(connector_registry, store).get_order("261126EEEEEEEE") is not None
+    assert shopee_sandbox.refreshes == 1
+    assert shopee_sandbox.server.count("/api/v2/order/get_order_detail") == 1  # no refused first attempt
