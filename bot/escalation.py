@@ -9,6 +9,7 @@ only stores the case, so it still reaches the customer-service queue.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,14 +84,45 @@ class EscalationService:
         self.channel = channel
         self.clock = clock
         self.evidence = evidence
+        self._opening = threading.Lock()
 
     # --- opening ---------------------------------------------------------------------------------
     def open(self, request: EscalationRequest, poster: ChatSurface | None = None) -> Escalation:
-        """Store the case; with a chat surface also open its thread and tell the seller."""
+        """Store the case; with a chat surface also open its thread and tell the seller.
+
+        An open case about the same finding (same account, flow, verdict, store and summary) is
+        returned instead of a second one, and the seller is pointed to it.
+        """
+        with self._opening:  # the check and the insert together: two runs must not both open one
+            existing, escalation, account_name, store_name = self._store_case(request)
+        if existing is not None:
+            # The same finding again (asked twice, or by two colleagues): one case, not a pile.
+            if poster is not None and request.seller_channel:
+                poster.say(
+                    request.seller_channel,
+                    say(
+                        request.language,
+                        f"Customer service already has this (case #{existing.id}); they will answer there.",
+                        f"客服已在处理这个问题（工单 #{existing.id}），会在该对话串中回复。",
+                    ),
+                    thread_ts=request.seller_thread_ts or None,
+                )
+            return existing
+        if poster is None:
+            return escalation
+        self._post_case(escalation, request, poster, account_name=account_name, store_name=store_name)
+        with self.sessions() as session:
+            return session.get(Escalation, escalation.id) or escalation
+
+    def _store_case(self, request: EscalationRequest) -> tuple[Escalation | None, Escalation, str, str]:
+        """(an open case about the same finding, or None; the case; account name; store name)."""
         diagnosis = request.diagnosis
         with self.sessions() as session:
             account = session.get(Account, request.account_id)
             store_id = _store_id(session, request.account_id, diagnosis.store if diagnosis else None)
+            existing = _same_open_case(session, request, store_id)
+            if existing is not None:
+                return existing, existing, "", ""
             now = self.clock()
             escalation = Escalation(
                 account_id=request.account_id,
@@ -121,11 +153,7 @@ class EscalationService:
             )
             account_name = account.name if account else ""
             store_name = diagnosis.store if diagnosis and store_id else ""
-        if poster is None:
-            return escalation
-        self._post_case(escalation, request, poster, account_name=account_name, store_name=store_name or "")
-        with self.sessions() as session:
-            return session.get(Escalation, escalation.id) or escalation
+        return None, escalation, account_name, store_name or ""
 
     def _post_case(
         self,
@@ -367,6 +395,23 @@ class EscalationService:
                 setattr(escalation, key, value)
             session.add(escalation)
             session.commit()
+
+
+def _same_open_case(session: Session, request: EscalationRequest, store_id: int | None) -> Escalation | None:
+    """An open or taken case of this account about the same diagnosis, if there is one."""
+    diagnosis = request.diagnosis
+    if diagnosis is None:
+        return None  # a seller's own words always reach a person
+    return session.exec(
+        select(Escalation).where(
+            Escalation.account_id == request.account_id,
+            Escalation.flow == diagnosis.flow,
+            Escalation.verdict == diagnosis.verdict,
+            Escalation.summary == diagnosis.summary,
+            Escalation.store_id == store_id if store_id is not None else col(Escalation.store_id).is_(None),
+            col(Escalation.state).in_([EscalationState.OPEN, EscalationState.TAKEN]),
+        )
+    ).first()
 
 
 def _store_id(session: Session, account_id: int, store_name: str | None) -> int | None:

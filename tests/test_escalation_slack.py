@@ -204,3 +204,8 @@ def test_without_slack_the_case_is_only_stored(engine: Any) -> None:
     assert escalation.id is not None and escalation.state == "open" and escalation.verdict == "still_wrong"
     assert [e.id for e in service.open_cases(world.demo_id)] == [escalation.id]
     assert service.open_cases(world.neighbour_id) == []
+    # The same finding again is the same case; the seller's own words always open a new one.
+    again = service.open(EscalationRequest(speaker=speaker, account_id=world.demo_id, diagnosis=_diagnosis()))
+    assert again.id == escalation.id
+    words = service.open(EscalationRequest(speaker=speaker, account_id=world.demo_id, question="call me"))
+    assert words.id != escalation.id

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.conversation import Reply
-from handlers.diagnosis import Action, CheckStatus, DetailRequest, Diagnosis, Language, Table
+from handlers.diagnosis import Action, ActionKind, CheckStatus, DetailRequest, Diagnosis, Language, Table
 
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -182,12 +182,16 @@ def render_reply(reply: Reply) -> list[SlackMessage]:
             blocks[-1:-1] = _detail_blocks(reply.detail_request, language)
         fallback = reply.title or reply.text
     else:
-        offer_person = reply.kind == "out_of_scope"
+        actions = list(getattr(reply, "actions", []) or [])
+        offers_person = any(a.kind == ActionKind.TALK_TO_PERSON for a in actions)
         blocks = render_template(
             "message.j2",
             body=chunk_lines(escape(line) for line in (reply.text or " ").splitlines() or [" "]),
-            person=_person_button(reply.flow or "", reply.kind, language) if offer_person else None,
+            person=_person_button(reply.flow or "", reply.kind, language)
+            if reply.kind == "out_of_scope" and not offers_person
+            else None,
         )
+        blocks.extend(_reply_action_blocks(actions, flow=reply.flow or "", verdict=reply.kind))
         fallback = reply.text
     return paginate(blocks, fallback, language=language)
 
@@ -269,6 +273,25 @@ def _action_buttons(diagnosis: Diagnosis) -> list[list[dict[str, Any]]]:
         if (button := action_button(action, flow=diagnosis.flow, verdict=diagnosis.verdict, index=index))
     ]
     return [buttons[i : i + MAX_BUTTONS] for i in range(0, len(buttons), MAX_BUTTONS)]
+
+
+def _reply_action_blocks(actions: Sequence[Action], *, flow: str, verdict: str) -> list[dict[str, Any]]:
+    """Actions offered with a plain reply (e.g. "talk to a person" after an apology)."""
+    buttons = []
+    for index, action in enumerate(actions):
+        if action.kind == ActionKind.TALK_TO_PERSON:
+            value = encode_value({"f": flow, "v": verdict}) or "{}"
+            buttons.append(_button(action.label, "sd_talk", value))
+        elif button := action_button(action, flow=flow, verdict=verdict, index=index):
+            buttons.append(button)
+    return [
+        {
+            "type": "actions",
+            "block_id": f"sd_reply_actions_{i // MAX_BUTTONS + 1}",
+            "elements": buttons[i : i + MAX_BUTTONS],
+        }
+        for i in range(0, len(buttons), MAX_BUTTONS)
+    ]
 
 
 def _feedback_buttons(flow: str, verdict: str, language: Language) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ BOT_SCOPES = (
 )
 
 
-LAZY_WORKERS = 16
+LAZY_WORKERS = 8
 
 
 class SlackConfigError(ValueError):
@@ -115,7 +115,7 @@ def build_app(settings: Settings, components: Any, *, token_verification: bool =
         app = App(
             signing_secret=settings.slack_signing_secret,
             client=web_client(settings, None),
-            process_before_response=False,
+            process_before_response=True,
             listener_executor=_executor(),
             oauth_settings=OAuthSettings(
                 client_id=settings.slack_client_id,
@@ -137,7 +137,7 @@ def build_app(settings: Settings, components: Any, *, token_verification: bool =
         app = App(
             signing_secret=settings.slack_signing_secret,
             client=client,
-            process_before_response=False,
+            process_before_response=True,
             listener_executor=_executor(),
             token_verification_enabled=token_verification,
         )
