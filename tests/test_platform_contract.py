@@ -117,3 +117,15 @@ def test_revoked_authorization_is_authorization_expired(platform: Platform) -> N
 def test_a_burst_of_server_errors_is_ridden_out(platform: Platform) -> None:
     platform.sandbox.faults.fail_next(3, status=500)
     assert platform.connector.get_order(platform.orders[0].order_id) is not None
+
+
+@pytest.mark.parametrize("sandbox_class", [AmazonSandbox, ShopeeSandbox])
+def test_seeding_is_reproducible(sandbox_class: type[AmazonSandbox] | type[ShopeeSandbox]) -> None:
+    first, second = sandbox_class(), sandbox_class()
+    first.seed(orders=25, listings=10, seed=3)
+    second.seed(orders=25, listings=10, seed=3)
+    assert sorted(first.data.orders) == sorted(second.data.orders)
+    assert len(first.data.orders) == 25 and len(first.data.listings) == 10
+    assert [lst.title for lst in first.data.listings.values()] == [
+        lst.title for lst in second.data.listings.values()
+    ]

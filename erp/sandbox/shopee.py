@@ -149,6 +149,27 @@ class ShopeeSandbox:
             for listing in listings:
                 self.data.listings[listing.sku] = listing
 
+    def seed(self, *, orders: int = 0, listings: int = 0, seed: int = 0, days: int = 30) -> None:
+        """Add generated listings and orders over them (the same `seed` gives the same data)."""
+        from erp.sandbox.generate import generate_listings, generate_orders
+
+        catalogue = generate_listings(
+            max(listings, 1), seed=seed, platform="shopee", currency=self.data.currency
+        )
+        if listings:
+            self.add_listings(*catalogue)
+        if orders:
+            self.add_orders(
+                *generate_orders(
+                    orders,
+                    seed=seed,
+                    platform="shopee",
+                    listings=catalogue,
+                    currency=self.data.currency,
+                    days=days,
+                )
+            )
+
     def remove_listing(self, sku: str) -> None:
         with self._lock:
             self.data.listings.pop(sku, None)
