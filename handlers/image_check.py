@@ -154,7 +154,7 @@ class FetchPolicy:
     max_pixels: int = 50_000_000
     platform_max_bytes: int = 5 * MB
     min_zoom_side: int = 1000
-    thumbnail_box: tuple[int, int] = (160, 160)
+    thumbnail_box: tuple[int, int] = (120, 120)  # the evidence card shows thumbnails at 120 px
 
 
 class _Stop(Exception):

@@ -149,7 +149,7 @@ def to_srgb_jpeg(image: Image.Image, *, quality: int = 92) -> bytes:
     return out.getvalue()
 
 
-def thumbnail_png(image: Image.Image, *, box: tuple[int, int] = (160, 160)) -> bytes:
+def thumbnail_png(image: Image.Image, *, box: tuple[int, int] = (120, 120)) -> bytes:
     """A small RGB PNG of the picture (for evidence cards), alpha shown on white."""
     source = image if image.mode in _RESIZABLE_MODES else to_srgb(image)
     scale = min(box[0] / source.width, box[1] / source.height, 1.0)

@@ -71,7 +71,7 @@ def test_pictures_get_the_verdict_a_platform_would_give(
     else:
         thumbnail = Image.open(io.BytesIO(result.thumbnail_png or b""))
         assert thumbnail.format == "PNG" and thumbnail.mode == "RGB"
-        assert max(thumbnail.size) <= 160
+        assert max(thumbnail.size) <= 120
 
 
 def test_a_good_large_baseline_srgb_jpeg_has_no_warnings(

@@ -91,9 +91,9 @@ def test_unreadable_pictures_give_no_file(
 def test_thumbnails_show_transparency_on_white(checker: ImageChecker, image_host: ImageServer) -> None:
     result = checker.check(image_host.url("/rgba.png"))
     thumbnail = Image.open(io.BytesIO(result.thumbnail_png or b""))
-    assert thumbnail.size == (160, 160)
-    left = thumbnail.getpixel((10, 80))
-    right = thumbnail.getpixel((150, 80))
+    assert thumbnail.size == (120, 120)
+    left = thumbnail.getpixel((10, 60))
+    right = thumbnail.getpixel((110, 60))
     assert left == (255, 255, 255)
     assert isinstance(right, tuple) and right[2] > 200 and right[0] < 40
 
