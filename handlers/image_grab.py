@@ -223,6 +223,16 @@ def _rule_name(rule: str, language: Language) -> str:
     return say(language, f"Rule {en}", f"规则 {zh}")
 
 
+def _short_rule_name(rule: str, language: Language) -> str:
+    names = {
+        "a": ("(a) no picture yet", "(a) 没有图片"),
+        "b": ("(b) picture system edit, 7 days", "(b) 7 天内图片系统修改"),
+        "c": ("(c) orders in 30 days, normal sales", "(c) 30 天内有订单且正常销售"),
+    }
+    en, zh = names[rule]
+    return say(language, en, zh)
+
+
 def _rule_finding(rule: RuleCheck, language: Language) -> Finding:
     verdict = say(language, "holds", "符合") if rule.holds else say(language, "does not hold", "不符合")
     return Finding(
@@ -269,7 +279,7 @@ def _rules_table(rules: list[RuleCheck], language: Language) -> Table:
         ],
         rows=[
             [
-                _rule_name(rule.rule, language),
+                _short_rule_name(rule.rule, language),
                 say(language, "yes", "是") if rule.holds else say(language, "no", "否"),
                 rule.facts,
             ]

@@ -159,7 +159,7 @@ def _live_price(services: Services, store: Store, sku: str) -> _Live:
     try:
         return _Live(price=services.connector_for(store).get_live_price(sku))
     except PlatformError as exc:
-        return _Live(price=None, error=str(exc))
+        return _Live(price=None, error=str(exc).rstrip(". "))
     except Exception:  # a connector bug must not cost the seller the rest of the diagnosis
         logger.exception("live price look-up failed for store %s", store.id)
         return _Live(price=None, error="the platform could not be asked")
@@ -587,7 +587,11 @@ def _still_wrong(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
     change = facts.change
     new = _money(change.new_price, change.currency)
     generated = when(language, now, facts.report.generated_at if facts.report else None)
-    shown = facts.row.price if facts.row is not None else say(language, "no row", "没有该 SKU")
+    shown = (
+        _money(facts.row.price, change.currency)
+        if facts.row is not None
+        else say(language, "no row", "没有该 SKU")
+    )
     if facts.row is not None and same_price(facts.row.price, change.new_price):
         # The data has already carried the price back; what the seller sees disagrees with it.
         summary = say(
