@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import socket
-import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -288,16 +287,20 @@ class ImageChecker:
         # for the process when a checker is built (idempotent): such a header is refused like
         # any other bomb, never decoded.
         warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
-        # Decoding is CPU and memory bound: fetch many at once, decode about one per core, so
-        # memory is bounded by the core count rather than by the number of URLs.
-        self._decode_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+        # Decoding is CPU and memory bound: fetch many at once, but decode on a few threads of
+        # their own (one per core). Memory then follows the core count, not the fetch
+        # concurrency: the C allocator keeps a heap per thread that touched big buffers.
+        self._decoder = ThreadPoolExecutor(
+            max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="image-decode"
+        )
 
     def _timeout(self) -> httpx.Timeout:
         policy = self.policy
         return httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
 
     def close(self) -> None:
-        """Close the HTTP client if this checker built it."""
+        """Stop the decoding threads, and close the HTTP client if this checker built it."""
+        self._decoder.shutdown(wait=True)
         if self._owns_client:
             self._client.close()
 
@@ -320,7 +323,7 @@ class ImageChecker:
         Returns:
             The result; never raises for bad input, network trouble or a broken file.
         """
-        result, _ = self._examine(url, keep=False)
+        result, _ = self._examine(url, convert=False)
         return result
 
     def check_many(self, urls: Sequence[str]) -> list[ImageCheckResult]:
@@ -343,31 +346,20 @@ class ImageChecker:
             The check of the original and the JPEG bytes, or None when the picture could not be
             read (unreachable, damaged, not an image, too large, blocked).
         """
-        result, image = self._examine(url, keep=True)
-        if image is None:
-            return result, None
-        try:
-            with self._decode_slots:
-                return result, to_srgb_jpeg(image)
-        except _DECODE_ERRORS as exc:
-            logger.warning("conversion failed for %s: %s", _redact(url), exc)
-            result.detail = f"{result.detail}; conversion failed: {exc}".lstrip("; ")
-            return result, None
-        finally:
-            image.close()
+        return self._examine(url, convert=True)
 
     # -- one URL ----------------------------------------------------------------------------
 
-    def _examine(self, url: str, *, keep: bool) -> tuple[ImageCheckResult, Image.Image | None]:
+    def _examine(self, url: str, *, convert: bool) -> tuple[ImageCheckResult, bytes | None]:
         started = time.monotonic()
         result = ImageCheckResult(url=url, verdict=ImageVerdict.UNREACHABLE)
-        image: Image.Image | None = None
+        converted: bytes | None = None
         try:
             fetched = self._fetch(url, started + self.policy.total_timeout)
             result.http_status = fetched.http_status
             result.content_type = fetched.content_type
             result.bytes = len(fetched.body)
-            image = self._read(fetched, result, keep=keep)
+            converted = self._decoder.submit(self._read, fetched, result, convert=convert).result()
         except _Stop as stop:
             result.verdict = stop.verdict
             result.detail = stop.detail
@@ -380,7 +372,7 @@ class ImageChecker:
             result.detail = f"could not be read ({type(exc).__name__})"
         result.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         logger.debug("image check %s: %s %s", _redact(url), result.verdict, result.detail)
-        return result, image
+        return result, converted
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -553,8 +545,12 @@ class ImageChecker:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _read(self, fetched: _Fetched, result: ImageCheckResult, *, keep: bool) -> Image.Image | None:
-        """Header, limits, full decode, verdict and warnings; returns the decoded image if `keep`."""
+    def _read(self, fetched: _Fetched, result: ImageCheckResult, *, convert: bool) -> bytes | None:
+        """Header, limits, full decode, verdict and warnings (on a decoding thread).
+
+        Returns:
+            The picture as an sRGB JPEG when `convert` and it could be read, else None.
+        """
         body = fetched.body
         if not body:
             raise _Stop(ImageVerdict.NOT_AN_IMAGE, "empty response: no picture data")
@@ -579,14 +575,13 @@ class ImageChecker:
             )
         result.warnings = self._warnings(image, len(body))
         try:
-            with self._decode_slots:
-                if not keep and image.format == "JPEG":
-                    # Scaled JPEG decoding still reads every byte (so truncation shows) but
-                    # allocates a fraction of the pixels; the thumbnail needs no more.
-                    box = self.policy.thumbnail_box
-                    image.draft(None, (box[0] * 2, box[1] * 2))
-                image.load()
-                result.thumbnail_png = thumbnail_png(image, box=self.policy.thumbnail_box)
+            if not convert and image.format == "JPEG":
+                # Scaled JPEG decoding still reads every byte (so truncation shows) but
+                # allocates a fraction of the pixels; the thumbnail needs no more.
+                box = self.policy.thumbnail_box
+                image.draft(None, (box[0] * 2, box[1] * 2))
+            image.load()
+            result.thumbnail_png = thumbnail_png(image, box=self.policy.thumbnail_box)
         except _DECODE_ERRORS as exc:
             image.close()
             raise _Stop(
@@ -594,11 +589,16 @@ class ImageChecker:
                 f"{result.format or 'image'} data is cut short or corrupt ({exc}): "
                 "it displays partly or split",
             ) from exc
-        result.verdict, result.detail = self._verdict(image)
-        if keep:
-            return image
-        image.close()
-        return None
+        with image:
+            result.verdict, result.detail = self._verdict(image)
+            if not convert:
+                return None
+            try:
+                return to_srgb_jpeg(image)
+            except _DECODE_ERRORS as exc:
+                logger.warning("conversion failed for %s: %s", _redact(result.url), exc)
+                result.detail = f"{result.detail}; conversion failed: {exc}".lstrip("; ")
+                return None
 
     @staticmethod
     def _verdict(image: Image.Image) -> tuple[ImageVerdict, str]:
