@@ -74,6 +74,9 @@ def run(args: argparse.Namespace, components: Any) -> int:
         )
     except SQLAlchemyError as exc:
         return fail(f"the database cannot be written ({type(exc).__name__}); check DATABASE_URL")
+    finally:
+        # A one-shot command: hang up on the marketplaces rather than leave it to process exit.
+        components.connectors.close()
     if not results:
         return fail("the account has no stores to sync: add one with `store add`")
     for result in results:
