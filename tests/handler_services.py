@@ -48,12 +48,20 @@ NEXT_IMAGE_GRAB = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
 class NotSetUp:
-    """A service the test did not set up: any use fails the test."""
+    """A service the test did not set up: any use fails the test.
+
+    Uses are also recorded in `used`, so a test can tell even when the code under test catches
+    the failure to carry on (as the checks do with live calls).
+    """
 
     def __init__(self, name: str) -> None:
         self._name = name
+        self.used: list[str] = []
 
     def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        self.used.append(attribute)
         raise AssertionError(f"the check used {self._name} (.{attribute}), which this test did not set up")
 
 

@@ -19,6 +19,7 @@ from handlers.diagnosis import ActionKind, CheckStatus, DetailRequest, Diagnosis
 from handlers.registry import FlowRequest
 from handlers.services import Services
 from tests.handler_services import (
+    NotSetUp,
     add,
     ask,
     live_services,
@@ -76,12 +77,14 @@ def test_sku_in_a_recent_report_is_present_without_asking_the_platform(
     before = snapshot(engine)
 
     # No report refresher: a request to the platform would fail this test.
-    diagnosis = _diagnose(ask(account, "REP-OK"), make_services(engine, clock=lambda: datetime.now(UTC)))
+    services = make_services(engine, clock=lambda: datetime.now(UTC))
+    diagnosis = _diagnose(ask(account, "REP-OK"), services)
 
     assert diagnosis.verdict == "present"
     assert "6 h ago" in diagnosis.summary and "Amazon US" in diagnosis.summary
     assert [f.status for f in diagnosis.findings] == [CheckStatus.OK, CheckStatus.OK]
     assert diagnosis.tables[0].rows[0][2:] == ["2", "yes"]
+    assert isinstance(services.reports, NotSetUp) and services.reports.used == []
     assert snapshot(engine) == before
 
 
