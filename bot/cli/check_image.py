@@ -56,7 +56,12 @@ def run(args: argparse.Namespace, components: Any) -> int:
         return fail("check-image needs at least one image URL, e.g. check-image https://example.com/a.jpg")
     if len(urls) > _MAX_URLS:
         return fail(f"check-image takes at most {_MAX_URLS} URLs at a time, not {len(urls)}")
-    results: list[ImageCheckResult] = components.image_checker.check_many(urls)
+    checker = components.image_checker
+    try:
+        results: list[ImageCheckResult] = checker.check_many(urls)
+    finally:
+        # The command is the checker's last user in this process: release its connections.
+        checker.close()
     for result in results:
         if args.json:
             sys.stdout.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
