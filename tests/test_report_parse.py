@@ -311,6 +311,27 @@ def test_report_dates(text: str, expected: datetime | None) -> None:
     assert parse_report_date(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "02/05/2020 05:18:00 MEST",
+        "31/12/2019 23:30:00 CET",
+        "2021-01-15 23:00:00 PST",
+        "2021-07-15T12:00:00.250+02:00",
+    ],
+)
+def test_dates_in_storage_form_match_the_parsed_dates(text: str) -> None:
+    """The bulk import writes SQLite dates as text: the same moment as the parsed datetime."""
+    rows = [("Becher", "MUG-1", "5", "1", text, "B01", "DEFAULT", "Active")]
+    data = listings_text(rows).encode()
+
+    parsed = next(ReportParser("listings").records([data]))[7]
+    stored = next(ReportParser("listings").records([data], stored_dates=True))[7]
+
+    assert isinstance(parsed, datetime)
+    assert stored == parsed.isoformat(" ", "microseconds")[:26]
+
+
 def test_unreadable_date_keeps_the_row() -> None:
     rows = [("Becher", "MUG-1", "5", "1", "someday", "B01", "DEFAULT", "Active")]
     parsed, parser = parse(listings_text(rows).encode())

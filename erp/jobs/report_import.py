@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, literal_column
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from erp.jobs.report_parse import ReportFormatError, ReportParser, RowTuple
@@ -115,10 +117,10 @@ def import_report_stream(
     try:
         with sessions() as session:
             connection = session.connection()
-            write = _row_writer(connection)
+            write = _row_writer(connection, report_id)
             rows = 0
-            text_dates = connection.dialect.name == "sqlite"
-            for batch in _batches(parser.records(chunks), report_id, text_dates=text_dates):
+            stored_dates = connection.dialect.name == "sqlite"
+            for batch in _batches(parser.records(chunks, stored_dates=stored_dates)):
                 write(batch)
                 rows += len(batch)
             report = session.get(PlatformReport, report_id)
@@ -139,6 +141,11 @@ def import_report_stream(
         raise ReportImportError(str(exc), report_id) from exc
     except OSError as exc:
         message = f"the report could not be read ({exc.strerror or exc})"
+        _fail_report(sessions, report_id, message)
+        raise ReportImportError(message, report_id) from exc
+    except SQLAlchemyError as exc:
+        log.exception("storing report %s failed", report_id)
+        message = "the database could not store the report (see the logs); nothing of it was kept"
         _fail_report(sessions, report_id, message)
         raise ReportImportError(message, report_id) from exc
     return ImportResult(
@@ -171,7 +178,12 @@ def import_report_file(
     except OSError as exc:
         raise ReportImportError(f"cannot open the file ({exc.strerror or exc})") from exc
     return import_report_stream(
-        sessions, store_id, kind, _read_chunks(handle), source="file", generated_at=generated_at
+        sessions,
+        store_id,
+        kind,
+        _read_chunks(handle),
+        source="file",
+        generated_at=generated_at,
     )
 
 
@@ -181,74 +193,41 @@ def _read_chunks(handle: Any) -> Iterator[bytes]:
             yield chunk
 
 
-_ROW_COLUMNS = (
-    "report_id",
-    "sku",
-    "asin",
-    "title",
-    "price",
-    "quantity",
-    "status",
-    "fulfillment_channel",
-    "opened_at",
-)
+_ROW_COLUMNS = ("sku", "asin", "title", "price", "quantity", "status", "fulfillment_channel", "opened_at")
 
 
-def _batches(
-    rows: Iterable[RowTuple], report_id: int, *, text_dates: bool
-) -> Iterator[list[tuple[Any, ...]]]:
-    """Rows as insert tuples (in `_ROW_COLUMNS` order), cut to the column widths, in batches.
-
-    With `text_dates`, dates are written in SQLAlchemy's SQLite storage format (see `_row_writer`).
-    """
-    batch: list[tuple[Any, ...]] = []
-    append = batch.append
-    for sku, asin, title, price, quantity, status, channel, moment in rows:
-        opened_at: datetime | str | None = moment
-        if text_dates and moment is not None:
-            opened_at = moment.isoformat(" ", "microseconds")[:26]
-        append(
-            (
-                report_id,
-                sku[:120],
-                asin[:40],
-                title[:500],
-                price[:30],
-                quantity,
-                status[:30],
-                channel[:30],
-                opened_at,
-            )
-        )
-        if len(batch) >= BATCH_ROWS:
-            yield batch
-            batch = []
-            append = batch.append
-    if batch:
+def _batches(rows: Iterable[RowTuple]) -> Iterator[list[RowTuple]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, BATCH_ROWS)):
         yield batch
 
 
-def _row_writer(connection: Connection) -> Callable[[list[tuple[Any, ...]]], None]:
-    """A function that inserts a batch of row tuples on `connection`, in its transaction.
+def _row_writer(connection: Connection, report_id: int) -> Callable[[list[RowTuple]], None]:
+    """A function that inserts a batch of parsed rows of one report, in the connection's transaction.
 
     The statement is a Core insert compiled for the connection's dialect. On SQLite the batch goes
-    straight to the driver's executemany with dates already in SQLAlchemy's storage format: Core's
-    per-value type processing would otherwise cost as much as parsing the report. Elsewhere Core
-    executes it (on PostgreSQL as multi-row VALUES).
+    straight to the driver's executemany (the report id compiled in, dates already in
+    SQLAlchemy's storage form): Core's per-value type processing would otherwise cost as much as
+    parsing the report. Elsewhere Core executes it (on PostgreSQL as multi-row VALUES).
     """
     table = ReportRow.__table__  # type: ignore[attr-defined]
-    statement = insert(table)
     if connection.dialect.name != "sqlite":
+        statement = insert(table)
 
-        def write_core(batch: list[tuple[Any, ...]]) -> None:
-            connection.execute(statement, [dict(zip(_ROW_COLUMNS, row, strict=True)) for row in batch])
+        def write_core(batch: list[RowTuple]) -> None:
+            connection.execute(
+                statement,
+                [{"report_id": report_id, **dict(zip(_ROW_COLUMNS, row, strict=True))} for row in batch],
+            )
 
         return write_core
+    # An int from our own database, compiled in so each row's parameters are exactly the parsed tuple.
+    statement = insert(table).values(report_id=literal_column(str(int(report_id))))
     compiled = statement.compile(dialect=connection.dialect, column_keys=list(_ROW_COLUMNS))
     assert tuple(compiled.positiontup or ()) == _ROW_COLUMNS
     sql = str(compiled)
 
-    def write_sqlite(batch: list[tuple[Any, ...]]) -> None:
+    def write_sqlite(batch: list[RowTuple]) -> None:
         connection.exec_driver_sql(sql, batch)
 
     return write_sqlite

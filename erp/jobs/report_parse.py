@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import html
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
-
-from erp.models import ReportKind
 
 
 class ReportFormatError(ValueError):
@@ -40,7 +38,8 @@ class ParsedRow(NamedTuple):
     opened_at: datetime | None
 
 
-RowTuple = tuple[str, str, str, str, int | None, str, str, datetime | None]
+# ParsedRow's fields as a plain tuple; the date is text when asked for in storage form.
+RowTuple = tuple[str, str, str, str, int | None, str, str, datetime | str | None]
 
 
 @dataclass
@@ -53,9 +52,13 @@ class ParseStats:
     bad_dates: int = 0
 
 
+# The report kinds (`erp.models.ReportKind` values), spelled out: parsing needs no database.
+LISTINGS = "listings"
+INVENTORY = "inventory"
+
 # Header names per field, first match wins. Lower-case: headers are matched case-insensitively.
 _COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
-    ReportKind.LISTINGS: {
+    LISTINGS: {
         "sku": ("seller-sku", "sku"),
         "asin": ("asin1", "asin"),
         "title": ("item-name", "product-name", "title"),
@@ -65,7 +68,7 @@ _COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "fulfillment_channel": ("fulfillment-channel",),
         "opened_at": ("open-date",),
     },
-    ReportKind.INVENTORY: {
+    INVENTORY: {
         "sku": ("sku",),
         "asin": ("asin", "asin1"),
         "title": ("product-name", "item-name"),
@@ -78,8 +81,8 @@ _COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # Columns only one kind of report has: they tell a seller which kind a file really is.
 _SIGNATURES: dict[str, set[str]] = {
-    ReportKind.LISTINGS: {"seller-sku", "listing-id", "item-name"},
-    ReportKind.INVENTORY: {"fnsku", "afn-fulfillable-quantity", "afn-listing-exists"},
+    LISTINGS: {"seller-sku", "listing-id", "item-name"},
+    INVENTORY: {"fnsku", "afn-fulfillable-quantity", "afn-listing-exists"},
 }
 _FIELDS = ("sku", "asin", "title", "price", "quantity", "status", "fulfillment_channel", "opened_at")
 
@@ -125,6 +128,12 @@ _ZONES: dict[str, timedelta] = {
     }.items()
 }
 
+# The longest values kept (the report row columns' sizes): a SKU longer than any platform allows
+# is a broken row; longer titles and codes are cut.
+MAX_SKU = 120
+MAX_TITLE = 500
+MAX_CODE = 30
+
 _GZIP_MAGIC = b"\x1f\x8b"
 _NBSP = ("\xa0", "\u202f", "\u2007")
 
@@ -147,32 +156,92 @@ class _DateParser:
     """
 
     def __init__(self) -> None:
-        self._days: dict[str, datetime] = {}
+        self._days: dict[str, int] = {}  # "date zone" -> UTC epoch second of local midnight
+        self._day_texts: dict[int, str] = {}  # epoch day -> "YYYY-MM-DD "
+        self._clock_texts: dict[int, str] = {}  # second of the day -> "HH:MM:SS.000000"
 
     def parse(self, text: str) -> datetime | None:
+        """The date as an aware UTC datetime, or None when empty or unreadable."""
         text = text.strip()
         if not text:
             return None
         try:
             if text[10:11] in ("T", "t") and text[4:5] == "-":
                 return _parse_iso(text)
-            date_part, _, rest = text.partition(" ")
-            time_part, _, zone = rest.strip().partition(" ")
-            key = date_part + "|" + zone
-            day = self._days.get(key)
-            if day is None:
-                day = _day_start(date_part, zone.strip())
-                if len(self._days) < 100_000:
-                    self._days[key] = day
-            if not time_part:
-                return day
-            pieces = time_part.split(":")
-            seconds = int(pieces[0]) * 3600 + int(pieces[1]) * 60
-            if len(pieces) > 2:
-                seconds += int(float(pieces[2]))
-            return day + timedelta(seconds=seconds)
+            return _EPOCH + timedelta(seconds=self._epoch(text))
         except (ValueError, KeyError, IndexError, OverflowError):
             return None
+
+    def parse_stored(self, text: str) -> str | None:
+        """The date in SQLAlchemy's SQLite storage form (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC)."""
+        # Fast path, once the day is known: the usual fixed-width `DD/MM/YYYY HH:MM:SS ZONE`.
+        if len(text) >= 19 and text[13] == ":" and text[16] == ":" and text[19:20] in ("", " "):
+            day_start = self._days.get(text[:10] + text[19:])
+            if day_start is not None:
+                try:
+                    moment = day_start + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+                except ValueError:
+                    return None
+                day, clock = divmod(moment, 86400)
+                day_text = self._day_texts.get(day) or self._day_text(day)
+                return day_text + (self._clock_texts.get(clock) or self._clock_text(clock))
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            if text[10:11] in ("T", "t") and text[4:5] == "-":
+                return _parse_iso(text).isoformat(" ", "microseconds")[:26]
+            moment = self._epoch(text)
+        except (ValueError, KeyError, IndexError, OverflowError):
+            return None
+        day, clock = divmod(moment, 86400)
+        return self._day_text(day) + self._clock_text(clock)
+
+    def _day_text(self, day: int) -> str:
+        text = self._day_texts[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%d ")
+        return text
+
+    def _clock_text(self, clock: int) -> str:
+        hours, rest = divmod(clock, 3600)
+        text = self._clock_texts[clock] = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}.000000"
+        return text
+
+    def _epoch(self, text: str) -> int:
+        """UTC epoch seconds of a non-ISO report date."""
+        if (
+            len(text) >= 19
+            and text[10] == " "
+            and text[13] == ":"
+            and text[16] == ":"
+            and text[19:20] in ("", " ")
+        ):
+            # The usual fixed-width shape: `DD/MM/YYYY HH:MM:SS ZONE` or `YYYY-MM-DD HH:MM:SS ZONE`.
+            key = text[:10] + text[19:]
+            day = self._days.get(key)
+            if day is None:
+                day = self._remember(key, text[:10], text[19:].strip())
+            return day + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+        date_part, _, rest = text.partition(" ")
+        time_part, _, zone = rest.strip().partition(" ")
+        day = self._remember(date_part + " " + zone, date_part, zone.strip())
+        if not time_part:
+            return day
+        pieces = time_part.split(":")
+        seconds = int(pieces[0]) * 3600 + int(pieces[1]) * 60
+        if len(pieces) > 2:
+            seconds += int(float(pieces[2]))
+        return day + seconds
+
+    def _remember(self, key: str, date_part: str, zone: str) -> int:
+        day = self._days.get(key)
+        if day is None:
+            day = int((_day_start(date_part, zone) - _EPOCH).total_seconds())
+            if len(self._days) < 100_000:
+                self._days[key] = day
+        return day
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _parse_iso(text: str) -> datetime:
@@ -307,8 +376,11 @@ class ReportParser:
         for record in self.records(chunks):
             yield make(record)
 
-    def records(self, chunks: Iterable[bytes]) -> Iterator[RowTuple]:
+    def records(self, chunks: Iterable[bytes], *, stored_dates: bool = False) -> Iterator[RowTuple]:
         """Like `rows`, as plain tuples in `ParsedRow`'s field order: the bulk import's fast path.
+
+        With `stored_dates`, dates come as text in SQLAlchemy's SQLite storage form, ready for the
+        driver (formatting them here, from cached parts, is several times cheaper than per row).
 
         Raises:
             ReportFormatError: no header, or a required column (the SKU) is missing.
@@ -328,7 +400,9 @@ class ReportParser:
             self._channel,
             self._opened_at,
         )
-        parse_date = self._dates.parse
+        parse_date: Callable[[str], datetime | str | None] = (
+            self._dates.parse_stored if stored_dates else self._dates.parse
+        )
         stats = self.stats
         for line in lines:
             cells = line.split("\t")
@@ -338,15 +412,16 @@ class ReportParser:
             if "&" in sku or "\xa0" in sku:
                 sku = _clean(sku)
             sku = sku.strip()
-            if not sku or not sku.isprintable():
+            if not sku or len(sku) > MAX_SKU or not sku.isprintable():
                 stats.skipped += 1
                 continue
             title = ""
             if title_at is not None:
                 title = cells[title_at]
-                if "&" in title or "\xa0" in title or "\u202f" in title or "\u2007" in title:
+                # isascii() is free (a flag on the string): only non-ASCII titles can hold odd spaces.
+                if "&" in title or not title.isascii():
                     title = _clean(title)
-                title = title.strip()
+                title = title.strip()[:MAX_TITLE]
             opened_at = None
             if date_at is not None:
                 raw_date = cells[date_at]
@@ -362,16 +437,15 @@ class ReportParser:
             price = ""
             if price_at is not None:
                 price = cells[price_at]
-                if not price.replace(".", "", 1).isdigit():
-                    price = _price(price)
+                price = _price(price) if "," in price or not price.isascii() else price.strip()
             yield (
                 sku,
-                cells[asin_at].strip() if asin_at is not None else "",
+                cells[asin_at].strip()[:MAX_CODE] if asin_at is not None else "",
                 title,
-                price,
+                price[:MAX_CODE],
                 quantity,
-                cells[status_at].strip() if status_at is not None else "",
-                cells[channel_at].strip() if channel_at is not None else "",
+                cells[status_at].strip()[:MAX_CODE] if status_at is not None else "",
+                cells[channel_at].strip()[:MAX_CODE] if channel_at is not None else "",
                 opened_at,
             )
 
