@@ -358,6 +358,9 @@ class Conversation:
             text = clean_text(turn.value)
 
         if not text or not _has_words(text):
+            # Nothing to tell the language by: answer in the one the seller last wrote in.
+            if turn.language is None:
+                language = pending.language if pending else self._remembered_language(turn.key)
             return self._help(language, empty=True)
         if text.casefold() in _HELP_WORDS:
             return self._help(language, empty=False)
@@ -373,7 +376,7 @@ class Conversation:
         alternatives = [_alternative_flow(a) for a in getattr(match, "alternatives", []) or []]
         alternatives = [a for a in alternatives if a and a != flow and a in self.handlers]
         if flow is None or flow not in self.handlers:
-            self._clear(turn.key)
+            self._clear(turn.key, language)
             return self._out_of_scope(language)
         if getattr(match, "close", False) and alternatives:
             flows = [flow, alternatives[0]]
@@ -492,7 +495,7 @@ class Conversation:
                 detail_request=result,
                 choices=list(result.choices),
             )
-        self._clear(key)
+        self._clear(key, language)
         return Reply(
             kind="diagnosis",
             language=language,
@@ -544,7 +547,7 @@ class Conversation:
             )
             if diagnosis.verdict == "explained":  # refused: keep a trace of who tried
                 self._audit(speaker, str(kind), "refused", diagnosis.summary, store_id=store_id)
-            self._clear(key)
+            self._clear(key, language)
             return Reply(
                 kind="diagnosis",
                 language=language,
@@ -787,11 +790,13 @@ class Conversation:
 
     def _remembered_language(self, key: str) -> Language:
         try:
-            pending = self._load(key)
+            with self.services.sessions() as session:
+                row = session.get(ConversationState, key)
+                remembered = row.state.get("language") if row is not None else None
         except Exception:  # the language is a nicety; never fail an action over it
             logger.exception("conversation %s: could not read its state", key)
             return "en"
-        return pending.language if pending else "en"
+        return "zh" if remembered == "zh" else "en"
 
     def _save(self, key: str, pending: _Pending) -> None:
         with self.services.sessions() as session:
@@ -805,12 +810,18 @@ class Conversation:
                 session.add(row)
             session.commit()
 
-    def _clear(self, key: str) -> None:
+    def _clear(self, key: str, language: Language) -> None:
+        """Nothing is pending any more; only the seller's language is remembered."""
         with self.services.sessions() as session:
             row = session.get(ConversationState, key)
-            if row is not None:
-                session.delete(row)
-                session.commit()
+            state: dict[str, object] = {"kind": "idle", "language": language}
+            if row is None:
+                session.add(ConversationState(key=key[:200], state=state, updated_at=self.services.clock()))
+            else:
+                row.state = state
+                row.updated_at = self.services.clock()
+                session.add(row)
+            session.commit()
 
     def _audit(
         self, speaker: Speaker, action: str, result: str, detail: str, *, store_id: int | None = None

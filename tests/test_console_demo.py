@@ -3,6 +3,7 @@ in a real process that seeds the demo into an empty database and starts its sand
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
@@ -51,8 +52,9 @@ class ConsoleProcess:
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.process.stdout is not None
-        for chunk in iter(lambda: self.process.stdout.read1(65536), b""):  # type: ignore[union-attr]
+        stream = self.process.stdout
+        assert isinstance(stream, io.BufferedReader)
+        for chunk in iter(lambda: stream.read1(65536), b""):
             with self._changed:
                 self._output += chunk
                 self._changed.notify_all()
@@ -208,14 +210,24 @@ def test_publish_image_error_conversation(console: ConsoleProcess, tmp_path: Pat
 
 
 def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path) -> None:
-    out = console.finish(
+    console.send(
         "How do I delete the data of store Shopee MY?",
+        "1",
+        "not the name",  # anything but the store's name cancels
         "1",
         "Shopee MY",  # typed name confirms
         "1",  # undo
         "怎么删除店铺数据",
         "2",
+        # Bad input: each line still gets a friendly answer, and the chat goes on.
+        "",
+        "\U0001f600\U0001f600\U0001f64f",
+        "x" * 40_000,
+        "7",
     )
+    assert console.process.stdin is not None
+    console.process.stdin.write(bytes(range(1, 256)).replace(b"\n", b"").replace(b"\r", b"") + b"\n")
+    out = console.finish("quit", "How do I delete the data of store Amazon US?")  # after quit: never read
     _in_order(
         out,
         [
@@ -224,6 +236,8 @@ def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path)
             "your user name -> Platform authorization -> the Shopee icon -> the store -> More -> Delete",
             "[1] Delete the data of Shopee MY",
             "Type the store's name (Shopee MY) to confirm",
+            "Cancelled: nothing was deleted.",
+            "Type the store's name (Shopee MY) to confirm",
             "The data of Shopee MY is deleted from the software. You can undo this until",
             "[1] Undo: restore Shopee MY",
             "Shopee MY is back with all its data",
@@ -231,8 +245,14 @@ def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path)
             "请问是哪个店铺？",
             "[2] Amazon US (amazon)",
             "删除 Amazon US 的数据将从本软件中移除",
+            # The empty line and the emoji: answered in the language the seller last wrote in.
+            "我没有看到您的问题",
+            "我没有看到您的问题",
+            "请回复 1 到",  # "7" when the last answer had fewer options
         ],
     )
+    assert "Traceback" not in out and "you>" not in out  # piped: no prompt noise
+    assert "Deleting the data of Amazon US" not in out  # the line after quit was not answered
     assert len(list((tmp_path / "data" / "exports").glob("store-*.zip"))) == 1
 
 

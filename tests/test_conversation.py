@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.conversation import Conversation, Speaker, Turn
 from erp.models import AuditLog, ConversationState, Product, PublishAttempt, Store
@@ -136,7 +136,8 @@ def test_pending_detail_continues_with_a_bare_answer(world: World) -> None:
     assert second.kind == "diagnosis" and second.diagnosis is not None
     assert second.diagnosis.verdict == "damaged"
     with Session(world.engine) as session:
-        assert session.get(ConversationState, "k2") is None  # answered: nothing pending any more
+        state = session.get(ConversationState, "k2")
+        assert state is not None and state.state == {"kind": "idle", "language": "en"}  # nothing pending
 
 
 def test_a_clicked_choice_continues_too(world: World) -> None:
@@ -228,7 +229,7 @@ def test_delete_for_the_owner_refusal_for_a_member_and_undo(world: World) -> Non
     )
     assert undone.diagnosis is not None and undone.diagnosis.verdict == "restored"
     with Session(world.engine) as session:
-        audit = [(a.action, a.result) for a in session.exec(select(AuditLog).order_by(AuditLog.id))]
+        audit = [(a.action, a.result) for a in session.exec(select(AuditLog).order_by(col(AuditLog.id)))]
     assert audit == [
         ("delete_store_data", "refused"),
         ("delete_store_data", "ok"),
@@ -250,7 +251,7 @@ def test_convert_rgb_returns_a_jpeg_and_is_audited(world: World, tmp_path: Path)
     )
     assert failed.files == [] and "could not convert" in failed.text
     with Session(world.engine) as session:
-        audit = [(a.action, a.result) for a in session.exec(select(AuditLog).order_by(AuditLog.id))]
+        audit = [(a.action, a.result) for a in session.exec(select(AuditLog).order_by(col(AuditLog.id)))]
     assert audit == [("convert_image", "ok"), ("convert_image", "failed")]
 
 
