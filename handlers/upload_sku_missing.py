@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 from erp.models import Product, ProductState, Store, UploadRecord, UploadStatus
 from handlers.diagnosis import (
     CheckStatus,
-    Choice,
     DetailRequest,
     Diagnosis,
     Finding,
@@ -31,7 +30,6 @@ from handlers.sku_lookup import (
     products_with_sku,
     recent_upload_choices,
     scope_stores,
-    sku_choices_from_products,
     talk_to_person,
     visible_stores,
     when,
@@ -299,11 +297,6 @@ def _not_in_product_list(
         )
     )
     return diagnosis
-
-
-def near_match_choices(session: Session, stores: list[Store], sku: str) -> list[Choice]:
-    """The near matches as choices, for a surface that wants to offer them as buttons."""
-    return sku_choices_from_products(near_matches(session, stores, sku), stores)
 
 
 def _deleted(
