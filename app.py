@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from knowledge.loader import KnowledgeBase
-    from knowledge.matcher import Matcher
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
     from bot.conversation import Conversation
     from handlers.services import Services
+    from knowledge.loader import KnowledgeBase
+    from knowledge.matcher import Matcher
 
 COMMAND_GROUPS = (
     "console",
