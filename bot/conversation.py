@@ -60,6 +60,8 @@ MAX_BARE_ANSWER_WORDS = 4
 # Flows whose explanation already answers the general question ("when are images captured?",
 # "how do I delete a store's data?"): with no detail given, explain first, then offer the check.
 EXPLAIN_FIRST = frozenset({"image_grab", "delete_store_data"})
+# Flows with a live check that needs no detail at all (the order sync runs for every store).
+CHECKS_WITHOUT_DETAILS = frozenset({"orders_not_synced"})
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd]")
 _HELP_WORDS = {"help", "?", "帮助", "菜单", "menu", "hi", "hello", "你好", "您好"}
@@ -472,6 +474,10 @@ class Conversation:
             question=question[:MAX_MATCH_CHARS],
             progress=progress,
         )
+        if _is_empty(entities) and flow not in CHECKS_WITHOUT_DETAILS and not self._required_details(flow):
+            # Every detail is optional and none was given: nothing to check, the knowledge answers.
+            self._clear(key, language)
+            return self._explain(flow, language)
         result = self.handlers[flow](request, self.services)
         if isinstance(result, DetailRequest):
             self._save(
@@ -660,6 +666,12 @@ class Conversation:
         )
 
     # -- replies ----------------------------------------------------------------------------------
+
+    def _required_details(self, flow: str) -> list[str]:
+        try:
+            return list(self.knowledge.flow(flow).required_details)
+        except (AttributeError, KeyError):
+            return ["unknown"]  # no knowledge of the flow: let its handler decide
 
     def _flow_title(self, flow: str, language: Language) -> str:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,9 @@ from sqlmodel import Session, col, select
 
 from bot.conversation import Conversation, Speaker, Turn
 from erp.models import AuditLog, ConversationState, Product, PublishAttempt, Store
-from handlers.diagnosis import ActionKind
+from handlers.diagnosis import ActionKind, HandlerResult
+from handlers.registry import HANDLERS, FlowRequest
+from handlers.services import Services
 from knowledge.loader import KnowledgeBase, load_knowledge
 from knowledge.matcher import Matcher
 from tests.services_fixture import (
@@ -305,3 +307,36 @@ def test_run_flow_for_a_slash_command(world: World) -> None:
     assert reply.diagnosis.verdict == "not_an_image"
     unknown = world.conversation.run_flow("make_coffee", world.member, "", key="slack:T1:C1:U2")
     assert unknown.kind == "message"
+
+
+def test_a_flow_with_only_optional_details_and_none_given_is_explained(
+    world: World, knowledge: KnowledgeBase, matcher: Matcher
+) -> None:
+    flow = knowledge.flow("image_grab")
+    optional_only = replace(
+        knowledge,
+        flows={**knowledge.flows, "image_grab": replace(flow, required_details=[], optional_details=["sku"])},
+    )
+    calls: list[str] = []
+
+    def grab_handler(request: FlowRequest, services: Services) -> HandlerResult:
+        calls.append(request.question)
+        return HANDLERS["image_grab"](request, services)
+
+    conversation = Conversation(
+        services=world.conversation.services,
+        knowledge=optional_only,
+        matcher=matcher,
+        handlers={**HANDLERS, "image_grab": grab_handler},
+    )
+    reply = conversation.respond(
+        Turn(key="k15", speaker=world.owner, text="when are product images grabbed?")
+    )
+    assert reply.kind == "explain" and reply.flow == "image_grab"
+    assert reply.title == flow.text("en").title and reply.steps == flow.text("en").steps
+    assert calls == []  # nothing to check: the knowledge answers
+    # Naming a SKU makes it a live check again.
+    checked = conversation.respond(
+        Turn(key="k15", speaker=world.owner, text="when are the images of DEMO-SHOP-1 grabbed?")
+    )
+    assert calls and checked.flow == "image_grab" and checked.kind in ("diagnosis", "ask_detail")
