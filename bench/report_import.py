@@ -119,7 +119,7 @@ def main() -> int:
         )
         print(f"imported {result.rows:,} rows in {elapsed:.2f} s: {result.rows / elapsed:,.0f} rows/s")
         # On a shared machine the wall clock includes waiting for a core; CPU time does not.
-        print(f"CPU time {cpu:.2f} s : {result.rows / cpu:,.0f} rows per CPU second")
+        print(f"CPU time {cpu:.2f} s: {result.rows / cpu:,.0f} rows per CPU second")
         print(f"peak memory: {peak_mb():.0f} MB (before the import: {baseline:.0f} MB)")
         engine.dispose()
     return 0

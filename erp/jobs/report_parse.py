@@ -404,15 +404,16 @@ class ReportParser:
             self._dates.parse_stored if stored_dates else self._dates.parse
         )
         stats = self.stats
+        max_sku, max_title, max_code = MAX_SKU, MAX_TITLE, MAX_CODE
         for line in lines:
             cells = line.split("\t")
             if len(cells) < width:
                 cells.extend([""] * (width - len(cells)))
             sku = cells[sku_at]
-            if "&" in sku or "\xa0" in sku:
+            if "&" in sku or not sku.isascii():
                 sku = _clean(sku)
             sku = sku.strip()
-            if not sku or len(sku) > MAX_SKU or not sku.isprintable():
+            if not sku or len(sku) > max_sku or not sku.isprintable():
                 stats.skipped += 1
                 continue
             title = ""
@@ -421,7 +422,7 @@ class ReportParser:
                 # isascii() is free (a flag on the string): only non-ASCII titles can hold odd spaces.
                 if "&" in title or not title.isascii():
                     title = _clean(title)
-                title = title.strip()[:MAX_TITLE]
+                title = title.strip()[:max_title]
             opened_at = None
             if date_at is not None:
                 raw_date = cells[date_at]
@@ -440,12 +441,12 @@ class ReportParser:
                 price = _price(price) if "," in price or not price.isascii() else price.strip()
             yield (
                 sku,
-                cells[asin_at].strip()[:MAX_CODE] if asin_at is not None else "",
+                cells[asin_at].strip()[:max_code] if asin_at is not None else "",
                 title,
-                price[:MAX_CODE],
+                price[:max_code],
                 quantity,
-                cells[status_at].strip()[:MAX_CODE] if status_at is not None else "",
-                cells[channel_at].strip()[:MAX_CODE] if channel_at is not None else "",
+                cells[status_at].strip()[:max_code] if status_at is not None else "",
+                cells[channel_at].strip()[:max_code] if channel_at is not None else "",
                 opened_at,
             )
 
