@@ -36,6 +36,12 @@ class Call:
     args: dict[str, Any]
     headers: dict[str, str]
     raw: bytes = b""
+    response: dict[str, Any] = field(default_factory=dict)  # what the fake answered
+
+    @property
+    def ts(self) -> str:
+        """The ts Slack gave a posted message."""
+        return str(self.response.get("ts", ""))
 
 
 @dataclass
@@ -202,12 +208,20 @@ class FakeSlack:
         elif raw:
             args.update(dict(urllib.parse.parse_qsl(raw.decode())))
         method = parsed.path.removeprefix("/api/")
+        call = Call(method, args, headers, raw)
         with self._lock:
-            self.calls.append(Call(method, args, headers, raw))
+            self.calls.append(call)
             knobs = self._knobs.get(method)
             knob = knobs.pop(0) if knobs else None
         if method in self._delays:
             time.sleep(self._delays[method])
+        status, body, extra = self._answer(method, args, headers, knob)
+        call.response = body
+        return status, body, extra
+
+    def _answer(
+        self, method: str, args: dict[str, Any], headers: dict[str, str], knob: _Knob | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if knob is not None:
             return knob.status, knob.body, knob.headers
         token = headers.get("authorization", "").removeprefix("Bearer ")

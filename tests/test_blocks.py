@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from bot.conversation import Reply
 from bot.render.blocks import render_reply, render_text
@@ -175,5 +176,8 @@ def test_progress_edits_one_message_at_most_about_once_a_second(fake_slack: Fake
     assert len(posts) == 1
     assert 1 <= len(updates) <= 3  # throttled: about one per second, plus the final state
     assert {u.args["ts"] for u in updates} == {next(iter(fake_slack.messages.values())).ts}
+    assert any(re.search(r"Amazon US: [\d,]+ orders \(page \d+\)…", u.args["text"]) for u in updates)
     final = updates[-1].args["text"]
-    assert "Amazon US: 4,000 orders (page 40)" in final and "Shopee MY: done, 312 new" in final
+    # When the check is over, nothing is left looking as if it were still running.
+    assert final.startswith("Order sync finished")
+    assert "Amazon US: done, 4,000 orders checked" in final and "Shopee MY: done, 312 new" in final

@@ -8,7 +8,7 @@ import time
 import httpx
 
 from erp.models import ProcessedEvent
-from tests.fake_slack import ESCALATION_CHANNEL, RunningBot, sign
+from tests.fake_slack import ESCALATION_CHANNEL, RunningBot
 
 
 def _texts(call_args: dict) -> str:
@@ -176,8 +176,3 @@ def test_mentions_are_answered_in_a_thread(slack_bot: RunningBot) -> None:
     post = fake.wait_for(lambda: fake.posts("C5"))[0]
     assert post.args.get("thread_ts")
     assert "DEMO-UP-FAILED" in _texts(post.args)
-
-
-def test_escalation_channel_is_configured(slack_bot: RunningBot) -> None:
-    assert slack_bot.components.settings.escalation_channel == ESCALATION_CHANNEL
-    _ = sign

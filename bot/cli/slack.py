@@ -7,6 +7,7 @@ import importlib
 import logging
 import signal
 import sys
+from dataclasses import replace
 from typing import Any
 
 from bot.cli.common import EXIT_OK, fail
@@ -26,22 +27,24 @@ def add_parser(subparsers: Any) -> list[str]:
 
 
 def run(args: argparse.Namespace, components: Any) -> int:
-    from bot.slack.app_factory import SlackConfigError, build_app
+    from bot.slack.app_factory import SlackConfigError, build_app, check_config
 
     settings = components.settings
-    if args.command == "socket" and not settings.slack_app_token:
-        return fail("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
+    try:
+        check_config(settings, socket_mode=args.command == "socket")
+    except SlackConfigError as exc:
+        return fail(str(exc))
     port = args.port if getattr(args, "port", None) is not None else settings.port
     if args.command == "serve" and not 0 <= port <= 65535:
         return fail(f"--port must be between 0 and 65535, not {port}")
-    try:
-        app = build_app(settings, components)
-    except SlackConfigError as exc:
-        return fail(str(exc))
-    except Exception as exc:  # e.g. auth.test refused the token: one line, not a traceback
-        return fail(f"could not start the Slack app: {exc}")
     platforms = start_demo_platforms(components)
     try:
+        try:
+            app = build_app(components.settings, components, socket_mode=args.command == "socket")
+        except SlackConfigError as exc:
+            return fail(str(exc))
+        except Exception as exc:  # e.g. auth.test refused the token: one line, not a traceback
+            return fail(f"could not start the Slack app: {exc}")
         if args.command == "socket":
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -89,12 +92,19 @@ def start_demo_platforms(components: Any) -> list[Any]:
         return []
     try:
         started = starter(components)
+    except LookupError:  # no demo in this database: nothing to start
+        return []
     except Exception:  # the bot still serves real stores when the demo cannot start
         log.exception("the demo's sandbox platforms did not start")
         return []
-    if started is None:
-        return []
-    return list(started) if isinstance(started, list | tuple) else [started]
+    allow = tuple(getattr(started, "allow_hosts", ()) or ())
+    if allow:
+        # The demo's picture host is on loopback, which image fetches refuse unless allowed.
+        settings = components.settings
+        components.settings = replace(
+            settings, fetch_allow=tuple(dict.fromkeys((*settings.fetch_allow, *allow)))
+        )
+    return [started]
 
 
 def _stop(platform: Any) -> None:

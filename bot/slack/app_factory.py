@@ -80,7 +80,19 @@ def default_evidence_renderer() -> Callable[..., bytes] | None:
     return render_evidence_card
 
 
-def build_app(settings: Settings, components: Any, *, token_verification: bool = True) -> App:
+def check_config(settings: Settings, *, socket_mode: bool = False) -> None:
+    """Raise `SlackConfigError` naming what to set when Slack cannot be served with `settings`."""
+    if socket_mode and not settings.slack_app_token:
+        raise SlackConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
+    if not socket_mode and not settings.slack_signing_secret:
+        raise SlackConfigError("SLACK_SIGNING_SECRET is not set: Slack requests cannot be verified")
+    if not settings.slack_bot_token and not settings.oauth_enabled:
+        raise SlackConfigError("set SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for installs")
+
+
+def build_app(
+    settings: Settings, components: Any, *, token_verification: bool = True, socket_mode: bool = False
+) -> App:
     """The Bolt app with every surface registered.
 
     Args:
@@ -88,14 +100,12 @@ def build_app(settings: Settings, components: Any, *, token_verification: bool =
         components: the composition root (`app.Components`): `engine`, `session()`,
             `conversation` and `services` are used.
         token_verification: call `auth.test` at start (single-workspace mode).
+        socket_mode: requests arrive over Socket Mode (no signing secret needed).
 
     Raises:
-        SlackConfigError: neither a bot token nor OAuth credentials, or no signing secret.
+        SlackConfigError: neither a bot token nor OAuth credentials.
     """
-    if not settings.slack_signing_secret:
-        raise SlackConfigError("SLACK_SIGNING_SECRET is not set: Slack requests cannot be verified")
-    if not settings.slack_bot_token and not settings.oauth_enabled:
-        raise SlackConfigError("set SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for installs")
+    check_config(settings, socket_mode=socket_mode)
     sessions = components.session
     clock = getattr(components.services, "clock", lambda: datetime.now(UTC))
     escalations = EscalationService(
@@ -113,7 +123,8 @@ def build_app(settings: Settings, components: Any, *, token_verification: bool =
         state_store = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=components.engine)
         state_store.create_tables()
         app = App(
-            signing_secret=settings.slack_signing_secret,
+            signing_secret=settings.slack_signing_secret or None,
+            request_verification_enabled=not socket_mode,
             client=web_client(settings, None),
             process_before_response=True,
             listener_executor=_executor(),
@@ -135,7 +146,8 @@ def build_app(settings: Settings, components: Any, *, token_verification: bool =
     else:
         client = web_client(settings, settings.slack_bot_token)
         app = App(
-            signing_secret=settings.slack_signing_secret,
+            signing_secret=settings.slack_signing_secret or None,
+            request_verification_enabled=not socket_mode,
             client=client,
             process_before_response=True,
             listener_executor=_executor(),
@@ -157,6 +169,12 @@ def build_app(settings: Settings, components: Any, *, token_verification: bool =
     for surface in (events, messages, commands, actions, views, home):
         surface.register(app)
     return app
+
+
+# Why `process_before_response=True` in HTTP mode: Bolt then runs each ack function in the request
+# thread and answers at once, while lazy listeners (the slow checks) go to the executor. With
+# False, Bolt runs the ack function itself on that same executor, so acks would queue behind
+# slow checks once every worker is busy, and Slack's 3 seconds would run out.
 
 
 def _executor() -> ThreadPoolExecutor:

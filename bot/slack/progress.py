@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.render.blocks import SlackMessage, paginate, render_template
 from bot.slack.poster import SlackPoster
@@ -21,6 +22,12 @@ def progress_line(p: StoreSyncProgress, language: Language) -> str:
     """One store's line, e.g. "Amazon US: 1,240 orders (page 13)…" or "Shopee MY: done, 312 new"."""
     if p.done and p.error:
         return say(language, f"{p.store}: failed: {p.error}", f"{p.store}：失败：{p.error}")
+    if p.done and not (p.inserted or p.updated) and p.fetched:
+        return say(
+            language,
+            f"{p.store}: done, {p.fetched:,} orders checked",
+            f"{p.store}：完成，检查了 {p.fetched:,} 个订单",
+        )
     if p.done:
         return say(
             language,
@@ -68,8 +75,18 @@ class SlackProgress:
                 self._send()
 
     def finish(self) -> None:
-        """Send the final state if a newer one is waiting (no message when nothing was reported)."""
+        """Show the final state (no message when nothing was reported).
+
+        The check is over when this is called, so a store whose last snapshot was not final is
+        shown as finished with what it fetched; the answer itself carries each store's result.
+        """
         with self._lock:
+            if not self._stores:
+                return
+            for name, snapshot in list(self._stores.items()):
+                if not snapshot.done:
+                    self._stores[name] = replace(snapshot, done=True)
+                    self._dirty = True
             if self._dirty:
                 self._send()
 
