@@ -179,6 +179,7 @@ class ConsoleSession:
         self.key = f"console:{speaker.user_id}"
         self.last: Reply | None = None
         self.confirming: Any = None  # the delete action waiting for the store's name
+        self.language = "en"  # of the line being answered: live progress speaks it too
 
     # -- output -----------------------------------------------------------------------------------
 
@@ -210,6 +211,10 @@ class ConsoleSession:
     def _progress(self, update: Any) -> None:
         if not self.interactive:
             return  # piped: one answer block per line, no live noise
+        if self.language == "zh":
+            state = "失败" if update.error else ("完成" if update.done else "同步中")
+            self.write(f"  … {update.store}：{state}，{update.pages} 页，{update.fetched} 个订单")
+            return
         state = "failed" if update.error else ("done" if update.done else "syncing")
         self.write(f"  … {update.store}: {state}, {update.pages} pages, {update.fetched} orders")
 
@@ -248,8 +253,10 @@ class ConsoleSession:
     def answer(self, line: str) -> None:
         """Answer one line: a numbered option, a delete confirmation, or words for the conversation."""
         from bot.conversation import Turn
+        from knowledge.language import detect_language
 
         conversation = self.components.conversation
+        self.language = detect_language(line) if line.strip() else self.language
         if self.confirming is not None:
             action, self.confirming = self.confirming, None
             store = action.params.get("store", "")
