@@ -224,6 +224,8 @@ class FakeSlack:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if knob is not None:
             return knob.status, knob.body, knob.headers
+        if method == "oauth.v2.access":
+            return 200, self._oauth_v2_access(args, headers), {}
         token = headers.get("authorization", "").removeprefix("Bearer ")
         if not token.startswith("xoxb-") or token == "xoxb-invalid":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
@@ -252,6 +254,27 @@ class FakeSlack:
             "team_id": TEAM_ID,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
+        }
+
+    def _oauth_v2_access(self, args: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        """An install: code "good-code:TEAM" becomes bot token "xoxb-installed-TEAM"."""
+        import base64
+
+        basic = headers.get("authorization", "").removeprefix("Basic ")
+        client_id = base64.b64decode(basic).decode().split(":", 1)[0] if basic else args.get("client_id", "")
+        code = str(args.get("code", ""))
+        if not client_id or not code.startswith("good-code:"):
+            return {"ok": False, "error": "invalid_code"}
+        team = code.split(":", 1)[1]
+        return {
+            "ok": True,
+            "app_id": "A1",
+            "access_token": f"xoxb-installed-{team}",
+            "token_type": "bot",
+            "scope": "chat:write,commands",
+            "bot_user_id": BOT_USER_ID,
+            "team": {"id": team, "name": f"Workspace {team}"},
+            "authed_user": {"id": "UINSTALLER"},
         }
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
