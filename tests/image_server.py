@@ -204,6 +204,8 @@ class ImageServer:
     gate: threading.Barrier | None = None
     in_flight: int = 0
     peak: int = 0
+    # Seconds every picture waits before it is sent: a far-away host, for the benchmark.
+    latency: float = 0.0
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -250,6 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
             route(self, path)
             return
         if path in state.images:
+            if state.latency:
+                self.server.stop.wait(state.latency)
             body, content_type = state.images[path]
             self._send(200, body, content_type)
             return
