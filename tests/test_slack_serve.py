@@ -159,3 +159,62 @@ def test_serve_without_a_signing_secret_is_bad_usage(
         [sys.executable, "app.py", "socket"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert socket.returncode == 2 and "SLACK_APP_TOKEN" in socket.stderr and "Traceback" not in socket.stderr
+
+
+def test_every_demo_scenario_is_answered_in_slack_with_its_verdict(
+    served_demo: tuple[str, Any], fake_slack: FakeSlack, database_url: str
+) -> None:
+    from sqlmodel import Session, select
+
+    from erp.db import make_engine
+    from erp.demo import DEMO_SCENARIOS, scenario_text
+    from erp.models import Product
+
+    base, _process = served_demo
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        # serve pointed the demo's picture links at its own image host: read its address back.
+        product = session.exec(select(Product).where(Product.sku == "DEMO-PUB-CMYK")).one()
+        cdn = product.image_urls[0].split("/img/", 1)[0]
+    engine.dispose()
+    send = SlackSender(base + "/slack/events", SECRET, fake_slack)
+    try:
+        for index, scenario in enumerate(DEMO_SCENARIOS):
+            send.message(scenario_text(scenario.question, cdn), user="U1", channel=f"DS{index}")
+        for index, scenario in enumerate(DEMO_SCENARIOS):
+            channel = f"DS{index}"
+
+            def answered(channel: str = channel) -> list[str]:
+                return [_texts(p.args) for p in fake_slack.posts(channel) if "sd_feedback" in _texts(p.args)]
+
+            texts = fake_slack.wait_for(answered, timeout=60, message=scenario.question)
+            values = [
+                json.loads(e["value"])
+                for p in fake_slack.posts(channel)
+                for b in p.args["blocks"]
+                if b["type"] == "actions"
+                for e in b["elements"]
+                if e["action_id"].startswith("sd_feedback")
+            ]
+            assert {(v["f"], v["v"]) for v in values} == {(scenario.flow, scenario.verdict)}, (
+                scenario,
+                texts,
+            )
+    finally:
+        send.close()
+    # Slack accepted every call: nothing over Block Kit's limits, nothing malformed.
+    assert [c.method for c in fake_slack.calls if c.response.get("ok") is False] == []
+    # The verdicts that need a person opened one case each, with the evidence card in its thread.
+    escalating = {
+        s.verdict
+        for s in DEMO_SCENARIOS
+        if s.verdict in ("still_wrong", "reports_stale", "on_platform_not_synced")
+    }
+    cases = [p for p in fake_slack.posts(ESCALATION_CHANNEL) if not p.args.get("thread_ts")]
+    assert len(cases) == len(escalating)
+    fake_slack.wait_for(lambda: len(fake_slack.uploaded_files(ESCALATION_CHANNEL)) >= len(cases), timeout=30)
+    threads = {args["thread_ts"] for _, _, args in fake_slack.uploaded_files(ESCALATION_CHANNEL)}
+    assert threads == {c.ts for c in cases}
+    assert all(
+        content.startswith(b"\x89PNG") for _, content, _ in fake_slack.uploaded_files(ESCALATION_CHANNEL)
+    )
