@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, inspect, select
 from sqlmodel import Session, col
 
 from erp.models import (
@@ -293,36 +293,24 @@ def _delete_rows(session: Session, store_id: int) -> None:
         session.execute(delete(model).where(col(model.store_id) == store_id))
 
 
-# What the export holds, in order: file name in the zip -> (model, filter for the store).
+# What the export holds, in order: file name in the zip -> a Core query over the table (plain rows
+# stream several times faster than ORM objects, and the export can hold millions of report rows).
 def _export_queries(store_id: int) -> Iterator[tuple[str, Any]]:
-    yield (
-        "orders.jsonl",
-        select(Order).where(col(Order.store_id) == store_id).order_by(col(Order.id)),
-    )
-    yield (
-        "products.jsonl",
-        select(Product).where(col(Product.store_id) == store_id).order_by(col(Product.id)),
-    )
-    yield (
-        "upload_records.jsonl",
-        select(UploadRecord).where(col(UploadRecord.store_id) == store_id).order_by(col(UploadRecord.id)),
-    )
-    yield (
-        "reports.jsonl",
-        select(PlatformReport)
-        .where(col(PlatformReport.store_id) == store_id)
-        .order_by(col(PlatformReport.id)),
-    )
+    for name, model in (
+        ("orders.jsonl", Order),
+        ("products.jsonl", Product),
+        ("upload_records.jsonl", UploadRecord),
+        ("reports.jsonl", PlatformReport),
+    ):
+        table: Any = inspect(model).local_table
+        yield name, select(table).where(table.c.store_id == store_id).order_by(table.c.id)
+    rows: Any = inspect(ReportRow).local_table
     yield (
         "report_rows.jsonl",
-        select(ReportRow)
-        .where(col(ReportRow.report_id).in_(_report_ids(store_id)))
-        .order_by(col(ReportRow.id)),
+        select(rows).where(rows.c.report_id.in_(_report_ids(store_id))).order_by(rows.c.id),
     )
-    yield (
-        "price_changes.jsonl",
-        select(PriceChange).where(col(PriceChange.store_id) == store_id).order_by(col(PriceChange.id)),
-    )
+    changes: Any = inspect(PriceChange).local_table
+    yield "price_changes.jsonl", select(changes).where(changes.c.store_id == store_id).order_by(changes.c.id)
 
 
 def _json_default(value: object) -> str:
@@ -364,9 +352,10 @@ def export_store_data(session: Session, store: Store, export_dir: str, now: date
             written = 0
             with archive.open(name, "w") as out:
                 result = session.execute(query.execution_options(yield_per=_CHUNK))
-                for row in result.scalars():
-                    out.write(json.dumps(_row_dict(row), default=_json_default).encode() + b"\n")
-                    written += 1
+                for chunk in result.partitions():
+                    lines = [json.dumps(dict(row._mapping), default=_json_default) for row in chunk]
+                    out.write(("\n".join(lines) + "\n").encode())
+                    written += len(lines)
             counts[name.removesuffix(".jsonl")] = written
         manifest = {
             "store_id": store.id,
