@@ -256,6 +256,15 @@ def _header_size(exc: Exception) -> str:
     return "header claims an enormous pixel count"
 
 
+def _sixteen_bit_channels(image: Image.Image) -> bool:
+    """True when the file stores 16 bits per channel (Pillow shows such RGB files as 8-bit RGB)."""
+    for tile in getattr(image, "tile", None) or []:  # only files read from bytes have tiles
+        raw = tile.args[0] if isinstance(tile.args, tuple) and tile.args else tile.args
+        if isinstance(raw, str) and ";16" in raw:
+            return True
+    return False
+
+
 class ImageChecker:
     """Checks image URLs (fetch, header, full decode) and converts pictures to sRGB JPEG.
 
@@ -633,6 +642,8 @@ class ImageChecker:
             warnings.append(f"ICC profile '{name}', not sRGB: colours may shift unless converted to sRGB")
         if image.format and image.format not in _SAFE_FORMATS:
             warnings.append(f"{image.format} format: not every platform accepts it; JPEG or PNG is safest")
+        if image.mode in ("RGB", "RGBA") and _sixteen_bit_channels(image):
+            warnings.append("16 bits per channel: some platforms reject it; the converted file is 8-bit")
         frames = int(getattr(image, "n_frames", 1) or 1)
         if frames > 1:
             warnings.append(f"animated ({frames} frames): platforms show only the first frame")

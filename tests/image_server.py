@@ -132,6 +132,21 @@ def _png_with_header_size(width: int, height: int) -> bytes:
     return bytes(data)
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _rgb48_png(width: int, height: int) -> bytes:
+    """A 16-bits-per-channel RGB PNG (Pillow only writes 8-bit RGB, so it is assembled here)."""
+    row = b"\x00" + b"\xff\xff\x00\x00\x80\x00" * width  # filter byte, then red-ish pixels
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(row * height))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
 def make_sample_images() -> dict[str, tuple[bytes, str]]:
     """Every picture the image host serves: path -> (bytes, content type)."""
     photo = _photo((1200, 900))
@@ -163,6 +178,7 @@ def make_sample_images() -> dict[str, tuple[bytes, str]]:
         "/rgba.png": (_encode(rgba, "PNG"), "image/png"),
         "/16bit.png": (_encode(sixteen, "PNG"), "image/png"),
         "/16bit.tif": (_encode(sixteen, "TIFF"), "image/tiff"),
+        "/rgb48.png": (_rgb48_png(1200, 800), "image/png"),
         "/truncated.jpg": (jpeg[: len(jpeg) * 6 // 10], "image/jpeg"),
         "/truncated.png": (png[: len(png) * 6 // 10], "image/png"),
         "/corrupt.png": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "image/png"),

@@ -89,6 +89,7 @@ def test_warnings_name_the_secondary_problems(image_host: ImageServer) -> None:
         small = checker.check(image_host.url("/small.jpg"))
         progressive = checker.check(image_host.url("/progressive.jpg"))
         heavy = checker.check(image_host.url("/rgb.jpg"))
+        deep = checker.check(image_host.url("/rgb48.png"))
         press = checker.check(image_host.url("/cmyk-icc.jpg"))
         tiff = checker.check(image_host.url("/cmyk.tif"))
     assert small.verdict is ImageVerdict.OK
@@ -97,6 +98,9 @@ def test_warnings_name_the_secondary_problems(image_host: ImageServer) -> None:
     assert any("over the" in w and "MB limit" in w for w in heavy.warnings)
     assert any("'Test press CMYK', not sRGB" in w for w in press.warnings)
     assert any("TIFF format" in w for w in tiff.warnings)
+    assert (deep.verdict, deep.mode) == (ImageVerdict.OK, "RGB")
+    assert any("16 bits per channel" in w for w in deep.warnings)
+    assert not any("16 bits" in w for w in heavy.warnings)
 
 
 @pytest.mark.parametrize(
