@@ -67,6 +67,7 @@ class EscalationRequest:
     seller_channel: str = ""
     seller_thread_ts: str = ""
     attachments: list[Attachment] = field(default_factory=list)  # the seller's own images
+    seller_name: str = ""  # how the evidence card names the seller (their Slack name)
 
 
 class EscalationService:
@@ -208,7 +209,7 @@ class EscalationService:
                 png = self.evidence(
                     request.diagnosis,
                     account=account_name,
-                    seller=request.speaker.actor,
+                    seller=request.seller_name or request.speaker.actor,
                     when=self.clock(),
                     question=request.question,
                 )

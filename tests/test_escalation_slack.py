@@ -70,6 +70,8 @@ def test_talk_to_a_person_opens_a_case_thread_and_tells_the_seller(slack_bot: Ru
     assert seller_ts == "300.000001"  # the thread of the answer the seller clicked under
     (escalation,) = _escalations(slack_bot)
     assert escalation.state == "open" and escalation.account_id == slack_bot.world.demo_id
+    # The seller's Slack name is looked up for the people reading the case.
+    assert [c.args["user"] for c in fake.calls_to("users.info")] == ["U1"]
     with slack_bot.session() as session:
         assert session.exec(select(AuditLog).where(AuditLog.action == "escalate")).first() is not None
 

@@ -51,6 +51,16 @@ class SlackPoster:
             log.info("ephemeral message not delivered (%s); using the DM", exc.response.get("error"))
             self.say(self.open_dm(user), text)
 
+    def user_name(self, user: str) -> str:
+        """The user's display name for people reading a case; "" when Slack does not say."""
+        if not user:
+            return ""
+        try:
+            profile = self.client.users_info(user=user)["user"]
+        except (SlackApiError, KeyError, TypeError):
+            return ""
+        return str(profile.get("real_name") or profile.get("name") or "")
+
     def open_dm(self, user: str) -> str:
         response = self.client.conversations_open(users=user)
         return str(response["channel"]["id"])

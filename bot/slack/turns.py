@@ -185,6 +185,7 @@ class TurnRunner:
             attachments=attachments
             if attachments is not None
             else seller_files(self.poster, self.event or {}),
+            seller_name=self.poster.user_name(self.speaker.user_id),
         )
         self.services.escalations.open(request, self.poster)
 
