@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,16 +21,32 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed command in its own process, exactly as an administrator runs it."""
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(
         [sys.executable, APP, *args], capture_output=True, text=True, env=env, timeout=60, check=False
     )
 
 
-def test_accounts_stores_and_listing(database_url: str, engine: Engine) -> None:
-    assert cli(database_url, "account", "add", "acme").returncode == 0
-    added = cli(
-        database_url,
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """The same command in this process (same parser and code, no interpreter start): quicker."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def run_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+        status = app.main(list(args))
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), status, captured.out, captured.err)
+
+    return run_in_process
+
+
+def test_accounts_stores_and_listing(database_url: str, engine: Engine, run: Run) -> None:
+    assert run("account", "add", "acme").returncode == 0
+    added = run(
         "store",
         "add",
         "--account",
@@ -53,8 +70,8 @@ def test_accounts_stores_and_listing(database_url: str, engine: Engine) -> None:
     )
     assert added.returncode == 0, added.stderr
     assert "very-secret" not in added.stdout + added.stderr
-    assert cli(
-        database_url, "store", "add", "--account", "acme", "--name", "Shopee MY", "--platform", "shopee",
+    assert run(
+        "store", "add", "--account", "acme", "--name", "Shopee MY", "--platform", "shopee",
         "--endpoint", "https://partner.shopeemobile.com",
     ).returncode == 0  # fmt: skip
 
@@ -75,26 +92,14 @@ def test_accounts_stores_and_listing(database_url: str, engine: Engine) -> None:
         assert store.options == {"rate_limit_scale": 2.5}
         assert store.auth_endpoint == "https://api.amazon.com"
 
-    table = cli(database_url, "store", "list", "--account", "acme")
+    table = run("store", "list", "--account", "acme")
     assert "Amazon US" in table.stdout and "never" in table.stdout
-    accounts = cli(database_url, "account", "list", "--json")
+    accounts = run("account", "list", "--json")
     assert json.loads(accounts.stdout) == {"name": "acme", "display_name": "acme", "stores": 2}
 
 
-def run_main(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, str]:
-    """The command in this process (same parser, same code as the installed command): quicker."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    status = app.main(list(args))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def test_bad_input_exits_2_with_one_line(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run_main(database_url, monkeypatch, capsys, "account", "add", "acme")
+def test_bad_input_exits_2_with_one_line(run: Run) -> None:
+    run("account", "add", "acme")
     cases = [
         (["account", "add", "acme"], "already exists"),
         (["store", "list", "--account", "ghost"], "no account named 'ghost'"),
@@ -138,17 +143,16 @@ def test_bad_input_exits_2_with_one_line(
         (["user", "link-code", "--account", "acme", "--hours", "0"], "--hours"),
     ]
     for args, message in cases:
-        status, out, err = run_main(database_url, monkeypatch, capsys, *args)
-        assert status == 2, (args, out, err)
-        assert message in err, (args, err)
-        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        done = run(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert message in done.stderr, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
-def test_user_link_and_link_code(database_url: str, engine: Engine) -> None:
-    cli(database_url, "account", "add", "acme")
+def test_user_link_and_link_code(engine: Engine, run: Run) -> None:
+    run("account", "add", "acme")
 
-    linked = cli(
-        database_url,
+    linked = run(
         "user",
         "link",
         "--slack-team",
@@ -160,7 +164,7 @@ def test_user_link_and_link_code(database_url: str, engine: Engine) -> None:
         "--role",
         "owner",
     )
-    issued = cli(database_url, "user", "link-code", "--account", "acme", "--role", "agent")
+    issued = run("user", "link-code", "--account", "acme", "--role", "agent")
 
     assert linked.returncode == 0, linked.stderr
     assert issued.returncode == 0, issued.stderr
@@ -175,24 +179,19 @@ def test_user_link_and_link_code(database_url: str, engine: Engine) -> None:
         assert actions.count("link_identity") == 2 and "create_link_code" in actions
 
 
-def test_store_remove_needs_yes_when_it_has_data(database_url: str, engine: Engine, tmp_path: Path) -> None:
-    cli(database_url, "account", "add", "acme")
-    cli(
-        database_url, "store", "add", "--account", "acme", "--name", "Amazon DE", "--platform", "amazon",
+def test_store_remove_needs_yes_when_it_has_data(run: Run, tmp_path: Path) -> None:
+    run("account", "add", "acme")
+    run(
+        "store", "add", "--account", "acme", "--name", "Amazon DE", "--platform", "amazon",
         "--endpoint", "http://127.0.0.1:9",
     )  # fmt: skip
     report = tmp_path / "listings.tsv"
     report.write_text("seller-sku\tprice\nA-1\t5.00\n", encoding="utf-8")
-    assert (
-        cli(
-            database_url, "report", "import", str(report), "--store", "Amazon DE", "--kind", "listings"
-        ).returncode
-        == 0
-    )
+    assert run("report", "import", str(report), "--store", "Amazon DE", "--kind", "listings").returncode == 0
 
-    refused = cli(database_url, "store", "remove", "--account", "acme", "--name", "Amazon DE")
+    refused = run("store", "remove", "--account", "acme", "--name", "Amazon DE")
     assert refused.returncode == 2 and "1 reports" in refused.stderr and "--yes" in refused.stderr
 
-    removed = cli(database_url, "store", "remove", "--account", "acme", "--name", "Amazon DE", "--yes")
+    removed = run("store", "remove", "--account", "acme", "--name", "Amazon DE", "--yes")
     assert removed.returncode == 0, removed.stderr
-    assert cli(database_url, "store", "list", "--json").stdout == ""
+    assert run("store", "list", "--json").stdout == ""

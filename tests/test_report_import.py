@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+import app
 from erp.accounts import add_store, create_account
 from erp.jobs.report_import import (
     ReportImportError,
@@ -177,16 +178,24 @@ def test_report_import_command(database_url: str, store: Store, tmp_path: Path, 
     ],
 )
 def test_report_import_command_bad_input(
-    database_url: str, store: Store, tmp_path: Path, args: list[str], message: str
+    database_url: str,
+    store: Store,
+    tmp_path: Path,
+    args: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     report = tmp_path / "listings.tsv"
     report.write_bytes(listings_bytes())
+    monkeypatch.setenv("DATABASE_URL", database_url)
 
-    failed = run_cli(database_url, "report", "import", str(report), *args)
+    status = app.main(["report", "import", str(report), *args])  # the command, in this process
 
-    assert failed.returncode == 2
-    assert message in failed.stderr
-    assert len(failed.stderr.strip().splitlines()) == 1
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
 
 
 # -- fresh reports from the Amazon sandbox -------------------------------------------------------
