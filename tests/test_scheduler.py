@@ -21,12 +21,14 @@ from bot.scheduling import (
     PostgresLeaderLock,
     SchedulerRunner,
     SoleLeader,
+    flow_recheck,
     leader_lock_for,
     run_due_follow_ups,
 )
 from erp.db import make_engine
 from erp.jobs.schedule import JOBS, JobSchedule
-from erp.models import Account, FollowUp, PlatformReport, ReportStatus, Store
+from erp.models import Account, FollowUp, PlatformReport, PriceChangeStatus, ReportStatus, Store
+from tests.handler_services import add, ago, make_seller, make_services, price_change
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -265,3 +267,38 @@ def test_an_undeliverable_answer_is_retried_then_given_up(
     assert run_due_follow_ups(sessions, later, recheck, broken.post) == 1  # type: ignore[arg-type]
     session.refresh(row)
     assert row.done_at is not None and row.result.startswith("gave up")
+
+
+def test_the_price_recheck_answers_with_the_flows_diagnosis(engine: Engine, session: Session) -> None:
+    seller = make_seller(session)
+    add(
+        session,
+        price_change(seller.us, "SKU-1", "19.99", "17.99", PriceChangeStatus.DRAFT, created_at=ago(hours=1)),
+    )
+    recheck = flow_recheck(make_services(engine))
+
+    english = recheck(
+        FollowUp(
+            kind="report_landed",
+            account_id=seller.account.id or 0,
+            store_id=seller.us.id,
+            sku="SKU-1",
+            due_at=NOW,
+        )
+    )
+    chinese = recheck(
+        FollowUp(
+            kind="report_landed",
+            account_id=seller.account.id or 0,
+            store_id=seller.us.id,
+            sku="SKU-1",
+            language="zh",
+            due_at=NOW,
+        )
+    )
+
+    summary, *steps = english.splitlines()
+    assert "17.99 USD" in summary and "never submitted" in summary
+    assert steps and all(step.startswith("• ") for step in steps)
+    assert any("submit it" in step for step in steps)
+    assert chinese != english and "17.99" in chinese
