@@ -28,8 +28,9 @@ from bot.escalation import EscalationService
 from bot.settings import Settings
 from bot.slack import actions, commands, events, home, messages, views
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
-from bot.slack.dedupe import first_delivery
+from bot.slack.dedupe import EventDeduper
 from bot.slack.identity import resolve_speaker
+from bot.slack.progress import ChannelThrottle
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,8 @@ def build_app(
         escalations=escalations,
         clock=clock,
         client_for_team=client_for_team,
+        events=EventDeduper(sessions, clock),
+        throttle=ChannelThrottle(),
     )
     app.middleware(_attach(services))
     for surface in (events, messages, commands, actions, views, home):
@@ -192,10 +195,10 @@ def _attach(services: SlackServices) -> Callable[..., Any]:
         next: Callable[[], BoltResponse],  # noqa: A002
     ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not services.events.first_delivery(str(event_id)):
+            log.info("event %s already handled; acknowledging the retry", event_id)
+            return BoltResponse(status=200, body="")
         with services.sessions() as session:
-            if event_id and not first_delivery(session, str(event_id)):
-                log.info("event %s already handled; acknowledging the retry", event_id)
-                return BoltResponse(status=200, body="")
             speaker = resolve_speaker(session, context.team_id or "", context.user_id or "")
         context[SERVICES_KEY] = services
         context[SPEAKER_KEY] = speaker

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     from bot.conversation import Conversation
     from bot.escalation import EscalationService
+    from bot.slack.dedupe import EventDeduper
+    from bot.slack.progress import ChannelThrottle
 
 SERVICES_KEY = "sellerdesk"
 SPEAKER_KEY = "speaker"
@@ -33,6 +35,8 @@ class SlackServices:
     # A Web API client for a workspace (the bot token of its installation); used outside requests
     # (relays into another conversation, the scheduler's follow-ups).
     client_for_team: Callable[[str], WebClient]
+    events: EventDeduper  # drops Slack's retries of an event already handled
+    throttle: ChannelThrottle  # progress edits per channel, about one a second
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SlackServices:
         # Bolt deep-copies `context` for lazy listeners; these services are shared wiring

@@ -41,6 +41,30 @@ def progress_line(p: StoreSyncProgress, language: Language) -> str:
     )
 
 
+class ChannelThrottle:
+    """Shared by every progress message: at most one edit a second per channel (Slack's pace).
+
+    Two checks running in one channel take turns instead of each editing once a second.
+    """
+
+    def __init__(self, min_interval: float = 1.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.min_interval = min_interval
+        self._monotonic = monotonic
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, channel: str) -> bool:
+        """True (and the channel's clock restarts) when an edit may go out now."""
+        with self._lock:
+            now = self._monotonic()
+            if now - self._last.get(channel, float("-inf")) < self.min_interval:
+                return False
+            self._last[channel] = now
+            if len(self._last) > 10_000:  # forget quiet channels; a new one simply may edit
+                self._last = {key: value for key, value in self._last.items() if now - value < 60}
+            return True
+
+
 class SlackProgress:
     """A `SyncProgressCallback` that keeps one Slack message up to date; thread-safe."""
 
@@ -53,6 +77,7 @@ class SlackProgress:
         language: Language = "en",
         min_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        throttle: ChannelThrottle | None = None,
     ) -> None:
         self.poster = poster
         self.channel = channel
@@ -60,6 +85,7 @@ class SlackProgress:
         self.language = language
         self.min_interval = min_interval
         self._monotonic = monotonic
+        self.throttle = throttle or ChannelThrottle(min_interval, monotonic)
         self._stores: dict[str, StoreSyncProgress] = {}
         self._lock = threading.Lock()
         self._ts: str | None = None
@@ -71,7 +97,7 @@ class SlackProgress:
         with self._lock:
             self._stores[progress.store] = progress
             self._dirty = True
-            if self._monotonic() - self._last_sent >= self.min_interval:
+            if self._monotonic() - self._last_sent >= self.min_interval and self.throttle.allow(self.channel):
                 self._send()
 
     def finish(self) -> None:

@@ -128,7 +128,11 @@ class TurnRunner:
     def _run(self, call: Callable[[SlackProgress], Reply], question: str) -> Reply:
         language = guess_language(question)
         progress = SlackProgress(
-            self.poster, self.place.channel, thread_ts=self.place.thread_ts, language=language
+            self.poster,
+            self.place.channel,
+            thread_ts=self.place.thread_ts,
+            language=language,
+            throttle=self.services.throttle,
         )
         try:
             reply = call(progress)

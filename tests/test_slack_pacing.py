@@ -1,0 +1,52 @@
+"""Event ids remembered once and forgotten after a day; progress edits paced per channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot.settings import Settings
+from bot.slack.app_factory import web_client
+from bot.slack.dedupe import PURGE_EVERY, EventDeduper
+from bot.slack.poster import SlackPoster
+from bot.slack.progress import ChannelThrottle, SlackProgress
+from erp.models import ProcessedEvent
+from erp.progress import StoreSyncProgress
+from tests.fake_slack import FakeSlack
+
+
+def test_an_event_id_is_handled_once_and_old_ids_are_forgotten(engine: Engine) -> None:
+    now = [datetime(2026, 11, 26, 12, 0, tzinfo=UTC)]
+    deduper = EventDeduper(lambda: Session(engine, expire_on_commit=False), lambda: now[0])
+    assert deduper.first_delivery("Ev1") is True
+    assert deduper.first_delivery("Ev1") is False  # Slack's retry
+    now[0] += timedelta(days=2)
+    # Every PURGE_EVERY events the ids older than a day go; the retry window is long past for them.
+    for index in range(PURGE_EVERY - 2):
+        deduper.first_delivery(f"Fresh{index}")
+    with Session(engine) as session:
+        ids = set(session.exec(select(ProcessedEvent.event_id)))
+    assert "Ev1" not in ids and len(ids) == PURGE_EVERY - 2
+
+
+def test_two_progress_messages_in_one_channel_share_its_pace(fake_slack: FakeSlack) -> None:
+    settings = Settings(slack_bot_token="xoxb-test", slack_api_url=fake_slack.url)
+    poster = SlackPoster(web_client(settings, settings.slack_bot_token))
+    now = [0.0]
+    throttle = ChannelThrottle(1.0, lambda: now[0])
+    first = SlackProgress(poster, "C1", monotonic=lambda: now[0], throttle=throttle)
+    second = SlackProgress(poster, "C1", monotonic=lambda: now[0], throttle=throttle)
+    elsewhere = SlackProgress(poster, "C2", monotonic=lambda: now[0], throttle=throttle)
+    for step in range(1, 21):  # two seconds of snapshots from three checks
+        now[0] = step * 0.1
+        for progress, store in ((first, "Amazon US"), (second, "Shopee MY"), (elsewhere, "Amazon DE")):
+            progress(StoreSyncProgress(store=store, platform="amazon", pages=step, fetched=step * 10))
+    in_c1 = [c for c in fake_slack.calls if c.args.get("channel") == "C1"]
+    in_c2 = [c for c in fake_slack.calls if c.args.get("channel") == "C2"]
+    assert len(in_c1) <= 3  # about one a second for the channel, not one a second for each check
+    assert 1 <= len(in_c2) <= 3
+    for progress in (first, second, elsewhere):
+        progress.finish()  # the final state always goes out
+    assert {m.text.split(":", 1)[0] for m in fake_slack.messages.values()} == {"Order sync finished"}
