@@ -157,9 +157,6 @@ def thumbnail_png(image: Image.Image, *, box: tuple[int, int] = (120, 120)) -> b
     # resize() returns a new image (no full-size copy); reducing_gap shrinks by whole factors
     # first, which is much cheaper than filtering the full picture.
     small = source.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0) if scale < 1 else source
-    if small is image:
-        small = image.copy()
-    small.info = dict(image.info)  # keep the ICC profile so CMYK thumbnails are colour-managed
     out = io.BytesIO()
     # Thumbnails are small and made for every checked picture: fast compression beats size here.
     to_srgb(small).save(out, "PNG", compress_level=1)

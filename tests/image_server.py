@@ -156,6 +156,7 @@ def make_sample_images() -> dict[str, tuple[bytes, str]]:
     ImageDraw.Draw(rgba).rectangle((500, 0, 999, 999), fill=(0, 0, 255, 255))
     sixteen = Image.linear_gradient("L").resize((1024, 1024)).convert("I").point(lambda v: v * 256)
     sixteen = sixteen.convert("I;16")
+    palette = photo.convert("P", palette=Image.Palette.ADAPTIVE)
     jpeg = _encode(photo, "JPEG", quality=90)
     png = _encode(photo, "PNG")
     srgb_icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -171,9 +172,13 @@ def make_sample_images() -> dict[str, tuple[bytes, str]]:
             "image/jpeg",
         ),
         "/cmyk.tif": (_encode(cmyk, "TIFF"), "image/tiff"),
-        "/palette.png": (_encode(photo.convert("P", palette=Image.Palette.ADAPTIVE), "PNG"), "image/png"),
-        "/palette.gif": (_encode(photo.convert("P", palette=Image.Palette.ADAPTIVE), "GIF"), "image/gif"),
+        "/palette.png": (_encode(palette, "PNG"), "image/png"),
+        "/palette.gif": (_encode(palette, "GIF"), "image/gif"),
         "/gray.jpg": (_encode(photo.convert("L"), "JPEG"), "image/jpeg"),
+        # Transparency without an alpha channel: a palette index, a gray level, an RGB colour.
+        "/palette-trns.png": (_encode(palette, "PNG", transparency=bytes([0, 128, 200])), "image/png"),
+        "/gray-trns.png": (_encode(photo.convert("L"), "PNG", transparency=0), "image/png"),
+        "/rgb-trns.png": (_encode(photo, "PNG", transparency=(200, 30, 40)), "image/png"),
         "/la.png": (_encode(rgba.convert("LA"), "PNG"), "image/png"),
         "/rgba.png": (_encode(rgba, "PNG"), "image/png"),
         "/16bit.png": (_encode(sixteen, "PNG"), "image/png"),

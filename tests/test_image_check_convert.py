@@ -31,7 +31,18 @@ def _convert(checker: ImageChecker, host: ImageServer, path: str) -> Image.Image
 
 @pytest.mark.parametrize(
     "path",
-    ["/cmyk.tif", "/palette.png", "/palette.gif", "/gray.jpg", "/16bit.tif", "/rgb.png", "/rgb.jpg"],
+    [
+        "/cmyk.tif",
+        "/palette.png",
+        "/palette.gif",
+        "/palette-trns.png",
+        "/gray.jpg",
+        "/gray-trns.png",
+        "/rgb-trns.png",
+        "/16bit.tif",
+        "/rgb.png",
+        "/rgb.jpg",
+    ],
 )
 def test_every_readable_picture_becomes_an_srgb_jpeg(
     checker: ImageChecker, image_host: ImageServer, path: str
