@@ -590,7 +590,6 @@ class ImageChecker:
                 box = self.policy.thumbnail_box
                 image.draft(None, (box[0] * 2, box[1] * 2))
             image.load()
-            result.thumbnail_png = thumbnail_png(image, box=self.policy.thumbnail_box)
         except _DECODE_ERRORS as exc:
             image.close()
             raise _Stop(
@@ -599,6 +598,11 @@ class ImageChecker:
                 "it displays partly or split",
             ) from exc
         with image:
+            try:
+                result.thumbnail_png = thumbnail_png(image, box=self.policy.thumbnail_box)
+            except _DECODE_ERRORS as exc:
+                # The picture decoded, so the verdict stands; only the evidence lacks a preview.
+                logger.warning("no thumbnail for %s: %s", _redact(result.url), exc)
             result.verdict, result.detail = self._verdict(image)
             if not convert:
                 return None
