@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta
 from typing import Any, Literal, Protocol
 
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from erp.models import AuditLog, ConversationState, FollowUp, PlatformReport, Product, ReportStatus
@@ -51,6 +53,7 @@ ReplyKind = Literal[
 
 # The matcher reads the start of a message; a 40,000-character paste is still answered quickly.
 MAX_MATCH_CHARS = 4_000
+MAX_KEY = 200  # ConversationState.key's length
 # A pending question older than this is forgotten: the seller has moved on.
 PENDING_TTL = timedelta(hours=2)
 # Known SKUs given to entity extraction; a huge catalogue is cut to its newest products.
@@ -792,7 +795,7 @@ class Conversation:
 
     def _load(self, key: str) -> _Pending | None:
         with self.services.sessions() as session:
-            row = session.get(ConversationState, key)
+            row = session.get(ConversationState, key[:MAX_KEY])
             if row is None:
                 return None
             updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
@@ -803,7 +806,7 @@ class Conversation:
     def _remembered_language(self, key: str) -> Language:
         try:
             with self.services.sessions() as session:
-                row = session.get(ConversationState, key)
+                row = session.get(ConversationState, key[:MAX_KEY])
                 remembered = row.state.get("language") if row is not None else None
         except Exception:  # the language is a nicety; never fail an action over it
             logger.exception("conversation %s: could not read its state", key)
@@ -811,29 +814,34 @@ class Conversation:
         return "zh" if remembered == "zh" else "en"
 
     def _save(self, key: str, pending: _Pending) -> None:
-        with self.services.sessions() as session:
-            row = session.get(ConversationState, key)
-            now = self.services.clock()
-            if row is None:
-                session.add(ConversationState(key=key[:200], state=pending.to_state(), updated_at=now))
-            else:
-                row.state = pending.to_state()
-                row.updated_at = now
-                session.add(row)
-            session.commit()
+        self._write_state(key, pending.to_state())
 
     def _clear(self, key: str, language: Language) -> None:
         """Nothing is pending any more; only the seller's language is remembered."""
-        with self.services.sessions() as session:
-            row = session.get(ConversationState, key)
-            state: dict[str, object] = {"kind": "idle", "language": language}
-            if row is None:
-                session.add(ConversationState(key=key[:200], state=state, updated_at=self.services.clock()))
-            else:
-                row.state = state
-                row.updated_at = self.services.clock()
-                session.add(row)
-            session.commit()
+        self._write_state(key, {"kind": "idle", "language": language})
+
+    def _write_state(self, key: str, state: dict[str, object]) -> None:
+        # Two turns of one conversation can land at once (a retry, a double click): update the
+        # row if it is there, else insert it, and if the other turn inserted it first, update.
+        key = key[:MAX_KEY]
+        now = self.services.clock()
+        for _attempt in range(2):
+            with self.services.sessions() as session:
+                statement = (
+                    update(ConversationState)
+                    .where(col(ConversationState.key) == key)
+                    .values(state=state, updated_at=now)
+                )
+                if session.execute(statement).rowcount:  # type: ignore[attr-defined]
+                    session.commit()
+                    return
+                session.add(ConversationState(key=key, state=state, updated_at=now))
+                try:
+                    session.commit()
+                    return
+                except IntegrityError:
+                    session.rollback()
+        logger.warning("conversation %s: its state could not be saved", key)
 
     def _audit(
         self, speaker: Speaker, action: str, result: str, detail: str, *, store_id: int | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -340,3 +341,17 @@ def test_a_flow_with_only_optional_details_and_none_given_is_explained(
         Turn(key="k15", speaker=world.owner, text="when are the images of DEMO-SHOP-1 grabbed?")
     )
     assert calls and checked.flow == "image_grab" and checked.kind in ("diagnosis", "ask_detail")
+
+
+def test_turns_of_one_conversation_arriving_together_all_get_answers(world: World) -> None:
+    turns = [
+        Turn(key="k16", speaker=world.owner, text=text)
+        for text in ["how do I delete the data of Shopee MY?", "怎么删除 Amazon US 的数据"] * 4
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(world.conversation.respond, turns))
+    assert [r.kind for r in replies] == ["diagnosis"] * 8
+    assert all("went wrong" not in r.text for r in replies)
+    with Session(world.engine) as session:
+        state = session.get(ConversationState, "k16")
+        assert state is not None and state.state["kind"] == "idle"
