@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from erp.platforms.http import RetryPolicy
 from erp.platforms.registry import ConnectorRegistry
 from erp.sandbox.amazon import AmazonSandbox, AmazonSandboxData
 from erp.sandbox.records import SandboxListing
+from erp.sandbox.shopee import ShopeeSandbox
 from tests.test_report_parse import LISTINGS, inventory_bytes, listings_bytes
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -379,3 +381,57 @@ def test_import_all_keeps_going_when_one_store_fails(
         fresh = latest_report(check, good.id or 0, "inventory")
         assert fresh is not None and as_utc(fresh.generated_at) is not None
         assert as_utc(fresh.generated_at) > datetime.now(UTC) - timedelta(minutes=5)  # type: ignore[operator]
+
+
+def test_import_all_does_not_wait_on_a_stuck_platform(
+    sessions: Callable[[], Session], session: Session, amazon: AmazonSandbox, connectors: ConnectorRegistry
+) -> None:
+    with AmazonSandbox() as stuck_platform:
+        stuck_platform.stick_reports()
+        good = sandbox_store(session, amazon, "Amazon US")
+        stuck = sandbox_store(session, stuck_platform, "Amazon Slow")
+
+        outcomes = {o.store: o for o in refresher(sessions, connectors).import_all(wait_seconds=0.5)}
+
+    assert outcomes["Amazon US"].error == outcomes["Amazon Slow"].error == ""
+    with sessions() as check:
+        statuses = {(r.store_id, r.kind): r.status for r in check.exec(select(PlatformReport)).all()}
+        assert statuses == {
+            (good.id, "listings"): "done",
+            (good.id, "inventory"): "done",
+            (stuck.id, "listings"): "in_progress",
+            (stuck.id, "inventory"): "in_progress",
+        }
+        stored_stuck = check.get(Store, stuck.id)
+        assert stored_stuck is not None and stored_stuck.last_report_import_at is None
+
+
+def test_refresh_shopee_listings(
+    sessions: Callable[[], Session], session: Session, connectors: ConnectorRegistry
+) -> None:
+    with ShopeeSandbox() as shopee:
+        shopee.add_listings(
+            SandboxListing("BATIK-1", "880001", "Batik cushion cover", "35.00", currency="MYR", quantity=3),
+            SandboxListing("SONGKET-1", "880002", "Songket runner", "89.00", currency="MYR", quantity=0),
+        )
+        account = create_account(session, name="kl-seller")
+        fields = shopee.store_fields()
+        store = add_store(
+            session,
+            account_id=account.id or 0,
+            name="Shopee MY",
+            platform="shopee",
+            endpoint=fields["endpoint"],
+            marketplace_id=fields["marketplace_id"],
+            credentials=fields["credentials"],
+            options=fields["options"],
+        )
+
+        report_id = refresher(sessions, connectors).refresh(store.id or 0, "listings")
+
+    with sessions() as check:
+        report = check.get(PlatformReport, report_id)
+        assert report is not None and report.status == "done", report
+        rows = rows_of(check, report_id or 0)
+        assert set(rows) == {"BATIK-1", "SONGKET-1"}
+        assert Decimal(rows["BATIK-1"].price) == Decimal("35.00")  # Shopee sends prices as numbers

@@ -300,6 +300,23 @@ class StoreReportOutcome:
     error: str = ""
 
 
+_FAILED = (ReportStatus.FAILED, ReportStatus.CANCELLED)
+
+
+@dataclass
+class _Request:
+    """One report being fetched from a platform."""
+
+    store: Store
+    kind: str
+    report_id: int
+    actor: str
+    connector: MarketplaceConnector | None = None
+    platform_report_id: str = ""
+    status: str = ReportStatus.REQUESTED
+    detail: str = ""  # why it failed or was cancelled, in the seller's words
+
+
 class ReportRefresher:
     """Requests fresh reports from the platforms, waits for them, and imports them.
 
@@ -336,105 +353,133 @@ class ReportRefresher:
         """
         with self._sessions() as session:
             store = session.get(Store, store_id)
-            if store is None or kind not in report_kinds_for(store.platform):
-                return None
-            report = PlatformReport(store_id=store_id, kind=kind, source="platform")
-            session.add(report)
-            session.commit()
-            assert report.id is not None
-            report_id = report.id
-        try:
-            status, detail = self._run(store, report_id, kind, wait_seconds)
-        except AuthorizationExpired as exc:
-            status, detail = ReportStatus.FAILED, str(exc)
-            self._mark_expired(store_id, str(exc))
-        except PlatformError as exc:
-            status, detail = ReportStatus.FAILED, str(exc)
-        except ReportImportError as exc:
-            status, detail = ReportStatus.FAILED, str(exc)
-        if status in (ReportStatus.FAILED, ReportStatus.CANCELLED):
-            self._finish(report_id, status, detail)
-        result = {"done": "ok", "in_progress": "pending"}.get(status, "failed")
-        self._audit(
-            store, actor, result, f"{kind} report {report_id}: {status}" + (f": {detail}" if detail else "")
-        )
-        return report_id
+        if store is None or kind not in report_kinds_for(store.platform):
+            return None
+        request = self._request(store, kind, actor)
+        self._wait([request], wait_seconds)
+        return request.report_id
 
     def import_all(
-        self, *, actor: str = "scheduler", wait_seconds: float = 600.0
+        self, *, actor: str = "scheduler", wait_seconds: float = 900.0
     ) -> list[StoreReportOutcome]:
-        """The nightly job: fresh reports for every authorized store; one failure never stops the rest."""
+        """The nightly job: fresh reports for every authorized store; one failure never stops the rest.
+
+        Every report is requested first and then all are polled together, so a platform slow to
+        generate one report delays nobody else's import; what is not ready after `wait_seconds`
+        stays `in_progress`.
+        """
         with self._sessions() as session:
             stores = session.exec(
                 select(Store)
                 .where(Store.auth_status == AuthStatus.AUTHORIZED, col(Store.deleted_at).is_(None))
                 .order_by(col(Store.id))
             ).all()
+        requests: list[_Request] = []
+        for store in stores:
+            requests.extend(self._request(store, kind, actor) for kind in report_kinds_for(store.platform))
+        self._wait(requests, wait_seconds)
         outcomes: list[StoreReportOutcome] = []
         for store in stores:
             assert store.id is not None
-            report_ids: list[int] = []
-            errors: list[str] = []
-            imported = False
-            for kind in report_kinds_for(store.platform):
-                try:
-                    report_id = self.refresh(store.id, kind, actor=actor, wait_seconds=wait_seconds)
-                except Exception:  # one store's failure never stops the others
-                    log.exception("report refresh failed for store %s", store.id)
-                    errors.append(f"{kind}: an unexpected error stopped the import")
-                    continue
-                if report_id is None:
-                    continue
-                report_ids.append(report_id)
-                status, error = self._report_outcome(report_id)
-                imported = imported or status == ReportStatus.DONE
-                if error:
-                    errors.append(f"{kind}: {error}")
-            outcome = StoreReportOutcome(store.id, store.name, tuple(report_ids), "; ".join(errors))
+            mine = [r for r in requests if r.store.id == store.id]
+            errors = [f"{r.kind}: {r.detail}" for r in mine if r.status in _FAILED]
+            imported = any(r.status == ReportStatus.DONE for r in mine)
+            outcome = StoreReportOutcome(
+                store.id, store.name, tuple(r.report_id for r in mine), "; ".join(errors)
+            )
             self._record_store(store.id, outcome.error, imported=imported)
             outcomes.append(outcome)
         return outcomes
 
-    def _run(self, store: Store, report_id: int, kind: str, wait_seconds: float) -> tuple[str, str]:
-        connector = self._connector_for(store)
-        platform_report_id = connector.request_report(kind)
+    def _request(self, store: Store, kind: str, actor: str) -> _Request:
+        """A new report record, and the platform asked for the report (failures are recorded)."""
         with self._sessions() as session:
-            report = session.get(PlatformReport, report_id)
-            assert report is not None
-            report.platform_report_id = platform_report_id
-            report.status = ReportStatus.IN_PROGRESS
+            report = PlatformReport(store_id=store.id or 0, kind=kind, source="platform")
             session.add(report)
             session.commit()
+            assert report.id is not None
+        request = _Request(store=store, kind=kind, report_id=report.id, actor=actor)
+        try:
+            request.connector = self._connector_for(store)
+            request.platform_report_id = request.connector.request_report(kind)
+        except Exception as exc:  # recorded on the report: one store never stops the others
+            self._failed(request, exc)
+            return request
+        with self._sessions() as session:
+            stored = session.get(PlatformReport, request.report_id)
+            assert stored is not None
+            stored.platform_report_id = request.platform_report_id
+            stored.status = ReportStatus.IN_PROGRESS
+            session.add(stored)
+            session.commit()
+        request.status = ReportStatus.IN_PROGRESS
+        return request
+
+    def _wait(self, requests: list[_Request], wait_seconds: float) -> None:
+        """Poll the requested reports (with backoff) until each is finished or the wait is over."""
         deadline = self._monotonic() + wait_seconds
         delay = self._first_poll
         while True:
-            state = connector.report_state(platform_report_id)
-            if state.status == "DONE":
-                if not state.document_id:
-                    return ReportStatus.FAILED, "the platform finished the report but gave no document"
-                import_report_stream(
-                    self._sessions,
-                    store.id or 0,
-                    kind,
-                    connector.download_report(state.document_id),
-                    source="platform",
-                    platform_report_id=platform_report_id,
-                    generated_at=state.generated_at or utcnow(),
-                    report_id=report_id,
-                )
-                return ReportStatus.DONE, ""
-            if state.status == "CANCELLED":
-                return ReportStatus.CANCELLED, "the platform cancelled the report (it had no data to report)"
-            if state.status == "FATAL":
-                return (
-                    ReportStatus.FAILED,
-                    "the platform could not generate the report (FATAL); try again later",
-                )
+            for request in requests:
+                if request.status == ReportStatus.IN_PROGRESS:
+                    self._poll(request)
+            if all(r.status != ReportStatus.IN_PROGRESS for r in requests):
+                break
             remaining = deadline - self._monotonic()
             if remaining <= 0:
-                return ReportStatus.IN_PROGRESS, ""
+                break
             self._sleep(min(delay, remaining))
             delay = min(delay * 2, self._max_poll)
+        for request in requests:
+            if request.status in _FAILED:
+                self._finish(request.report_id, request.status, request.detail)
+            result = {"done": "ok", "in_progress": "pending"}.get(request.status, "failed")
+            detail = f"{request.kind} report {request.report_id}: {request.status}"
+            self._audit(
+                request.store,
+                request.actor,
+                result,
+                detail + (f": {request.detail}" if request.detail else ""),
+            )
+
+    def _poll(self, request: _Request) -> None:
+        assert request.connector is not None
+        try:
+            state = request.connector.report_state(request.platform_report_id)
+            if state.status == "DONE":
+                if not state.document_id:
+                    request.status = ReportStatus.FAILED
+                    request.detail = "the platform finished the report but gave no document"
+                    return
+                import_report_stream(
+                    self._sessions,
+                    request.store.id or 0,
+                    request.kind,
+                    request.connector.download_report(state.document_id),
+                    source="platform",
+                    platform_report_id=request.platform_report_id,
+                    generated_at=state.generated_at or utcnow(),
+                    report_id=request.report_id,
+                )
+                request.status = ReportStatus.DONE
+            elif state.status == "CANCELLED":
+                request.status = ReportStatus.CANCELLED
+                request.detail = "the platform cancelled the report (it had no data to report)"
+            elif state.status == "FATAL":
+                request.status = ReportStatus.FAILED
+                request.detail = "the platform could not generate the report (FATAL); try again later"
+        except Exception as exc:  # recorded on the report: one store never stops the others
+            self._failed(request, exc)
+
+    def _failed(self, request: _Request, error: Exception) -> None:
+        request.status = ReportStatus.FAILED
+        if isinstance(error, PlatformError | ReportImportError):
+            request.detail = str(error)
+        else:
+            log.exception("report %s of store %s failed", request.report_id, request.store.id)
+            request.detail = "an unexpected error stopped the report (see the logs)"
+        if isinstance(error, AuthorizationExpired):
+            self._mark_expired(request.store.id or 0, str(error))
 
     def _finish(self, report_id: int, status: str, error: str) -> None:
         with self._sessions() as session:
@@ -444,16 +489,6 @@ class ReportRefresher:
                 report.error = error
                 session.add(report)
                 session.commit()
-
-    def _report_outcome(self, report_id: int) -> tuple[str, str]:
-        """The report's status, and what went wrong when it neither completed nor is still coming."""
-        with self._sessions() as session:
-            report = session.get(PlatformReport, report_id)
-            if report is None:
-                return ReportStatus.FAILED, "the report record disappeared"
-            if report.status in (ReportStatus.DONE, ReportStatus.IN_PROGRESS):
-                return report.status, ""
-            return report.status, report.error or report.status
 
     def _record_store(self, store_id: int, error: str, *, imported: bool) -> None:
         with self._sessions() as session:
