@@ -424,7 +424,7 @@ class Conversation:
     def _answer_for(self, detail: str, text: str, entities: Entities) -> Entities | None:
         """The entities a reply gives for the awaited detail, or None when it does not answer it."""
         has = {
-            "sku": bool(entities.skus),
+            "sku": bool(entities.skus) or bool(entities.urls),  # picture links answer "which product"
             "order_id": bool(entities.order_ids),
             "image_url": bool(entities.urls) or bool(entities.skus),
             "store": bool(entities.stores),
