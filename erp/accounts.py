@@ -57,6 +57,30 @@ class LinkResult:
     account_name: str = ""
     role: str = ""
     reason: str = ""  # why it failed, in words the seller can act on
+    reason_zh: str = ""  # the same in Chinese
+
+
+# Why a link code did not work, in English and Chinese.
+_UNKNOWN = LinkResult(
+    False,
+    reason="That code is not known. Check it, or ask your administrator for a new one.",
+    reason_zh="这个绑定码无效。请检查，或向管理员索取新的绑定码。",
+)
+_USED = LinkResult(
+    False,
+    reason="That code was already used. Ask your administrator for a new one.",
+    reason_zh="这个绑定码已经用过了。请向管理员索取新的绑定码。",
+)
+_EXPIRED = LinkResult(
+    False,
+    reason="That code has expired. Ask your administrator for a new one.",
+    reason_zh="这个绑定码已过期。请向管理员索取新的绑定码。",
+)
+_NO_ACCOUNT = LinkResult(
+    False,
+    reason="That code's account no longer exists. Ask your administrator.",
+    reason_zh="这个绑定码对应的账号已不存在。请联系管理员。",
+)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -283,18 +307,16 @@ def redeem_link_code(
     normalised = code.strip().upper().replace("-", "").replace(" ", "")
     link = session.get(LinkCode, normalised) if normalised else None
     if link is None:
-        return LinkResult(
-            False, reason="That code is not known. Check it, or ask your administrator for a new one."
-        )
+        return _UNKNOWN
     if link.used_at is not None:
-        return LinkResult(False, reason="That code was already used. Ask your administrator for a new one.")
+        return _USED
     now = now or utcnow()
     expires_at = _utc(link.expires_at)
     if expires_at is not None and expires_at <= now:
-        return LinkResult(False, reason="That code has expired. Ask your administrator for a new one.")
+        return _EXPIRED
     account = session.get(Account, link.account_id)
     if account is None:
-        return LinkResult(False, reason="That code's account no longer exists. Ask your administrator.")
+        return _NO_ACCOUNT
     # Mark it used first, in the same transaction, so a code never links two people.
     claimed = session.execute(
         update(LinkCode)
@@ -303,7 +325,7 @@ def redeem_link_code(
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
-        return LinkResult(False, reason="That code was already used. Ask your administrator for a new one.")
+        return _USED
     link_slack_user(session, team_id=team_id, user_id=user_id, account=account, role=link.role)
     audit(
         session,

@@ -123,7 +123,7 @@ def test_link_code_links_once(session: Session) -> None:
     assert identity_for(session, team_id="T1", user_id="U1") == (acme.id, "owner")
 
     again = redeem_link_code(session, code=code, team_id="T1", user_id="U2")
-    assert not again.ok and "already used" in again.reason
+    assert not again.ok and "already used" in again.reason and "用过" in again.reason_zh
     assert identity_for(session, team_id="T1", user_id="U2") is None
     stored = session.get(LinkCode, code)
     assert stored is not None and stored.used_by == "slack:T1:U1"

@@ -435,3 +435,25 @@ def test_refresh_shopee_listings(
         rows = rows_of(check, report_id or 0)
         assert set(rows) == {"BATIK-1", "SONGKET-1"}
         assert Decimal(rows["BATIK-1"].price) == Decimal("35.00")  # Shopee sends prices as numbers
+
+
+def test_only_the_newest_reports_keep_their_rows(sessions: Callable[[], Session], store: Store) -> None:
+    ids = [
+        import_report_stream(
+            sessions,
+            store.id or 0,
+            "listings",
+            [listings_bytes()],
+            source="platform",
+            generated_at=datetime(2026, 11, day, 2, 0, tzinfo=UTC),
+        ).report_id
+        for day in (20, 21, 22, 23, 24)
+    ]
+    inventory = import_report_stream(sessions, store.id or 0, "inventory", [inventory_bytes()], source="file")
+
+    with sessions() as session:
+        kept = {report_id: len(rows_of(session, report_id)) for report_id in ids}
+        assert kept == {ids[0]: 0, ids[1]: 0, ids[2]: 5, ids[3]: 5, ids[4]: 5}
+        oldest = session.get(PlatformReport, ids[0])
+        assert oldest is not None and oldest.row_count == 5  # the record of it stays
+        assert len(rows_of(session, inventory.report_id)) == 2  # other kinds are counted apart

@@ -18,7 +18,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, literal_column
+from sqlalchemy import delete, func, insert, literal_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -43,6 +43,7 @@ SessionFactory = Callable[[], Session]
 ConnectorFor = Callable[[Store], MarketplaceConnector]
 
 BATCH_ROWS = 20_000
+KEEP_REPORTS = 3  # per store and kind, the reports whose rows are kept
 _FILE_CHUNK = 1 << 20
 
 
@@ -148,6 +149,7 @@ def import_report_stream(
         message = "the database could not store the report (see the logs); nothing of it was kept"
         _fail_report(sessions, report_id, message)
         raise ReportImportError(message, report_id) from exc
+    prune_report_rows(sessions, store_id, kind)
     return ImportResult(
         report_id=report_id,
         rows=rows,
@@ -158,6 +160,35 @@ def import_report_stream(
         encoding=parser.stats.encoding,
         generated_at=generated_at,
     )
+
+
+def prune_report_rows(sessions: SessionFactory, store_id: int, kind: str, *, keep: int = KEEP_REPORTS) -> int:
+    """Delete the rows of all but the newest `keep` completed reports of a store and kind.
+
+    A nightly report of a large store holds a million rows; the checks read the latest ones. The
+    reports' metadata (when, how many rows) stays for the record.
+
+    Returns:
+        How many rows were deleted.
+    """
+    newest = func.coalesce(col(PlatformReport.generated_at), col(PlatformReport.imported_at))
+    with sessions() as session:
+        done = session.exec(
+            select(PlatformReport.id)
+            .where(
+                PlatformReport.store_id == store_id,
+                PlatformReport.kind == kind,
+                PlatformReport.status == ReportStatus.DONE,
+            )
+            .order_by(newest.desc(), col(PlatformReport.id).desc())
+        ).all()
+        old = [report_id for report_id in done[keep:] if report_id is not None]
+        if not old:
+            return 0
+        table = ReportRow.__table__  # type: ignore[attr-defined]
+        deleted = session.execute(delete(table).where(table.c.report_id.in_(old)))
+        session.commit()
+        return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def import_report_file(
