@@ -96,7 +96,7 @@ _ZONES: dict[str, timedelta] = {
         "WET": 0,
         "WEST": 60,
         "BST": 60,
-        "IST": 60,  # Irish Standard Time: the only IST an EU report carries
+        "IST": 330,  # India Standard Time (amazon.in reports)
         "MET": 60,
         "CET": 60,
         "MEZ": 60,
