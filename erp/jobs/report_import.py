@@ -1,10 +1,11 @@
 """Report import: stream a platform report into the database, and refresh reports from the platform.
 
-A nightly listings report can hold a million rows, so rows go in with SQLAlchemy Core inserts in
-batches, all inside one transaction: a failed import (a truncated download, a file that is not a
-report) leaves no half-imported rows and never touches the reports imported before it. Each
-report keeps its metadata in `PlatformReport` (requested, generated, imported, rows, status,
-error) so the bot can tell a seller how old the data it looked at is.
+A nightly listings report can hold a million rows, so rows go in as they are parsed, in batches,
+all inside one transaction (a compiled Core insert through the driver's executemany on SQLite,
+COPY on PostgreSQL): a failed import (a truncated download, a file that is not a report) leaves
+no half-imported rows and never touches the reports imported before it. Each report keeps its
+metadata in `PlatformReport` (requested, generated, imported, rows, status, error) so the bot can
+tell a seller how old the data it looked at is; the rows of the newest few are kept.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class ReportImportError(Exception):
 
 @dataclass(frozen=True)
 class ImportResult:
+    """A completed import: the stored report and what the parser saw."""
+
     report_id: int
     rows: int
     store_id: int
