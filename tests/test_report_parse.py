@@ -274,6 +274,15 @@ def test_gzip_report_streams_through() -> None:
     assert len(rows) == len(LISTINGS)
 
 
+def test_large_gzip_report_unfolds_a_step_at_a_time() -> None:
+    header, body = listings_text().split("\n", 1)
+    text = header + "\n" + body * 4000  # several megabytes of text, compressed into one chunk
+    rows, _ = parse(gzip.compress(text.encode()), chunk=len(text))
+
+    assert len(rows) == 4000 * len(LISTINGS)
+    assert rows[-1].sku == LISTINGS[-1][1]
+
+
 def test_truncated_gzip_is_a_clear_error() -> None:
     data = gzip.compress(listings_bytes() * 20)
     with pytest.raises(ReportFormatError, match="ends early"):

@@ -135,6 +135,7 @@ MAX_TITLE = 500
 MAX_CODE = 30
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_INFLATE_STEP = 1 << 20
 _NBSP = ("\xa0", "\u202f", "\u2007")
 
 
@@ -327,11 +328,16 @@ def gunzip_if_compressed(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 # Concatenated gzip members are legal: the next one starts here.
                 decompressor = zlib.decompressobj(wbits=31)
             try:
-                data = decompressor.decompress(pending)
+                # At most a megabyte of text at a time: a well-compressed report would otherwise
+                # unfold a whole network chunk (several times larger) into memory at once.
+                data = decompressor.decompress(pending, _INFLATE_STEP)
             except zlib.error as exc:
                 raise ReportFormatError(f"the compressed report is damaged ({exc})") from exc
             if data:
                 yield data
+            if decompressor.unconsumed_tail:
+                pending = decompressor.unconsumed_tail
+                continue
             if decompressor.eof and decompressor.unused_data:
                 pending = decompressor.unused_data
                 continue
