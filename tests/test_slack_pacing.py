@@ -50,3 +50,21 @@ def test_two_progress_messages_in_one_channel_share_its_pace(fake_slack: FakeSla
     for progress in (first, second, elsewhere):
         progress.finish()  # the final state always goes out
     assert {m.text.split(":", 1)[0] for m in fake_slack.messages.values()} == {"Order sync finished"}
+
+
+def test_slow_work_starts_after_the_acks_in_flight() -> None:
+    import threading
+
+    from bot.slack.pacing import AckFirstExecutor, AckGate
+
+    gate = AckGate()
+    order: list[str] = []
+    started = threading.Event()
+    with AckFirstExecutor(gate, max_workers=2) as executor:
+        gate.enter()  # a request is being acknowledged
+        future = executor.submit(lambda: (started.set(), order.append("check")))
+        assert not started.wait(0.2)  # the check holds back
+        order.append("ack")
+        gate.leave()
+        future.result(timeout=5)
+    assert order == ["ack", "check"]

@@ -30,6 +30,7 @@ from bot.slack import actions, commands, events, home, messages, views
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
 from bot.slack.dedupe import EventDeduper
 from bot.slack.identity import resolve_speaker
+from bot.slack.pacing import AckFirstExecutor, AckGate
 from bot.slack.progress import ChannelThrottle
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def build_app(
     """
     check_config(settings, socket_mode=socket_mode)
     sessions = components.session
+    gate = AckGate()
     clock = getattr(components.services, "clock", lambda: datetime.now(UTC))
     escalations = EscalationService(
         sessions, channel=settings.escalation_channel, clock=clock, evidence=default_evidence_renderer()
@@ -128,7 +130,7 @@ def build_app(
             request_verification_enabled=not socket_mode,
             client=web_client(settings, None),
             process_before_response=True,
-            listener_executor=_executor(),
+            listener_executor=_executor(gate),
             oauth_settings=OAuthSettings(
                 client_id=settings.slack_client_id,
                 client_secret=settings.slack_client_secret,
@@ -151,7 +153,7 @@ def build_app(
             request_verification_enabled=not socket_mode,
             client=client,
             process_before_response=True,
-            listener_executor=_executor(),
+            listener_executor=_executor(gate),
             token_verification_enabled=token_verification,
         )
 
@@ -180,10 +182,10 @@ def build_app(
 # slow checks once every worker is busy, and Slack's 3 seconds would run out.
 
 
-def _executor() -> ThreadPoolExecutor:
+def _executor(gate: AckGate) -> ThreadPoolExecutor:
     # Lazy listeners run checks that wait on marketplaces for seconds; Bolt's default of five
     # workers would queue the sixth seller behind them.
-    return ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="sellerdesk-lazy")
+    return AckFirstExecutor(gate, max_workers=LAZY_WORKERS, thread_name_prefix="sellerdesk-lazy")
 
 
 def _attach(services: SlackServices) -> Callable[..., Any]:

@@ -17,6 +17,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot.slack.pacing import ack_gate_of
+
 if TYPE_CHECKING:
     from waitress.server import BaseWSGIServer, MultiSocketServer
 
@@ -36,6 +38,7 @@ class SellerDeskWSGI:
     def __init__(self, app: App, engine: Engine) -> None:
         self.bolt = SlackRequestHandler(app)
         self.engine = engine
+        self.gate = ack_gate_of(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -45,7 +48,14 @@ class SellerDeskWSGI:
         if int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY:
             start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
             return [b"request too large"]
-        return self.bolt(environ, start_response)
+        if self.gate is None:
+            return self.bolt(environ, start_response)
+        # From the request's arrival to its answer, slow checks about to start hold back.
+        self.gate.enter()
+        try:
+            return self.bolt(environ, start_response)
+        finally:
+            self.gate.leave()
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         try:
