@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from erp.accounts import create_link_code
 from erp.models import Account, Feedback, FollowUp, SlackIdentity, Store
-from tests.fake_slack import Call, RunningBot
+from tests.fake_slack import ESCALATION_CHANNEL, Call, RunningBot
 
 
 def _texts(args: dict[str, Any]) -> str:
@@ -206,3 +206,26 @@ def _client(components: Any, url: str) -> Any:
     from bot.slack.app_factory import web_client
 
     return web_client(components.settings, components.settings.slack_bot_token)
+
+
+def test_a_home_tab_button_answers_in_the_dm(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    slack_bot.send.event({"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
+    view = fake.wait_for(lambda: fake.calls_to("views.publish"))[0].args["view"]
+    talk = next(
+        e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"] if "talk" in e["value"]
+    )
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1", "domain": "test"},
+        "user": {"id": "U1", "team_id": "T1"},
+        "api_app_id": "A1",
+        "container": {"type": "view", "view_id": "V1"},
+        "trigger_id": "t-home",
+        "view": {"id": "V1", "type": "home"},
+        "actions": [{**talk, "block_id": "sd_home_actions", "action_ts": "1.0"}],
+    }
+    assert slack_bot.send.interactive(payload).status_code == 200
+    fake.wait_for(lambda: fake.posts(ESCALATION_CHANNEL), message="the case from App Home")
+    notice = fake.wait_for(lambda: fake.posts("DU1"), message="the seller told in the DM")[0]
+    assert "customer service" in notice.args["text"]
