@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from erp.models import AuditLog, Order, PlatformReport, Product, ReportRow, Store, UploadRecord
 from handlers import delete_store_data
@@ -127,5 +127,5 @@ def test_owner_deletes_then_undoes(setup: tuple[Services, int, int, Store]) -> N
     with services.sessions() as session:
         store = session.get(Store, sid)
         assert store is not None and store.deleted_at is None
-        actions = [a.action for a in session.exec(select(AuditLog).order_by(AuditLog.id))]
+        actions = [a.action for a in session.exec(select(AuditLog).order_by(col(AuditLog.id)))]
         assert actions == ["delete_store_data", "undo_delete_store_data"]
