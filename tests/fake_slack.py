@@ -116,6 +116,7 @@ class FakeSlack:
 
     def __init__(self) -> None:
         self.url = ""  # the Web API base URL, ends with "/api/"
+        self.socket_url = ""  # the Socket Mode WebSocket URL apps.connections.open hands out
         self.root = ""
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
@@ -226,6 +227,11 @@ class FakeSlack:
             return knob.status, knob.body, knob.headers
         if method == "oauth.v2.access":
             return 200, self._oauth_v2_access(args, headers), {}
+        if method == "apps.connections.open":
+            app_token = headers.get("authorization", "").removeprefix("Bearer ")
+            if not app_token.startswith("xapp-") or not self.socket_url:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         token = headers.get("authorization", "").removeprefix("Bearer ")
         if not token.startswith("xoxb-") or token == "xoxb-invalid":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
@@ -748,3 +754,131 @@ def slack_bot(
         # Let lazy listeners still running finish before the database goes away.
         app.listener_runner.listener_executor.shutdown(wait=True)
         components.engine.dispose()
+
+
+# --- Socket Mode: a WebSocket server speaking Slack's envelope protocol ---------------------------
+
+
+class FakeSocketMode:
+    """One Socket Mode connection at a time: sends envelopes, records the app's acks."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self) -> None:
+        import socket
+
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"ws://127.0.0.1:{self._listener.getsockname()[1]}/link"
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.connected = threading.Event()
+        self._conn: Any = None
+        self._send_lock = threading.Lock()
+        self._stopped = False
+        self._ids = itertools.count(1)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import base64
+
+        while not self._stopped:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                request += chunk
+            key = next(
+                line.split(":", 1)[1].strip()
+                for line in request.decode().split("\r\n")
+                if line.lower().startswith("sec-websocket-key:")
+            )
+            accept = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
+            conn.sendall(
+                (
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Accept: {accept}\r\n\r\n"
+                ).encode()
+            )
+            self._conn = conn
+            self._send(1, json.dumps({"type": "hello", "num_connections": 1}).encode())
+            self.connected.set()
+            self._read(conn)
+
+    def _read(self, conn: Any) -> None:
+        buffer = b""
+
+        def take(size: int) -> bytes:
+            nonlocal buffer
+            while len(buffer) < size:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed")
+                buffer += chunk
+            data, buffer = buffer[:size], buffer[size:]
+            return data
+
+        try:
+            while True:
+                first, second = take(2)
+                opcode, length = first & 0x0F, second & 0x7F
+                if length == 126:
+                    length = int.from_bytes(take(2), "big")
+                elif length == 127:
+                    length = int.from_bytes(take(8), "big")
+                mask = take(4) if second & 0x80 else b"\0\0\0\0"
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(take(length)))
+                if opcode == 9:  # ping: answer pong
+                    self._send(10, payload)
+                elif opcode == 8:
+                    return
+                elif opcode == 1:
+                    message = json.loads(payload)
+                    if "envelope_id" in message:
+                        self.acks[message["envelope_id"]] = message.get("payload") or {}
+        except (ConnectionError, OSError):
+            return
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        header = bytes([0x80 | opcode])
+        if len(payload) < 126:
+            header += bytes([len(payload)])
+        elif len(payload) < 65536:
+            header += bytes([126]) + len(payload).to_bytes(2, "big")
+        else:
+            header += bytes([127]) + len(payload).to_bytes(8, "big")
+        with self._send_lock:
+            self._conn.sendall(header + payload)
+
+    def envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Send one envelope (events_api, slash_commands, interactive); returns its id."""
+        envelope_id = f"env-{next(self._ids)}"
+        body = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": True,
+        }
+        self._send(1, json.dumps(body).encode())
+        return envelope_id
+
+    def close(self) -> None:
+        self._stopped = True
+        self._listener.close()
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def fake_socket_mode(fake_slack: FakeSlack) -> Iterator[FakeSocketMode]:
+    """Socket Mode for the fake Slack: apps.connections.open hands out this server's URL."""
+    server = FakeSocketMode()
+    fake_slack.socket_url = server.url
+    yield server
+    server.close()
