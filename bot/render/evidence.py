@@ -49,7 +49,8 @@ RED: RGB = (200, 40, 40)
 AMBER: RGB = (214, 138, 0)
 
 _STATUS_COLOURS = {CheckStatus.OK: GREEN, CheckStatus.PROBLEM: RED, CheckStatus.UNKNOWN: AMBER}
-_IMAGE_VERDICT_COLOURS = {"ok": GREEN, "has_alpha": AMBER, "not_rgb": AMBER}
+# Fixable or not yet known in amber; pictures that cannot be used as they are in red.
+_IMAGE_VERDICT_COLOURS = {"ok": GREEN, "has_alpha": AMBER, "not_rgb": AMBER, "unknown": AMBER}
 
 _CJK_FONT_PACKAGE = "cvttf_NotoSansCJK_Regular"
 _CJK_FONT_FILE = "NotoSansCJKtc-Regular.otf"
@@ -498,8 +499,6 @@ def _images(layout: _Layout, diagnosis: Diagnosis) -> None:
             _thumbnail_op(_thumbnail(image.thumbnail_png), top, _label("no_preview", lang), fonts)
         )
         colour = _IMAGE_VERDICT_COLOURS.get(image.verdict, RED)
-        if image.verdict == "ok" and not image.warnings:
-            colour = GREEN
         layout.text(text_x, image.verdict, fonts.heading, colour, text_width, gap=2)
         layout.text(text_x, image.url, fonts.small, INK, text_width, gap=2)
         facts = _image_facts(image)
