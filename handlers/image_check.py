@@ -75,10 +75,6 @@ class ImageVerdict(StrEnum):
     BLOCKED = "blocked"
 
 
-# Verdicts where the picture itself was read and can be converted to an sRGB JPEG.
-CONVERTIBLE = frozenset({ImageVerdict.OK, ImageVerdict.NOT_RGB, ImageVerdict.HAS_ALPHA})
-
-
 @dataclass
 class ImageCheckResult:
     """One URL's check; `to_json()` is the `check-image --json` line of DESIGN.md section 3."""
