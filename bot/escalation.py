@@ -357,9 +357,10 @@ class EscalationService:
         """An agent's reply in the case thread, passed to the seller's conversation."""
         if not escalation.seller_channel or escalation.state == EscalationState.RESOLVED:
             return
+        language = _language_of(escalation)
         poster.say(
             escalation.seller_channel,
-            f"Customer service (<@{agent_user}>): {text}",
+            say(language, f"Customer service (<@{agent_user}>): {text}", f"客服（<@{agent_user}>）：{text}"),
             thread_ts=escalation.seller_thread_ts or None,
         )
 
@@ -461,13 +462,24 @@ def _state_line(escalation: Escalation) -> str:
     return ":red_circle: Open: waiting for an agent"
 
 
+def _language_of(escalation: Escalation) -> Language:
+    """The seller's language, read from their own words (cases keep no language of their own)."""
+    text = escalation.question or escalation.summary
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+
+
 def _state_notice(escalation: Escalation, state: EscalationState) -> str:
+    language = _language_of(escalation)
     if state == EscalationState.TAKEN:
-        return (
+        return say(
+            language,
             f"<@{escalation.taken_by}> from customer service is now looking at case #{escalation.id}. "
-            "Reply in this thread to talk to them."
+            "Reply in this thread to talk to them.",
+            f"客服 <@{escalation.taken_by}> 正在处理工单 #{escalation.id}，请在此对话串中回复。",
         )
-    return (
+    return say(
+        language,
         f"Customer service marked case #{escalation.id} as resolved. If something is still wrong, "
-        "just ask me again."
+        "just ask me again.",
+        f"客服已将工单 #{escalation.id} 标记为已解决。如果问题仍在，请再问我。",
     )
