@@ -643,11 +643,21 @@ class Conversation:
 
     def _notify_report(self, params: dict[str, str], speaker: Speaker, key: str, language: Language) -> Reply:
         store_id = _int(params.get("store_id"))
+        now = self.services.clock()
+        due = self.services.schedule.next_run("report_import", now) or now + timedelta(days=1)
+        place = _slack_place(key)
+        if place is None:
+            # Only Slack can be written to later; elsewhere the seller asks again themselves.
+            return self._message(
+                language,
+                f"The next report import is at {format_time(due)}; ask me again after that and I'll "
+                "check what it shows.",
+                f"下一次报告导入在 {format_time(due)}，之后再问我一次，我会检查报告的结果。",
+            )
+        team_id, channel, thread_ts = place
         with self.services.sessions() as session:
             stores = {s.id: s for s in visible_stores(session, int(speaker.account_id or 0))}
             store = stores.get(store_id) if store_id is not None else None
-            now = self.services.clock()
-            due = self.services.schedule.next_run("report_import", now) or now + timedelta(days=1)
             session.add(
                 FollowUp(
                     kind="report_landed",
@@ -655,9 +665,9 @@ class Conversation:
                     store_id=store.id if store else None,
                     sku=params.get("sku", "")[:120],
                     language=language,
-                    team_id=speaker.team_id,
-                    channel=key[:40] if not speaker.team_id else params.get("channel", "")[:40],
-                    thread_ts=params.get("thread_ts", "")[:40],
+                    team_id=team_id[:40],
+                    channel=channel[:40],
+                    thread_ts=thread_ts[:40],
                     due_at=due,
                 )
             )
@@ -874,6 +884,14 @@ def _alternative_flow(alternative: object) -> str | None:
     if isinstance(alternative, tuple | list) and alternative:
         return str(alternative[0])
     return None
+
+
+def _slack_place(key: str) -> tuple[str, str, str] | None:
+    """(team, channel, thread) of a Slack conversation key "slack:T1:C1:U1[:thread]"; None otherwise."""
+    parts = key.split(":")
+    if len(parts) < 4 or parts[0] != "slack" or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2], parts[4] if len(parts) > 4 else ""
 
 
 def _int(value: str | None) -> int | None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.conversation import Conversation, Speaker, Turn
-from erp.models import AuditLog, ConversationState, Product, PublishAttempt, Store
+from erp.models import AuditLog, ConversationState, FollowUp, Product, PublishAttempt, Store
 from handlers.diagnosis import ActionKind, HandlerResult
 from handlers.registry import HANDLERS, FlowRequest
 from handlers.services import Services
@@ -355,3 +355,24 @@ def test_turns_of_one_conversation_arriving_together_all_get_answers(world: Worl
     with Session(world.engine) as session:
         state = session.get(ConversationState, "k16")
         assert state is not None and state.state["kind"] == "idle"
+
+
+def test_notify_report_follows_up_in_the_slack_thread_that_asked(world: World) -> None:
+    params = {"store_id": str(world.shopee.id), "sku": "DEMO-SHOP-1"}
+    slack = world.conversation.run_action(
+        "notify_report", params, world.member, key="slack:T1:C42:U2:1700000000.000100"
+    )
+    assert "I'll check again after the next report import" in slack.text
+    with Session(world.engine) as session:
+        follow_up = session.exec(select(FollowUp)).one()
+    assert (follow_up.team_id, follow_up.channel, follow_up.thread_ts) == ("T1", "C42", "1700000000.000100")
+    assert (follow_up.store_id, follow_up.sku, follow_up.kind) == (
+        world.shopee.id,
+        "DEMO-SHOP-1",
+        "report_landed",
+    )
+    # The console cannot be written to later: the seller is told when to ask again, nothing is stored.
+    console = world.conversation.run_action("notify_report", params, world.owner, key="console:demo")
+    assert "ask me again after that" in console.text
+    with Session(world.engine) as session:
+        assert len(session.exec(select(FollowUp)).all()) == 1
