@@ -15,6 +15,7 @@ from bot.slack.poster import SlackPoster
 from bot.slack.turns import Place, TurnRunner, guess_language, not_linked_text, services_of, speaker_of
 from bot.slack.views import open_delete_modal
 from erp.models import Feedback, Role
+from handlers.diagnosis import Language
 from handlers.text import say
 
 log = logging.getLogger(__name__)
@@ -124,9 +125,19 @@ def run_action(body: dict[str, Any], action: dict[str, Any], context: BoltContex
     # Where a promised follow-up posts back: the thread of the message that offered it.
     message_ts = str((body.get("message") or {}).get("ts", ""))
     params.update(team_id=place.team_id, channel=place.channel, thread_ts=place.thread_ts or message_ts)
+    # The answer goes into the thread of the offering message, and so does a promised follow-up:
+    # the conversation key names that thread.
     runner.place = Place(place.team_id, place.channel, place.user_id, place.thread_ts or message_ts or None)
-    runner.run_action(kind, params)
+    runner.run_action(kind, params, language=_language_of_message(body))
     runner.place = place
+
+
+def _language_of_message(body: dict[str, Any]) -> Language:
+    """The language of the answer that offered the button (the seller's language)."""
+    message = body.get("message") or {}
+    return guess_language(
+        str(message.get("text", "")) + json.dumps(message.get("blocks", []), ensure_ascii=False)
+    )
 
 
 def store_feedback(

@@ -117,10 +117,19 @@ class TurnRunner:
             lambda progress: self.services.conversation.respond(turn, progress=progress), question
         )
 
-    def run_action(self, kind: str, params: dict[str, str], *, question: str = "") -> Reply:
+    def run_action(
+        self,
+        kind: str,
+        params: dict[str, str],
+        *,
+        question: str = "",
+        key: str | None = None,
+        language: Language | None = None,
+    ) -> Reply:
+        """Run a proposed action; `key` is the conversation it was offered in (default: here)."""
         return self._run(
             lambda progress: self.services.conversation.run_action(
-                kind, params, self.speaker, key=self.place.key, progress=progress
+                kind, params, self.speaker, key=key or self.place.key, language=language, progress=progress
             ),
             question,
         )
