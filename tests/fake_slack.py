@@ -540,6 +540,7 @@ class SlackSender:
         thread_ts: str = "",
         selected: bool = False,
         team_id: str | None = None,
+        message_text: str = "",
     ) -> httpx.Response:
         action: dict[str, Any] = {"action_id": action_id, "block_id": "b", "action_ts": str(time.time())}
         if selected:
@@ -549,7 +550,7 @@ class SlackSender:
             )
         else:
             action.update(type="button", value=value, text={"type": "plain_text", "text": action_id})
-        message: dict[str, Any] = {"ts": message_ts or "1.000001", "text": ""}
+        message: dict[str, Any] = {"ts": message_ts or "1.000001", "text": message_text}
         if thread_ts:
             message["thread_ts"] = thread_ts
         payload = {

@@ -229,3 +229,18 @@ def test_a_home_tab_button_answers_in_the_dm(slack_bot: RunningBot) -> None:
     fake.wait_for(lambda: fake.posts(ESCALATION_CHANNEL), message="the case from App Home")
     notice = fake.wait_for(lambda: fake.posts("DU1"), message="the seller told in the DM")[0]
     assert "customer service" in notice.args["text"]
+
+
+def test_an_action_answers_in_the_language_of_the_answer_that_offered_it(slack_bot: RunningBot) -> None:
+    fake, world = slack_bot.fake, slack_bot.world
+    value = json.dumps({"k": "notify_report", "p": {"store_id": str(world.us_store_id)}, "f": "x", "v": "y"})
+    slack_bot.send.action(
+        "sd_action:0",
+        value,
+        user="U1",
+        channel="D1",
+        message_ts="400.000001",
+        message_text="价格已批准，等待下一次报告",
+    )
+    confirmation = fake.wait_for(lambda: fake.posts("D1"))[0]
+    assert "我会在下一次报告导入" in confirmation.args["text"]
