@@ -374,7 +374,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.startswith("/files/"):
-            content = self.fake.files.get(self.path.removeprefix("/files/"))
+            name = self.path.removeprefix("/files/")
+            with self.fake._lock:
+                self.fake.calls.append(Call("file", {"name": name}, self._headers()))
+            content = self.fake.files.get(name)
             if content is None:
                 self._send(404, b"not found", "text/plain", {})
             elif not self.headers.get("Authorization", "").startswith("Bearer xoxb-"):

@@ -68,3 +68,14 @@ def test_slow_work_starts_after_the_acks_in_flight() -> None:
         gate.leave()
         future.result(timeout=5)
     assert order == ["ack", "check"]
+
+
+def test_the_bot_token_only_goes_to_slacks_own_hosts(fake_slack: FakeSlack) -> None:
+    settings = Settings(slack_bot_token="xoxb-test", slack_api_url=fake_slack.url)
+    poster = SlackPoster(web_client(settings, settings.slack_bot_token))
+    url = fake_slack.serve_file("shot.png", b"picture")
+    assert poster.download(url) == b"picture"  # the configured Web API host
+    elsewhere = url.replace("127.0.0.1", "localhost")
+    assert poster.download(elsewhere) is None
+    assert poster.download("https://files.example.com/steal") is None
+    assert len(fake_slack.calls_to("file")) == 1  # only the allowed fetch reached a server

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -51,6 +52,12 @@ class SlackPoster:
             log.info("ephemeral message not delivered (%s); using the DM", exc.response.get("error"))
             self.say(self.open_dm(user), text)
 
+    def _is_slack_host(self, url: str) -> bool:
+        host = _host(url)
+        if not host or not url.lower().startswith(("https://", "http://")):
+            return False
+        return host == "slack.com" or host.endswith(".slack.com") or host == _host(self.client.base_url)
+
     def user_name(self, user: str) -> str:
         """The user's display name for people reading a case; "" when Slack does not say."""
         if not user:
@@ -82,9 +89,16 @@ class SlackPoster:
         )
 
     def download(self, url: str, *, limit: int = 10 * 1024 * 1024) -> bytes | None:
-        """A private Slack file (a seller's attachment), fetched with the bot token; None on failure."""
+        """A private Slack file (a seller's attachment), fetched with the bot token; None on failure.
+
+        The token goes only to Slack's own hosts (or the configured Web API host): a file link
+        pointing anywhere else is not fetched.
+        """
         import httpx
 
+        if not self._is_slack_host(url):
+            log.warning("not fetching a file outside Slack's hosts")
+            return None
         headers = {"Authorization": f"Bearer {self.client.token}"}
         try:
             with httpx.stream("GET", url, headers=headers, timeout=10, follow_redirects=False) as response:
@@ -98,6 +112,10 @@ class SlackPoster:
                 return bytes(data)
         except httpx.HTTPError:
             return None
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
 
 
 def follow_up_poster(client_for_team: Callable[[str], WebClient]) -> Callable[[FollowUp, str], Any]:
