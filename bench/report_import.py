@@ -105,7 +105,7 @@ def main() -> int:
             return Session(engine, expire_on_commit=False)
 
         with sessions() as session:
-            account = create_account(session, name="bench")
+            account = create_account(session, name=f"bench-{os.getpid()}-{time.time_ns()}")
             store = add_store(session, account_id=account.id or 0, name="Amazon DE", platform="amazon")
         baseline = peak_mb()
         cpu_before = cpu_seconds()
