@@ -408,7 +408,7 @@ def fake_slack() -> Iterator[FakeSlack]:
     server.daemon_threads = True
     fake.root = f"http://127.0.0.1:{server.server_address[1]}/"
     fake.url = fake.root + "api/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield fake
     server.shutdown()
