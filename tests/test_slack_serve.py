@@ -159,6 +159,19 @@ def test_serve_without_a_signing_secret_is_bad_usage(
         [sys.executable, "app.py", "socket"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert socket.returncode == 2 and "SLACK_APP_TOKEN" in socket.stderr and "Traceback" not in socket.stderr
+    refused = subprocess.run(
+        [sys.executable, "app.py", "serve", "--port", "0"],
+        cwd=ROOT,
+        env={**env, "SLACK_BOT_TOKEN": "xoxb-invalid", "SLACK_SIGNING_SECRET": SECRET},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "sellerdesk: Slack refused the bot token (invalid_auth): check SLACK_BOT_TOKEN"
+    )
+    assert "xoxb-invalid" not in refused.stderr  # never a token in the output
 
 
 def test_every_demo_scenario_is_answered_in_slack_with_its_verdict(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import signal
 import sys
 from dataclasses import replace
 from typing import Any
+from urllib.error import URLError
 
 from bot.cli.common import EXIT_OK, fail
 
@@ -27,6 +29,9 @@ def add_parser(subparsers: Any) -> list[str]:
 
 
 def run(args: argparse.Namespace, components: Any) -> int:
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
     from bot.slack.app_factory import SlackConfigError, build_app, check_config
 
     settings = components.settings
@@ -43,7 +48,19 @@ def run(args: argparse.Namespace, components: Any) -> int:
             app = build_app(components.settings, components, socket_mode=args.command == "socket")
         except SlackConfigError as exc:
             return fail(str(exc))
-        except Exception as exc:  # e.g. auth.test refused the token: one line, not a traceback
+        except SlackApiError as exc:  # auth.test refused the token
+            return fail(
+                f"Slack refused the bot token ({exc.response.get('error', 'error')}): check SLACK_BOT_TOKEN"
+            )
+        except BoltError as exc:  # Bolt's own auth.test at start refused the token
+            if "auth.test" not in str(exc):
+                return fail(f"could not start the Slack app: {exc}")
+            code = re.search(r"'error': '(\w+)'", str(exc))
+            error = code.group(1) if code else "refused"
+            return fail(f"Slack refused the bot token ({error}): check SLACK_BOT_TOKEN")
+        except (OSError, URLError) as exc:
+            return fail(f"could not reach Slack at {components.settings.slack_api_url}: {_reason(exc)}")
+        except Exception as exc:  # anything else: one line, not a traceback
             return fail(f"could not start the Slack app: {exc}")
         if args.command == "socket":
             from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -72,6 +89,11 @@ def _serve(app: Any, components: Any, host: str, port: int) -> int:
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
     runner.run()
     return EXIT_OK
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(getattr(reason, "strerror", None) or reason or exc)
 
 
 def _port(server: Any) -> int:
