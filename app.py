@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from bot.conversation import Conversation
+    from erp.jobs.order_sync import OrderSync
+    from erp.jobs.report_import import ReportRefresher
+    from erp.jobs.schedule import JobSchedule
+    from erp.platforms.registry import ConnectorRegistry
+    from handlers.image_check import ImageChecker
     from handlers.services import Services
     from knowledge.loader import KnowledgeBase
     from knowledge.matcher import Matcher
@@ -73,7 +78,7 @@ class Components:
         return Matcher.train(self.knowledge)
 
     @cached_property
-    def connectors(self) -> Any:
+    def connectors(self) -> ConnectorRegistry:
         from erp.platforms.credentials import credentials_saver
         from erp.platforms.registry import ConnectorRegistry
 
@@ -81,19 +86,19 @@ class Components:
         return ConnectorRegistry(on_credentials_changed=credentials_saver(self.session))
 
     @cached_property
-    def schedule(self) -> Any:
+    def schedule(self) -> JobSchedule:
         from erp.jobs.schedule import JobSchedule
 
         return JobSchedule(order_sync_minutes=self.settings.order_sync_minutes)
 
     @cached_property
-    def image_checker(self) -> Any:
+    def image_checker(self) -> ImageChecker:
         from handlers.image_check import FetchPolicy, ImageChecker
 
         return ImageChecker(FetchPolicy(allow=self.settings.fetch_allow))
 
     @cached_property
-    def order_sync(self) -> Any:
+    def order_sync(self) -> OrderSync:
         from erp.jobs.order_sync import OrderSync
 
         # Marketplace calls spend their time waiting on the network and on per-store rate limits,
@@ -101,7 +106,7 @@ class Components:
         return OrderSync(self.session, self.connectors.connector_for, max_workers=16)
 
     @cached_property
-    def report_refresher(self) -> Any:
+    def report_refresher(self) -> ReportRefresher:
         from erp.jobs.report_import import ReportRefresher
 
         return ReportRefresher(self.session, self.connectors.connector_for)
