@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -166,7 +169,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or _default_command(settings)
     if args.command is None:
         args = parser.parse_args([command])
-    return int(handlers[command].run(args, components))
+    try:
+        return int(handlers[command].run(args, components))
+    except KeyboardInterrupt:
+        print("sellerdesk: stopped", file=sys.stderr)  # noqa: T201
+        return 130
+    except (ArgumentError, OperationalError) as exc:
+        # Commands handle their own bad input; an unusable DATABASE_URL reaches here, from any of them.
+        print(f"sellerdesk: {_database_problem(settings.database_url, exc)}", file=sys.stderr)  # noqa: T201
+        return 2
+
+
+def _database_problem(url: str, exc: Exception) -> str:
+    """One line naming the database (password hidden) and what went wrong, for any command."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "DATABASE_URL is not a database URL (for example sqlite:///sellerdesk.db or postgresql://user@host/db)"
+    if isinstance(exc, ArgumentError):
+        return f"DATABASE_URL {shown} cannot be used: {str(exc).splitlines()[0]}"
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return f"cannot open the database {shown}: {reason[0] if reason else type(exc).__name__}"
 
 
 def _default_command(settings: Settings) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import Session, select
 
@@ -48,14 +50,19 @@ def test_unknown_store_lists_the_known_store_names(cli: object, session: Session
     assert session.exec(select(AuditLog)).all() == []
 
 
-def test_several_accounts_need_a_choice(cli: object, session: Session) -> None:
+def test_with_no_account_named_every_account_is_synced(cli: object, session: Session) -> None:
     seed(session, {"acme": ["Amazon DE"], "beta": ["Amazon DE", "Shopee SG"]})
-    status, _, err = cli()  # type: ignore[operator]
-    assert (
-        status == 2
-        and err == "sellerdesk: there are several accounts: choose one with --account (acme, beta)\n"
-    )
+    status, out, _ = cli("--json")  # type: ignore[operator]
+    # The stores have no credentials, so each sync fails, but every account's stores were tried.
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert status == 1
+    assert sorted(line["store"] for line in lines) == ["Amazon DE", "Amazon DE", "Shopee SG"]
+    assert all(line["error"] for line in lines)
+    assert len({run.store_id for run in session.exec(select(SyncRun))}) == 3
 
+
+def test_a_store_name_shared_by_accounts_needs_a_choice(cli: object, session: Session) -> None:
+    seed(session, {"acme": ["Amazon DE"], "beta": ["Amazon DE", "Shopee SG"]})
     status, _, err = cli("--store", "amazon de")  # type: ignore[operator]
     assert (
         status == 2 and "several accounts have a store named 'amazon de': add --account (acme, beta)" in err

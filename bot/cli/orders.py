@@ -1,4 +1,4 @@
-"""Command sync-orders: sync a seller's orders now, with progress and a summary per store.
+"""Command sync-orders: sync orders now, with progress and a summary per store.
 
 sync-orders [--account NAME] [--store NAME] [--json]
 """
@@ -28,15 +28,15 @@ def add_parser(subparsers: Any) -> list[str]:
     parser = subparsers.add_parser(
         "sync-orders",
         help="sync orders from the marketplaces now, with progress and a summary per store",
-        description="Sync orders now for an account's stores (all of them, or one with --store). "
+        description="Sync orders now for every account's stores, one account's (--account) or one store "
+        "(--store). "
         "Progress goes to stderr, the summary to stdout. Exit status: 0 when every store synced, "
         "1 when a store failed (the others still sync, and what was fetched is kept), 2 on bad input.",
     )
     parser.add_argument(
         "--account",
         metavar="NAME",
-        help="the seller account; may be left out when there is only one account, "
-        "or when --store names a store that only one account has",
+        help="the seller account (default: every account, or the one account that has the --store)",
     )
     parser.add_argument(
         "--store", metavar="NAME", help="sync only this store (default: all the account's stores)"
@@ -53,7 +53,7 @@ def add_parser(subparsers: Any) -> list[str]:
 def run(args: argparse.Namespace, components: Any) -> int:
     try:
         with components.session() as session:
-            account_id, store_ids = _resolve(session, args.account, args.store)
+            targets = _resolve(session, args.account, args.store)
     except _Refusal as refusal:
         return fail(str(refusal))
     except SQLAlchemyError as exc:
@@ -69,9 +69,13 @@ def run(args: argparse.Namespace, components: Any) -> int:
         print(line, file=sys.stderr, flush=True)  # noqa: T201
 
     try:
-        results = components.order_sync.sync_account(
-            account_id, store_ids=store_ids, trigger="manual", actor=ACTOR, progress=show_progress
-        )
+        results = [
+            result
+            for account_id, store_ids in targets
+            for result in components.order_sync.sync_account(
+                account_id, store_ids=store_ids, trigger="manual", actor=ACTOR, progress=show_progress
+            )
+        ]
     except SQLAlchemyError as exc:
         return fail(f"the database cannot be written ({type(exc).__name__}); check DATABASE_URL")
     finally:
@@ -86,8 +90,8 @@ def run(args: argparse.Namespace, components: Any) -> int:
 
 def _resolve(
     session: Session, account_name: str | None, store_name: str | None
-) -> tuple[int, list[int] | None]:
-    """The account and stores to sync, or a `_Refusal` saying what is wrong and what exists."""
+) -> list[tuple[int, list[int] | None]]:
+    """(account, stores or None for all) to sync, or a `_Refusal` saying what is wrong and what exists."""
     accounts = list(session.exec(select(Account).order_by(col(Account.name))))
     if not accounts:
         raise _Refusal("there are no accounts yet: run `demo` or `account add` first")
@@ -97,14 +101,9 @@ def _resolve(
         if account is None:
             raise _Refusal(f"no account named {account_name!r}; accounts: {_names(a.name for a in accounts)}")
         candidates = [account]
-    elif store_name is not None:
-        candidates = accounts
-    elif len(accounts) == 1:
-        candidates = accounts
     else:
-        raise _Refusal(
-            f"there are several accounts: choose one with --account ({_names(a.name for a in accounts)})"
-        )
+        # The operator's command: with no account named, every account's stores are synced.
+        candidates = accounts
 
     account_ids = [a.id for a in candidates]
     stores = list(
@@ -115,8 +114,7 @@ def _resolve(
         )
     )
     if store_name is None:
-        assert candidates[0].id is not None
-        return candidates[0].id, None
+        return [(a.id, None) for a in candidates if a.id is not None]
     wanted = store_name.strip().casefold()
     matches = [s for s in stores if s.name.casefold() == wanted]
     if not matches:
@@ -126,7 +124,7 @@ def _resolve(
     if len(owners) > 1:
         names = _names(a.name for a in accounts if a.id in owners)
         raise _Refusal(f"several accounts have a store named {store_name!r}: add --account ({names})")
-    return matches[0].account_id, [s.id for s in matches if s.id is not None]
+    return [(matches[0].account_id, [s.id for s in matches if s.id is not None])]
 
 
 def _names(names: Any) -> str:
