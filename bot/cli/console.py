@@ -3,7 +3,7 @@
 The main job when no Slack credentials are set. On an empty database it seeds the embedded demo
 and starts its sandbox platforms, then chats: with a prompt on a terminal, or one answer block
 per line when questions are piped in. Numbered choices and actions are answered by their number.
-The conversation itself lives in `bot/conversation.py`, the layout in `bot/render/text.py`.
+The conversation itself lives in `bot/conversation/`, the layout in `bot/render/text.py`.
 """
 
 from __future__ import annotations
