@@ -18,7 +18,6 @@ import html.entities
 import itertools
 import json
 import secrets
-import threading
 import time
 import uuid
 import zlib
@@ -30,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from erp.platforms.reportformat import INVENTORY_COLUMNS, LISTINGS_COLUMNS, tsv_header, tsv_line
+from erp.sandbox.base import SandboxMarketplace
 from erp.sandbox.httpserver import BadRequest, SandboxRequest, SandboxResponse, SandboxServer
 from erp.sandbox.records import SandboxListing, SandboxOrder
 
@@ -137,18 +137,20 @@ class AmazonSandboxData:
         return {"US": "USD", "CA": "CAD", "UK": "GBP"}.get(region, "EUR")
 
 
-class AmazonSandbox:
+class AmazonSandbox(SandboxMarketplace):
     """A sandbox Amazon SP-API + Login with Amazon on one local server.
 
     Use as a context manager, or `start()` / `stop()`. Data helpers change what it answers;
     fault helpers make it misbehave the way Amazon sometimes does.
     """
 
+    platform = "amazon"
+
     def __init__(self, data: AmazonSandboxData | None = None) -> None:
+        super().__init__()
         self.data = data or AmazonSandboxData()
         self.server = SandboxServer(self._route, name="amazon-sandbox")
         self.faults = self.server.faults
-        self._lock = threading.RLock()
         self._tokens: dict[str, float] = {}  # access token -> expiry (monotonic)
         self._refresh_rejected = False
         self._reports: dict[str, _Report] = {}
@@ -163,26 +165,6 @@ class AmazonSandbox:
         self._pending_prices: dict[str, str] = {}
         self._price_rejections: dict[str, str] = {}
         self.price_submissions: list[dict[str, Any]] = []
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start the server; returns its base URL (SP-API and the LWA token endpoint both live there)."""
-        return self.server.start(host, port)
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> AmazonSandbox:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
 
     def store_credentials(self) -> dict[str, str]:
         """The credentials a `Store` row needs to talk to this sandbox."""
@@ -214,46 +196,6 @@ class AmazonSandbox:
         }
 
     # -- data helpers ---------------------------------------------------------------------
-
-    def add_orders(self, *orders: SandboxOrder) -> None:
-        with self._lock:
-            for order in orders:
-                self.data.orders[order.order_id] = order
-
-    def add_listings(self, *listings: SandboxListing) -> None:
-        with self._lock:
-            for listing in listings:
-                self.data.listings[listing.sku] = listing
-
-    def seed(self, *, orders: int = 0, listings: int = 0, seed: int = 0, days: int = 30) -> None:
-        """Add generated listings and orders over them (the same `seed` gives the same data)."""
-        from erp.sandbox.generate import generate_listings, generate_orders
-
-        catalogue = generate_listings(
-            max(listings, 1), seed=seed, platform="amazon", currency=self.data.currency
-        )
-        if listings:
-            self.add_listings(*catalogue)
-        if orders:
-            self.add_orders(
-                *generate_orders(
-                    orders,
-                    seed=seed,
-                    platform="amazon",
-                    listings=catalogue,
-                    currency=self.data.currency,
-                    days=days,
-                )
-            )
-
-    def remove_listing(self, sku: str) -> None:
-        with self._lock:
-            self.data.listings.pop(sku, None)
-
-    def hide_order(self, order_id: str, hidden: bool = True) -> None:
-        """Leave the order out of getOrders while getOrder still finds it."""
-        with self._lock:
-            self.data.orders[order_id].hidden_from_list = hidden
 
     def touch_order(self, order_id: str, status: str | None = None) -> None:
         """The order changed on Amazon now (optionally to a new status)."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from erp.sandbox.base import SandboxMarketplace
 from erp.sandbox.httpserver import BadRequest, SandboxRequest, SandboxResponse, SandboxServer
 from erp.sandbox.records import SandboxListing, SandboxOrder
 
@@ -82,38 +82,21 @@ class ShopeeSandboxData:
     listings: dict[str, SandboxListing] = field(default_factory=dict)  # by SKU
 
 
-class ShopeeSandbox:
+class ShopeeSandbox(SandboxMarketplace):
     """A sandbox Shopee shop. Use as a context manager, or `start()` / `stop()`."""
 
+    platform = "shopee"
+
     def __init__(self, data: ShopeeSandboxData | None = None) -> None:
+        super().__init__()
         self.data = data or ShopeeSandboxData()
         self.server = SandboxServer(self._route, name="shopee-sandbox", error_body=shopee_error_body)
         self.faults = self.server.faults
-        self._lock = threading.RLock()
         self._tokens: dict[str, float] = {self.data.access_token: time.time() + self.data.token_lifetime}
         self._refresh_rejected = False
         self._model_ids: dict[str, int] = {}
         self.price_updates: list[dict[str, Any]] = []
         self.refreshes = 0
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        return self.server.start(host, port)
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> ShopeeSandbox:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
 
     def store_credentials(self) -> dict[str, str]:
         """The credentials a `Store` row needs to talk to this shop."""
@@ -136,48 +119,6 @@ class ShopeeSandbox:
             "credentials": self.store_credentials(),
             "options": {"rate_limit_scale": rate_limit_scale},
         }
-
-    # -- data helpers ---------------------------------------------------------------------
-
-    def add_orders(self, *orders: SandboxOrder) -> None:
-        with self._lock:
-            for order in orders:
-                self.data.orders[order.order_id] = order
-
-    def add_listings(self, *listings: SandboxListing) -> None:
-        with self._lock:
-            for listing in listings:
-                self.data.listings[listing.sku] = listing
-
-    def seed(self, *, orders: int = 0, listings: int = 0, seed: int = 0, days: int = 30) -> None:
-        """Add generated listings and orders over them (the same `seed` gives the same data)."""
-        from erp.sandbox.generate import generate_listings, generate_orders
-
-        catalogue = generate_listings(
-            max(listings, 1), seed=seed, platform="shopee", currency=self.data.currency
-        )
-        if listings:
-            self.add_listings(*catalogue)
-        if orders:
-            self.add_orders(
-                *generate_orders(
-                    orders,
-                    seed=seed,
-                    platform="shopee",
-                    listings=catalogue,
-                    currency=self.data.currency,
-                    days=days,
-                )
-            )
-
-    def remove_listing(self, sku: str) -> None:
-        with self._lock:
-            self.data.listings.pop(sku, None)
-
-    def hide_order(self, order_id: str, hidden: bool = True) -> None:
-        """Leave the order out of get_order_list while get_order_detail still finds it."""
-        with self._lock:
-            self.data.orders[order_id].hidden_from_list = hidden
 
     # -- fault helpers --------------------------------------------------------------------
 
