@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from bot.scheduling import (
     GIVE_UP_AFTER,
+    LEADER_LOCK_KEY,
     REPORT_WAIT,
     FileLeaderLock,
     PostgresLeaderLock,
@@ -101,12 +102,17 @@ def test_two_runners_against_postgresql_never_both_lead(database_url: str) -> No
         # Leadership lasts while the connection does: the database ends the leader's session,
         # the standby takes over and the old leader notices it no longer leads.
         with engines[1].connect() as admin:
+            # pg_terminate_backend only signals; the timeout makes it wait until the leader's
+            # backend has gone and its lock is free, or the standby could still find it held.
+            # Only the scheduler's key is targeted, so other sessions' advisory locks are spared.
             admin.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks "
                     "WHERE locktype = 'advisory' AND pid <> pg_backend_pid() "
+                    "AND classid = (:key >> 32)::oid AND objid = (:key & 4294967295)::oid "
                     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                )
+                ),
+                {"key": LEADER_LOCK_KEY},
             )
             admin.commit()
         assert runners[1].run_job("order_sync") is True
