@@ -220,9 +220,9 @@ def _not_rgb(language: Language, not_rgb: Sequence[ImageCheckResult]) -> _Answer
         [
             say(
                 language,
-                "Use the RGB version I can make for you (button below), replace the picture on the product "
-                "edit page, and publish again.",
-                "可以使用我为您转换好的 RGB 图片（点击下方按钮），在商品编辑页面替换该图片后重新发布。",
+                'Use the RGB version I can make for you (choose "Convert to RGB"), replace the picture on '
+                "the product edit page, and publish again.",
+                "可以使用我为您转换好的 RGB 图片（选择“转换为 RGB”），在商品编辑页面替换该图片后重新发布。",
             ),
             say(
                 language,
