@@ -27,7 +27,6 @@ from handlers.diagnosis import (
     Language,
     Table,
 )
-from handlers.image_check import ImageCheckResult
 from handlers.services import Services
 from handlers.sku_lookup import (
     age,
@@ -487,22 +486,4 @@ def _check_images(services: Services, urls: list[str]) -> list[ImageEvidence]:
     except Exception:  # the image check must not cost the seller the grab diagnosis
         logger.exception("image check failed")
         return [ImageEvidence(url=url, verdict="unknown", detail="could not be checked") for url in urls]
-    return [evidence_from(result) for result in results]
-
-
-def evidence_from(result: ImageCheckResult) -> ImageEvidence:
-    """The image check's result as Diagnosis evidence."""
-    return ImageEvidence(
-        url=result.url,
-        verdict=str(result.verdict),
-        http_status=result.http_status,
-        content_type=result.content_type,
-        format=result.format,
-        mode=result.mode,
-        width=result.width,
-        height=result.height,
-        bytes=result.bytes,
-        detail=result.detail,
-        warnings=list(result.warnings),
-        thumbnail_png=result.thumbnail_png,
-    )
+    return [result.to_evidence() for result in results]

@@ -19,7 +19,6 @@ from handlers.diagnosis import (
     Diagnosis,
     Finding,
     HandlerResult,
-    ImageEvidence,
     Language,
 )
 from handlers.image_check import ImageCheckResult, ImageVerdict
@@ -37,24 +36,6 @@ MAX_URLS = 20  # a product has at most a few pictures; more is a paste gone wron
 _UNREACHABLE = {ImageVerdict.UNREACHABLE, ImageVerdict.BLOCKED, ImageVerdict.TOO_LARGE}
 _DAMAGED = {ImageVerdict.DAMAGED}
 _NOT_IMAGE = {ImageVerdict.NOT_AN_IMAGE}
-
-
-def evidence_from(result: ImageCheckResult) -> ImageEvidence:
-    """The image check's result as the Diagnosis carries it (with the thumbnail)."""
-    return ImageEvidence(
-        url=result.url,
-        verdict=str(result.verdict),
-        http_status=result.http_status,
-        content_type=result.content_type,
-        format=result.format,
-        mode=result.mode,
-        width=result.width,
-        height=result.height,
-        bytes=result.bytes,
-        detail=result.detail,
-        warnings=list(result.warnings),
-        thumbnail_png=result.thumbnail_png,
-    )
 
 
 def describe(language: Language, result: ImageCheckResult) -> str:
@@ -164,7 +145,7 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
         Finding(check=result.url, result=describe(language, result), status=_status(result))
         for result in results
     ]
-    images = [evidence_from(result) for result in results]
+    images = [result.to_evidence() for result in results]
     verdict, summary, steps = _conclude(language, results)
     return Diagnosis(
         flow=FLOW,

@@ -27,7 +27,7 @@ from handlers.diagnosis import (
     Language,
 )
 from handlers.image_check import ImageCheckResult, ImageVerdict
-from handlers.image_not_displaying import describe, evidence_from, image_urls
+from handlers.image_not_displaying import describe, image_urls
 from handlers.services import Services
 from handlers.sku_lookup import first_sku, visible_stores
 from handlers.text import say
@@ -143,7 +143,7 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
         summary=summary,
         language=language,
         findings=findings,
-        images=[evidence_from(result) for result in results],
+        images=[result.to_evidence() for result in results],
         next_steps=steps,
         actions=actions,
         store=store.name if store else None,
