@@ -15,38 +15,7 @@ from datetime import UTC, datetime
 import pytest
 
 from erp.jobs.report_parse import ParsedRow, ReportFormatError, ReportParser, parse_report_date
-
-LISTINGS_COLUMNS = [
-    "item-name",
-    "item-description",
-    "listing-id",
-    "seller-sku",
-    "price",
-    "quantity",
-    "open-date",
-    "image-url",
-    "item-is-marketplace",
-    "product-id-type",
-    "zshop-shipping-fee",
-    "item-note",
-    "item-condition",
-    "zshop-category1",
-    "zshop-browse-path",
-    "zshop-storefront-feature",
-    "asin1",
-    "asin2",
-    "asin3",
-    "will-ship-internationally",
-    "expedited-shipping",
-    "zshop-boldface",
-    "product-id",
-    "bid-for-featured-placement",
-    "add-delete",
-    "pending-quantity",
-    "fulfillment-channel",
-    "merchant-shipping-group",
-    "status",
-]
+from erp.platforms.reportformat import LISTINGS_COLUMNS
 
 # (title, sku, price, quantity, open-date, asin, channel, status)
 LISTINGS = [
