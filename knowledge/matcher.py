@@ -14,6 +14,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +59,14 @@ class MatchResult:
     confidence: float
     alternatives: list[Alternative] = field(default_factory=list)
     close: bool = False
+    # "sure": answer `flow`. "unsure": offer `candidates()` as choices (plus a person).
+    # "none": clearly out of scope, or nothing to read.
+    certainty: Literal["sure", "unsure", "none"] = "none"
+
+    def candidates(self, limit: int = 3) -> list[Alternative]:
+        """The flows worth offering as choices, most likely first (the matched flow included)."""
+        best = [Alternative(flow=self.flow, confidence=self.confidence)] if self.flow else []
+        return (best + list(self.alternatives))[:limit]
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ class MatcherSettings:
 
     # Below this the best flow is a guess: answer "none" and let the seller rephrase.
     min_confidence: float = 0.3
+    # Out of scope by the model, yet the best flow this likely: offer choices instead of a refusal.
+    min_plausible: float = 0.15
     # Runner-up flows listed only from this probability up, at most `max_alternatives` of them.
     min_alternative: float = 0.08
     max_alternatives: int = 3
@@ -173,10 +184,13 @@ class Matcher:
         out_of_scope_score = 1.0 - sum(float(scores[i]) for i in self._flow_indices)
         settings = self.settings
         if out_of_scope_score >= best_score or best_score < settings.min_confidence:
+            alternatives = self._alternatives(scores, ranked)
+            plausible = best_score >= settings.min_plausible and bool(alternatives)
             return MatchResult(
                 flow=None,
                 confidence=round(1.0 - best_score, 4),
-                alternatives=self._alternatives(scores, ranked),
+                alternatives=alternatives,
+                certainty="unsure" if plausible else "none",
             )
         runner_up_score = float(scores[runner_up])
         close = (
@@ -188,6 +202,7 @@ class Matcher:
             confidence=round(best_score, 4),
             alternatives=self._alternatives(scores, ranked[1:]),
             close=close,
+            certainty="unsure" if close else "sure",
         )
 
     def _alternatives(self, scores: NDArray[np.float64], ranked: list[int]) -> list[Alternative]:
