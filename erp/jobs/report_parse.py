@@ -10,7 +10,10 @@ padding bytes. The parser reads bytes chunk by chunk and never holds the whole f
 
 from __future__ import annotations
 
+import codecs
 import html
+import math
+import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,24 +53,117 @@ class ParseStats:
     encoding: str = "utf-8"
     skipped: int = 0  # rows without a SKU (blank lines, padding, broken rows)
     bad_dates: int = 0
+    bad_values: int = 0  # rows left out because a value cannot be what its column holds
+    problems: list[str] = field(default_factory=list)  # the first few, "row N, column C: ..."
+
+    def note(self, problem: str) -> None:
+        """Count a row left out for a bad value; keep the first few reasons to show the seller."""
+        self.bad_values += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
 
 
 # The report kinds (`erp.models.ReportKind` values), spelled out: parsing needs no database.
 LISTINGS = "listings"
 INVENTORY = "inventory"
 
-# Header names per field, first match wins. Lower-case: headers are matched case-insensitively.
+# Header names per field, first match wins. Matched after `_header_key` (case-folded, NFC,
+# whitespace collapsed). Amazon writes the listings report's headers in the account's or
+# marketplace's language (unless the request asks for a locale, see the connector), so every field
+# lists the English name first and then the names real reports carry on each marketplace, in the
+# order of `erp.platforms.reportformat.LISTINGS_COLUMNS`:
+#   zh 卖家 SKU ...  (Chinese-language accounts on any marketplace, and amazon.cn)
+#   ja 出品者SKU ... (amazon.co.jp; the ASIN column is "ASIN 1", pending-quantity is 在庫数)
+#   de Händler-SKU, fr sku-vendeur, it SKU venditore, es SKU del vendedor, pl sku-sprzedawcy,
+#   tr "seller-sku (satıcı sku)" (English with the Turkish in brackets), ar sku-البائع;
+#   en-GB spells fulfilment-channel with one l.
+# Sources: headers quoted in public SP-API client code and issue threads (jlevers/selling-partner-api
+# #525 for the whole Chinese header row; amzn/selling-partner-api-models #5303 for the locale option).
+_LISTINGS_ALIASES: dict[str, tuple[str, ...]] = {
+    "sku": (
+        "seller-sku",
+        "sku",
+        "卖家 sku",
+        "出品者sku",
+        "händler-sku",
+        "sku-vendeur",
+        "sku venditore",
+        "sku del vendedor",
+        "sku-sprzedawcy",
+        "seller-sku (satıcı sku)",
+        "sku-البائع",
+    ),
+    "asin": ("asin1", "asin", "asin 1"),
+    "title": (
+        "item-name",
+        "product-name",
+        "title",
+        "商品名称",
+        "商品名",
+        "artikelbezeichnung",
+        "nom-produit",
+        "nome dell'articolo",
+        "título del producto",
+        "nazwa-produktu",
+        "item-name (ürün adı)",
+        "اسم-المنتج",
+    ),
+    "price": (
+        "price",
+        "your-price",
+        "价格",
+        "価格",
+        "preis",
+        "prix",
+        "prezzo",
+        "precio",
+        "cena",
+        "price (fiyat)",
+        "السعر",
+    ),
+    "quantity": (
+        "quantity",
+        "afn-fulfillable-quantity",
+        "数量",
+        "menge",
+        "quantité",
+        "quantità",
+        "cantidad",
+        "ilość",
+        "quantity (adet)",
+        "الكمية",
+    ),
+    "status": ("status", "状态", "ステータス", "état", "stato", "estado", "durum", "الحالة"),
+    "fulfillment_channel": (
+        "fulfillment-channel",
+        "fulfilment-channel",
+        "配送渠道",
+        "フルフィルメント・チャンネル",
+        "versender",
+        "canal-traitement",
+        "canale di gestione",
+        "canal de gestión logística",
+        "kanał-realizacji",
+        "fulfillment-channel (dağıtım kanalı)",
+        "قناة-الشحن",
+    ),
+    "opened_at": (
+        "open-date",
+        "开售日期",
+        "出品日",
+        "erstellungsdatum",
+        "date-ouverture",
+        "data di creazione",
+        "fecha de creación",
+        "data-otwarcia",
+        "open-date (yayınlanma tarihi)",
+        "تاريخ-مفتوح",
+    ),
+}
+
 _COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
-    LISTINGS: {
-        "sku": ("seller-sku", "sku"),
-        "asin": ("asin1", "asin"),
-        "title": ("item-name", "product-name", "title"),
-        "price": ("price", "your-price"),
-        "quantity": ("quantity", "afn-fulfillable-quantity"),
-        "status": ("status",),
-        "fulfillment_channel": ("fulfillment-channel",),
-        "opened_at": ("open-date",),
-    },
+    LISTINGS: _LISTINGS_ALIASES,
+    # GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA: no localized header of it is on record, so English.
     INVENTORY: {
         "sku": ("sku",),
         "asin": ("asin", "asin1"),
@@ -75,13 +171,13 @@ _COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "price": ("your-price", "price"),
         "quantity": ("afn-fulfillable-quantity", "quantity"),
         "status": ("status", "condition"),
-        "fulfillment_channel": ("fulfillment-channel",),
+        "fulfillment_channel": ("fulfillment-channel", "fulfilment-channel"),
         "opened_at": ("open-date",),
     },
 }
 # Columns only one kind of report has: they tell a seller which kind a file really is.
 _SIGNATURES: dict[str, set[str]] = {
-    LISTINGS: {"seller-sku", "listing-id", "item-name"},
+    LISTINGS: {"listing-id", "item-name", *(name for name in _LISTINGS_ALIASES["sku"] if name != "sku")},
     INVENTORY: {"fnsku", "afn-fulfillable-quantity", "afn-listing-exists"},
 }
 _FIELDS = ("sku", "asin", "title", "price", "quantity", "status", "fulfillment_channel", "opened_at")
@@ -133,6 +229,30 @@ _ZONES: dict[str, timedelta] = {
 MAX_SKU = 120
 MAX_TITLE = 500
 MAX_CODE = 30
+# A report line longer than this is not a report row (a broken or hostile file): the import stops
+# there, having held at most this much of it, instead of buffering the line whole.
+MAX_LINE_BYTES = 1 << 20
+MAX_QUANTITY = 2_147_483_647  # the quantity column is a 32-bit integer on PostgreSQL
+MAX_PROBLEMS = 5
+
+# Charset labels a Content-Type may carry, as Python codecs. amazon.co.jp documents are Shift_JIS,
+# which in practice is Microsoft's cp932 (windows-31j: Shift_JIS plus the NEC/IBM characters
+# sellers use); ISO-8859-1 is read as its superset cp1252, as browsers do.
+_CHARSETS: dict[str, str] = {
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "windows-31j": "cp932",
+    "cp932": "cp932",
+    "ms932": "cp932",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
+}
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _INFLATE_STEP = 1 << 20
@@ -282,17 +402,60 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
+class _BadValue(ValueError):
+    """A cell that cannot be what its column holds; the message says what is wrong with it."""
+
+
 def _quantity(text: str) -> int | None:
+    """A quantity cell as an int (None when empty). `1,0` and `2.0` are read; `²`, `abc` or a
+    30-digit number raise `_BadValue` (no count, and the database could not store them)."""
     text = text.strip()
     if not text:
         return None
+    shown = f"'{text[:30]}{'...' if len(text) > 30 else ''}'"
+    too_large = _BadValue(f"{shown} is too large to be a quantity")
+    # isdigit() alone accepts '²' and other digits int() refuses: only ASCII numbers are counts.
+    if not text.isascii():
+        raise _BadValue(f"{shown} is not a number")
+    if len(text) > 20:
+        raise too_large if text.lstrip("+-").isdigit() else _BadValue(f"{shown} is not a number")
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         try:
-            return int(float(text.replace(",", ".")))
+            number = float(text.replace(",", "."))
         except ValueError:
-            return None
+            raise _BadValue(f"{shown} is not a number") from None
+        if not math.isfinite(number):
+            raise _BadValue(f"{shown} is not a number") from None
+        if abs(number) > MAX_QUANTITY:
+            raise too_large from None
+        value = int(number)
+    if abs(value) > MAX_QUANTITY:
+        raise too_large
+    return value
+
+
+def _codec(charset: str | None) -> str | None:
+    """The Python codec for a Content-Type charset label, or None when there is none we know."""
+    if not charset:
+        return None
+    label = charset.strip().strip('"').lower()
+    if label in _CHARSETS:
+        return _CHARSETS[label]
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header (`text/plain;charset=Cp1252` -> `Cp1252`)."""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"')
+    return None
 
 
 def _price(text: str) -> str:
@@ -353,16 +516,23 @@ class ReportParser:
 
     Args:
         kind: `ReportKind` value (`listings` or `inventory`).
+        encoding: the document's charset when its source declares one. Without it, a stream with
+            a `content_type` (a download's Content-Type, known once its first chunk arrived) is
+            read in that header's charset; else the bytes tell: UTF-8, Shift_JIS (as cp932) when
+            they are, Cp1252 otherwise.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, encoding: str | None = None) -> None:
         if kind not in _COLUMNS:
             raise ReportFormatError(f"unknown report kind {kind!r}: use listings or inventory")
         self.kind = kind
         self.stats = ParseStats()
+        self._declared = encoding
+        self._codec: str | None = None  # decided at the first block
         self._index: dict[str, int] = {}
         self._width = 0
         self._dates = _DateParser()
+        self._line = 0  # the file line last read (the header is a line too), for messages
         self._sku = 0
         self._asin: int | None = None
         self._title: int | None = None
@@ -376,7 +546,8 @@ class ReportParser:
         """The report's rows, in file order, parsed as the bytes arrive.
 
         Raises:
-            ReportFormatError: no header, or a required column (the SKU) is missing.
+            ReportFormatError: no header, a required column (the SKU) is missing, or a line is
+                longer than `MAX_LINE_BYTES`.
         """
         make = ParsedRow._make
         for record in self.records(chunks):
@@ -387,11 +558,14 @@ class ReportParser:
 
         With `stored_dates`, dates come as text in SQLAlchemy's SQLite storage form, ready for the
         driver (formatting them here, from cached parts, is several times cheaper than per row).
+        Rows with a value their column cannot hold (a quantity of `²`) are left out and counted in
+        `stats.bad_values`, the first reasons in `stats.problems`.
 
         Raises:
-            ReportFormatError: no header, or a required column (the SKU) is missing.
+            ReportFormatError: no header, a required column (the SKU) is missing, or a line is
+                longer than `MAX_LINE_BYTES`.
         """
-        lines = self._lines(gunzip_if_compressed(chunks))
+        lines = self._lines(gunzip_if_compressed(chunks), chunks)
         for line in lines:
             if line.strip():
                 self._read_header(line)
@@ -422,6 +596,19 @@ class ReportParser:
             if not sku or len(sku) > max_sku or not sku.isprintable():
                 stats.skipped += 1
                 continue
+            quantity = None
+            if quantity_at is not None:
+                raw_quantity = cells[quantity_at]
+                if raw_quantity:
+                    if raw_quantity.isascii() and raw_quantity.isdigit() and len(raw_quantity) < 10:
+                        quantity = int(raw_quantity)
+                    else:
+                        try:
+                            quantity = _quantity(raw_quantity)
+                        except _BadValue as problem:
+                            column = stats.columns[quantity_at]
+                            stats.note(f"row {self._line}, column {column}: {problem}")
+                            continue
             title = ""
             if title_at is not None:
                 title = cells[title_at]
@@ -436,11 +623,6 @@ class ReportParser:
                     opened_at = parse_date(raw_date)
                     if opened_at is None:
                         stats.bad_dates += 1
-            quantity = None
-            if quantity_at is not None:
-                raw_quantity = cells[quantity_at]
-                if raw_quantity:
-                    quantity = int(raw_quantity) if raw_quantity.isdigit() else _quantity(raw_quantity)
             price = ""
             if price_at is not None:
                 price = cells[price_at]
@@ -456,38 +638,84 @@ class ReportParser:
                 opened_at,
             )
 
-    def _lines(self, chunks: Iterable[bytes]) -> Iterator[str]:
+    def _lines(self, chunks: Iterable[bytes], source: object) -> Iterator[str]:
+        """The text lines of the byte stream, `self._line` counting them; at most one line of
+        `MAX_LINE_BYTES` (plus a chunk) is ever held."""
         buffer = b""
         first = True
+        limit = MAX_LINE_BYTES
         for chunk in chunks:
             buffer += chunk
             cut = buffer.rfind(b"\n")
             if cut < 0:
+                if len(buffer) > limit:
+                    self._too_long(self._line + 1)
                 continue
             block, buffer = buffer[: cut + 1], buffer[cut + 1 :]
             if first:
                 block = block.removeprefix(b"\xef\xbb\xbf")
+                self._choose_codec(block, source)
                 first = False
-            text = self._decode(block)
-            if "\r" in text:
-                text = text.replace("\r\n", "\n")
-            yield from text.split("\n")[:-1]
+            lines = self._text(block).split("\n")
+            lines.pop()  # the block ends with its newline
+            if len(block) > limit:
+                self._check_lengths(lines)
+            for line in lines:
+                self._line += 1
+                yield line
+            if len(buffer) > limit:
+                self._too_long(self._line + 1)
         if buffer:
             if first:
                 buffer = buffer.removeprefix(b"\xef\xbb\xbf")
-            yield self._decode(buffer).rstrip("\r")
+                self._choose_codec(buffer, source)
+            self._line += 1
+            yield self._text(buffer).rstrip("\r")
 
-    def _decode(self, block: bytes) -> str:
-        if self.stats.encoding == "utf-8":
+    def _check_lengths(self, lines: list[str]) -> None:
+        for offset, line in enumerate(lines, start=1):
+            if len(line) > MAX_LINE_BYTES:
+                self._too_long(self._line + offset)
+
+    def _too_long(self, line: int) -> None:
+        raise ReportFormatError(
+            f"row {line} is longer than {MAX_LINE_BYTES >> 20} MB, which no report row is "
+            "(a damaged file?): download the report again"
+        )
+
+    def _choose_codec(self, head: bytes, source: object) -> None:
+        """Decide how the document is decoded, from its declared charset or its first bytes."""
+        declared = _codec(self._declared or charset_of(getattr(source, "content_type", None)))
+        if declared is not None:
+            self._codec = declared
+        elif _decodes(head, "utf-8"):
+            self._codec = "utf-8"
+        else:
+            self._codec = _sniff(head)
+        self.stats.encoding = self._codec
+
+    def _text(self, block: bytes) -> str:
+        codec = self._codec or "utf-8"
+        if codec == "utf-8":
             try:
-                return block.decode("utf-8")
+                text = block.decode("utf-8")
             except UnicodeDecodeError:
-                # Not UTF-8: EU reports are Cp1252. Once seen, the rest of the file is read so too.
-                self.stats.encoding = "cp1252"
-        return block.decode("cp1252", errors="replace")
+                # Not UTF-8 after all (a file that starts in ASCII): the rest of the file is read
+                # in what these bytes are, Cp1252 for EU files, Shift_JIS from amazon.co.jp.
+                self._codec = self.stats.encoding = codec = _sniff(block)
+                text = block.decode(codec, errors="replace")
+        else:
+            text = block.decode(codec, errors="replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        if "\x00" in text:
+            # PostgreSQL cannot store NUL in text, and no report value means one: cleaned here,
+            # once per block, so both databases keep the same values.
+            text = text.replace("\x00", "")
+        return text
 
     def _read_header(self, line: str) -> None:
-        names = [name.strip().strip('"').lower() for name in line.rstrip("\r").split("\t")]
+        names = [_header_key(name) for name in line.rstrip("\r").split("\t")]
         self.stats.columns = names
         positions = {name: i for i, name in reversed(list(enumerate(names)))}
         wanted = _COLUMNS[self.kind]
@@ -498,7 +726,7 @@ class ReportParser:
                     break
         if "sku" not in self._index:
             shown = ", ".join(n[:30] for n in names[:8] if n and n.isprintable()) or "none"
-            expected = " or ".join(repr(a) for a in wanted["sku"])
+            expected = " or ".join(repr(a) for a in wanted["sku"][:2])
             other = next(
                 (kind for kind in _SIGNATURES if kind != self.kind and _SIGNATURES[kind] & set(names)), None
             )
@@ -517,3 +745,42 @@ class ReportParser:
         self._asin, self._title, self._price = get("asin"), get("title"), get("price")
         self._quantity, self._status = get("quantity"), get("status")
         self._channel, self._opened_at = get("fulfillment_channel"), get("opened_at")
+
+
+def _header_key(name: str) -> str:
+    """A header cell as the alias tables spell it: NFC, case-folded, one space between words."""
+    name = name.strip().strip('"').strip()
+    if not name.isascii():
+        name = " ".join(unicodedata.normalize("NFC", name).split())
+    return name.lower()
+
+
+# Column names that only a Japanese listings report has: how a file without a declared charset
+# shows it is Shift_JIS although its header is all a sniffer could go by.
+_JAPANESE_HEADERS = frozenset(("出品者sku", "商品名", "出品日", "価格"))
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _sniff(block: bytes) -> str:
+    """The codec of bytes that are not UTF-8: cp932 when they are Shift_JIS, else Cp1252.
+
+    Shift_JIS text nearly always holds lead bytes Cp1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90,
+    0x9D); a Japanese header row settles it too.
+    """
+    first_line = block.split(b"\n", 1)[0]
+    try:
+        header = first_line.decode("cp932")
+    except UnicodeDecodeError:
+        header = ""
+    if any(_header_key(name) in _JAPANESE_HEADERS for name in header.split("\t")):
+        return "cp932"
+    if not _decodes(block, "cp1252") and _decodes(block, "cp932"):
+        return "cp932"
+    return "cp1252"

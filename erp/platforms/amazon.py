@@ -301,7 +301,7 @@ class AmazonConnector:
             "POST",
             "/reports/2021-06-30/reports",
             "createReport",
-            json_body={"reportType": report_type, "marketplaceIds": [self.settings.marketplace_id]},
+            json_body=_report_specification(report_type, self.settings.marketplace_id),
         )
         report_id = (body or {}).get("reportId")
         if not report_id:
@@ -324,7 +324,12 @@ class AmazonConnector:
         )
 
     def download_report(self, document_id: str) -> Iterator[bytes]:
-        """The report document, gunzipped when Amazon compressed it, streamed in chunks."""
+        """The report document, gunzipped when Amazon compressed it, streamed in chunks.
+
+        The returned stream's `content_type` is the download's Content-Type once the first chunk
+        has arrived: its charset says how the text is encoded (amazon.co.jp documents are
+        Shift_JIS, EU ones often Cp1252), which the report parser reads.
+        """
         body = (
             self._call(
                 "GET", f"/reports/2021-06-30/documents/{quote(document_id, safe='')}", "getReportDocument"
@@ -335,14 +340,14 @@ class AmazonConnector:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise BadResponse("Amazon sent a report document without a download address.")
         compression = body.get("compressionAlgorithm")
-        chunks = self.http.stream(url, operation="getReportDocument")
-        if compression == "GZIP":
-            return _gunzip(chunks)
-        if compression:
+        if compression and compression != "GZIP":
             raise BadResponse(
                 f"Amazon compressed the report with {str(compression)[:20]}, which we cannot read."
             )
-        return chunks
+        document = _ReportDocument()
+        chunks = self.http.stream(url, operation="getReportDocument", on_response=document.arrived)
+        document.chunks = _gunzip(chunks) if compression == "GZIP" else chunks
+        return document
 
     # -- listings -------------------------------------------------------------------------
 
@@ -436,6 +441,35 @@ def _with_skus(order: PlatformOrder, skus: list[str]) -> PlatformOrder:
         currency=order.currency,
         skus=skus,
     )
+
+
+def _report_specification(report_type: str, marketplace_id: str) -> dict[str, Any]:
+    """createReport's body. The listings report's headers come in the account's or marketplace's
+    language unless the request names a locale (`preferredReportDocumentLocale`, documented for
+    the inventory reports): English ones are what every parser knows first."""
+    body: dict[str, Any] = {"reportType": report_type, "marketplaceIds": [marketplace_id]}
+    if report_type == REPORT_TYPES["listings"]:
+        body["reportOptions"] = {"preferredReportDocumentLocale": "en_US"}
+    return body
+
+
+class _ReportDocument(Iterator[bytes]):
+    """A report document's chunks, with the Content-Type its download came with."""
+
+    def __init__(self) -> None:
+        self.chunks: Iterator[bytes] = iter(())
+        self.content_type: str | None = None
+
+    def arrived(self, response: httpx.Response) -> None:
+        self.content_type = response.headers.get("Content-Type")
+
+    def __next__(self) -> bytes:
+        return next(self.chunks)
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:

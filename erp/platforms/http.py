@@ -223,10 +223,12 @@ class PlatformHttp:
         operation: str,
         before_attempt: Callable[[], object] | None = None,
         chunk_size: int = 256 * 1024,
+        on_response: Callable[[httpx.Response], object] | None = None,
     ) -> Iterator[bytes]:
         """Download `url` in chunks, retrying only until the first byte arrives.
 
         The connection is held while the caller iterates; closing the iterator releases it.
+        `on_response` sees the accepted response (its headers) before the first chunk.
         """
         started = time.monotonic()
         attempt = 0
@@ -271,6 +273,8 @@ class PlatformHttp:
                 raise failure
             self._sleep(delay)
             waited += delay
+        if on_response is not None:
+            on_response(response)
         try:
             yield from response.iter_bytes(chunk_size)
         except httpx.TransportError:

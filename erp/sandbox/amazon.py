@@ -126,6 +126,7 @@ class AmazonSandboxData:
     report_polls_to_done: int = 1  # getReport calls before a report is DONE
     compress_reports: bool = True
     report_encoding: str = "utf-8"  # EU reports are often cp1252
+    report_charset: str = ""  # the download's Content-Type charset label (amazon.co.jp: Shift_JIS)
 
     @property
     def region(self) -> str:
@@ -522,7 +523,9 @@ class AmazonSandbox(SandboxMarketplace):
             return SandboxResponse(
                 status=403, body=b"<Error><Code>AccessDenied</Code></Error>", content_type="application/xml"
             )
-        return SandboxResponse(status=200, body=document[0], content_type="application/octet-stream")
+        charset = self.data.report_charset
+        content_type = f"text/plain;charset={charset}" if charset else "application/octet-stream"
+        return SandboxResponse(status=200, body=document[0], content_type=content_type)
 
     def report_text(self, report_type: str = "GET_MERCHANT_LISTINGS_ALL_DATA") -> str:
         """The report as it would be generated now (TSV text), for tests and the demo."""
