@@ -109,6 +109,7 @@ class _Report:
     finished: datetime | None = None
     stuck: bool = False
     final_status: str = "DONE"
+    options: dict[str, str] = field(default_factory=dict)  # createReport's reportOptions
 
 
 @dataclass
@@ -470,7 +471,12 @@ class AmazonSandbox(SandboxMarketplace):
             raise _error(400, "InvalidInput", "marketplaceIds is required.")
         self._check_marketplace([str(m) for m in marketplaces], "marketplaceIds")
         report_id = str(next(self._ids))
-        report = _Report(report_id, str(body["reportType"]), datetime.now(UTC), stuck=self._stick_reports)
+        options = body.get("reportOptions") or {}
+        if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
+            raise _error(400, "InvalidInput", "reportOptions must map option names to strings.")
+        report = _Report(
+            report_id, str(body["reportType"]), datetime.now(UTC), stuck=self._stick_reports, options=options
+        )
         if self._next_report_status:
             report.final_status = self._next_report_status.pop(0)
         self._reports[report_id] = report
@@ -526,6 +532,11 @@ class AmazonSandbox(SandboxMarketplace):
         charset = self.data.report_charset
         content_type = f"text/plain;charset={charset}" if charset else "application/octet-stream"
         return SandboxResponse(status=200, body=document[0], content_type=content_type)
+
+    def requested_reports(self) -> list[tuple[str, dict[str, str]]]:
+        """Every createReport so far: its report type and reportOptions."""
+        with self._lock:
+            return [(report.report_type, dict(report.options)) for report in self._reports.values()]
 
     def report_text(self, report_type: str = "GET_MERCHANT_LISTINGS_ALL_DATA") -> str:
         """The report as it would be generated now (TSV text), for tests and the demo."""
