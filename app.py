@@ -61,6 +61,7 @@ class Components:
 
         engine = make_engine(self.settings.database_url)
         create_schema(engine)
+        _fail_abandoned_imports(engine)
         return engine
 
     def session(self) -> Session:
@@ -134,6 +135,15 @@ class Components:
         from bot.conversation import Conversation
 
         return Conversation(services=self.services, knowledge=self.knowledge, matcher=self.matcher)
+
+
+def _fail_abandoned_imports(engine: Engine) -> None:
+    """A report import a killed process left `in_progress` is marked failed at the next start."""
+    from sqlmodel import Session
+
+    from erp.jobs.report_import import fail_abandoned_imports
+
+    fail_abandoned_imports(lambda: Session(engine, expire_on_commit=False))
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:

@@ -11,19 +11,23 @@ tell a seller how old the data it looked at is; the rows of the newest few are k
 from __future__ import annotations
 
 import logging
+import os
+import re
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal_column
+from sqlalchemy import delete, insert, literal_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from erp.accounts import audit
 from erp.jobs.report_parse import ReportFormatError, ReportParser, RowTuple
 from erp.models import (
     AuditLog,
@@ -44,6 +48,9 @@ SessionFactory = Callable[[], Session]
 ConnectorFor = Callable[[Store], MarketplaceConnector]
 
 BATCH_ROWS = 20_000
+# On SQLite each batch is a transaction of its own: small enough that a writer waiting on the
+# lock (a Slack acknowledgement's dedupe row) waits a few milliseconds, large enough to stay fast.
+SQLITE_BATCH_ROWS = 5_000
 KEEP_REPORTS = 3  # per store and kind, the reports whose rows are kept
 _FILE_CHUNK = 1 << 20
 
@@ -68,6 +75,8 @@ class ImportResult:
     bad_dates: int = 0
     encoding: str = "utf-8"
     generated_at: datetime | None = None
+    bad_values: int = 0  # rows left out because a value cannot be what its column holds
+    problems: tuple[str, ...] = ()  # the first few reasons, "row N, column quantity: ..."
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -94,8 +103,16 @@ def import_report_stream(
     platform_report_id: str = "",
     generated_at: datetime | None = None,
     report_id: int | None = None,
+    actor: str = "system",
+    encoding: str | None = None,
 ) -> ImportResult:
-    """Parse a report as it streams in and store its rows in one transaction.
+    """Parse a report as it streams in and store its rows; the report is current only once complete.
+
+    On SQLite the rows are committed in batches, so the database is never locked for a whole
+    import (a Slack acknowledgement never waits behind one); the report stays `in_progress`
+    until its last row is in, and readers only take `done` reports, so a half import is never
+    read. On PostgreSQL the rows stream through COPY in one transaction. Every import is audited
+    (`import_report`, with `actor` and the store).
 
     Args:
         sessions: makes a new database session.
@@ -104,77 +121,139 @@ def import_report_stream(
         chunks: the report's bytes (plain or gzip), in order.
         source: `platform` or `file`.
         platform_report_id: the platform's id for the report, when it has one.
-        generated_at: when the platform generated the data.
+        generated_at: when the platform generated the data (it orders the reports).
         report_id: an existing `PlatformReport` (requested earlier) to complete instead of a new one.
+        actor: who imports it, for the audit log.
+        encoding: the document's charset when its source says it.
 
     Returns:
         The stored report's id and row counts.
 
     Raises:
-        ReportImportError: the data could not be read; the report is marked failed with the reason
-            and earlier reports are untouched.
+        ReportImportError: the data could not be read or stored; the report is marked failed with
+            the reason, its rows are gone, and earlier reports are untouched.
     """
     if kind not in (ReportKind.LISTINGS, ReportKind.INVENTORY):
         raise ReportImportError(f"unknown report kind {kind!r}: use listings or inventory")
     report_id = _open_report(sessions, store_id, kind, source, platform_report_id, generated_at, report_id)
-    parser = ReportParser(kind)
+    parser = ReportParser(kind, encoding=encoding)
+    rows = 0
     try:
-        with sessions() as session:
-            connection = session.connection()
-            write = _row_writer(connection, report_id)
-            rows = 0
-            stored_dates = connection.dialect.name == "sqlite"
-            for batch in _batches(parser.records(chunks, stored_dates=stored_dates)):
-                write(batch)
-                rows += len(batch)
-            report = session.get(PlatformReport, report_id)
-            assert report is not None
-            report.status = ReportStatus.DONE
-            report.row_count = rows
-            report.imported_at = utcnow()
-            report.error = ""
-            if generated_at is not None:
-                report.generated_at = generated_at
-            session.add(report)
-            session.commit()
-    except ReportFormatError as exc:
-        _fail_report(sessions, report_id, str(exc))
-        raise ReportImportError(str(exc), report_id) from exc
-    except PlatformError as exc:
-        _fail_report(sessions, report_id, str(exc))
-        raise ReportImportError(str(exc), report_id) from exc
-    except OSError as exc:
-        message = f"the report could not be read ({exc.strerror or exc})"
+        rows = _store_rows(sessions, report_id, parser, chunks)
+        if rows == 0 and parser.stats.bad_values:
+            raise ReportFormatError("no row could be read: " + "; ".join(parser.stats.problems))
+        _complete_report(sessions, report_id, rows, generated_at)
+    except BaseException as exc:
+        message = _failure_message(exc, report_id)
         _fail_report(sessions, report_id, message)
+        _audit_import(sessions, store_id, actor, "failed", f"{kind} report {report_id}: {message}")
+        if not isinstance(exc, Exception):
+            raise  # Ctrl-C or a stop: the report is marked failed, and the process still stops
         raise ReportImportError(message, report_id) from exc
-    except SQLAlchemyError as exc:
-        log.exception("storing report %s failed", report_id)
-        message = "the database could not store the report (see the logs); nothing of it was kept"
-        _fail_report(sessions, report_id, message)
-        raise ReportImportError(message, report_id) from exc
+    stats = parser.stats
+    summary = f"{kind} report {report_id} ({source}): {rows} rows"
+    if stats.bad_values:
+        summary += f", {stats.bad_values} left out for bad values ({'; '.join(stats.problems)})"
+    _audit_import(sessions, store_id, actor, "ok", summary)
     prune_report_rows(sessions, store_id, kind)
     return ImportResult(
         report_id=report_id,
         rows=rows,
         store_id=store_id,
         kind=kind,
-        skipped=parser.stats.skipped,
-        bad_dates=parser.stats.bad_dates,
-        encoding=parser.stats.encoding,
+        skipped=stats.skipped,
+        bad_dates=stats.bad_dates,
+        encoding=stats.encoding,
         generated_at=generated_at,
+        bad_values=stats.bad_values,
+        problems=tuple(stats.problems),
     )
+
+
+def _store_rows(
+    sessions: SessionFactory, report_id: int, parser: ReportParser, chunks: Iterable[bytes]
+) -> int:
+    """Write the parsed rows in batches; on SQLite each batch is its own transaction."""
+    rows = 0
+    with sessions() as session:
+        connection = session.connection()
+        batched = connection.dialect.name == "sqlite"
+        write = _row_writer(connection, report_id)
+        for batch in _batches(
+            parser.records(chunks, stored_dates=batched), SQLITE_BATCH_ROWS if batched else BATCH_ROWS
+        ):
+            write(batch)
+            rows += len(batch)
+            if batched:
+                session.commit()  # the write lock is let go between batches
+                write = _row_writer(session.connection(), report_id)
+        session.commit()
+    return rows
+
+
+def _complete_report(
+    sessions: SessionFactory, report_id: int, rows: int, generated_at: datetime | None
+) -> None:
+    with sessions() as session:
+        report = session.get(PlatformReport, report_id)
+        if report is None:
+            raise ReportFormatError("the report was deleted while it was being imported")
+        report.status = ReportStatus.DONE
+        report.row_count = rows
+        report.imported_at = utcnow()
+        report.error = ""
+        if generated_at is not None:
+            report.generated_at = generated_at
+        if report.generated_at is None:
+            # Readers order reports by when their data was generated: an import without that time
+            # counts as generated when it was imported, not as older than every other report.
+            report.generated_at = report.imported_at
+        session.add(report)
+        session.commit()
+
+
+def _failure_message(exc: BaseException, report_id: int) -> str:
+    """What a seller reads about a failed import (never a traceback; those go to the log)."""
+    if isinstance(exc, ReportFormatError | PlatformError | ReportImportError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"the report could not be read ({exc.strerror or exc})"
+    if isinstance(exc, SQLAlchemyError):
+        log.exception("storing report %s failed", report_id)
+        return "the database could not store the report (see the logs); nothing of it was kept"
+    if not isinstance(exc, Exception):
+        return "the import was stopped before it finished; nothing of it was kept: import it again"
+    log.exception("importing report %s failed", report_id)
+    return "an unexpected error stopped the import (see the logs); nothing of it was kept"
+
+
+def _audit_import(sessions: SessionFactory, store_id: int, actor: str, result: str, detail: str) -> None:
+    try:
+        with sessions() as session:
+            store = session.get(Store, store_id)
+            audit(
+                session,
+                actor=actor,
+                action="import_report",
+                result=result,
+                account_id=store.account_id if store is not None else None,
+                store_id=store_id,
+                detail=detail[:2000],
+            )
+    except SQLAlchemyError:  # the import's outcome stands; the log says the audit row is missing
+        log.exception("auditing the import of a report of store %s failed", store_id)
 
 
 def prune_report_rows(sessions: SessionFactory, store_id: int, kind: str, *, keep: int = KEEP_REPORTS) -> int:
     """Delete the rows of all but the newest `keep` completed reports of a store and kind.
 
     A nightly report of a large store holds a million rows; the checks read the latest ones. The
-    reports' metadata (when, how many rows) stays for the record.
+    order is the readers' own (`latest_report`), so the report in use as current always keeps its
+    rows. The reports' metadata (when, how many rows) stays for the record.
 
     Returns:
         How many rows were deleted.
     """
-    newest = func.coalesce(col(PlatformReport.generated_at), col(PlatformReport.imported_at))
     with sessions() as session:
         done = session.exec(
             select(PlatformReport.id)
@@ -183,7 +262,7 @@ def prune_report_rows(sessions: SessionFactory, store_id: int, kind: str, *, kee
                 PlatformReport.kind == kind,
                 PlatformReport.status == ReportStatus.DONE,
             )
-            .order_by(newest.desc(), col(PlatformReport.id).desc())
+            .order_by(*_newest_first())
         ).all()
         old = [report_id for report_id in done[keep:] if report_id is not None]
         if not old:
@@ -194,6 +273,18 @@ def prune_report_rows(sessions: SessionFactory, store_id: int, kind: str, *, kee
         return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def _newest_first() -> tuple[Any, ...]:
+    """The order of reports from the newest data: when generated, then imported, then created.
+
+    One order for every reader and for retention (handlers.sku_lookup orders the same way).
+    """
+    return (
+        col(PlatformReport.generated_at).desc().nulls_last(),
+        col(PlatformReport.imported_at).desc().nulls_last(),
+        col(PlatformReport.id).desc(),
+    )
+
+
 def import_report_file(
     sessions: SessionFactory,
     store_id: int,
@@ -201,14 +292,23 @@ def import_report_file(
     path: str | Path,
     *,
     generated_at: datetime | None = None,
+    actor: str = "cli",
+    encoding: str | None = None,
 ) -> ImportResult:
     """Import a report file the seller downloaded (plain or gzip, recognised by its content).
+
+    Args:
+        generated_at: when the platform generated the report; by default the file's modification
+            time (when it was downloaded), so a file imported now counts as newer than the nightly
+            report only when it is.
 
     Raises:
         ReportImportError: the file cannot be opened or read as a report.
     """
     try:
         handle = open(path, "rb")  # noqa: SIM115  (closed by the generator below)
+        if generated_at is None:
+            generated_at = datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC)
     except OSError as exc:
         raise ReportImportError(f"cannot open the file ({exc.strerror or exc})") from exc
     return import_report_stream(
@@ -218,6 +318,8 @@ def import_report_file(
         _read_chunks(handle),
         source="file",
         generated_at=generated_at,
+        actor=actor,
+        encoding=encoding,
     )
 
 
@@ -230,9 +332,9 @@ def _read_chunks(handle: Any) -> Iterator[bytes]:
 _ROW_COLUMNS = ("sku", "asin", "title", "price", "quantity", "status", "fulfillment_channel", "opened_at")
 
 
-def _batches(rows: Iterable[RowTuple]) -> Iterator[list[RowTuple]]:
+def _batches(rows: Iterable[RowTuple], size: int) -> Iterator[list[RowTuple]]:
     iterator = iter(rows)
-    while batch := list(islice(iterator, BATCH_ROWS)):
+    while batch := list(islice(iterator, size)):
         yield batch
 
 
@@ -297,6 +399,9 @@ def _open_report(
                 raise ReportImportError(f"there is no store with id {store_id}")
             report = PlatformReport(store_id=store_id, kind=kind, source=source)
         report.status = ReportStatus.IN_PROGRESS
+        # Which process imports it, while it does: a report left so by a killed process is told
+        # from one still being imported (see `fail_abandoned_imports`).
+        report.error = _running_marker()
         report.platform_report_id = platform_report_id or report.platform_report_id
         report.generated_at = generated_at or report.generated_at
         session.add(report)
@@ -306,19 +411,86 @@ def _open_report(
 
 
 def _fail_report(sessions: SessionFactory, report_id: int, error: str) -> None:
-    with sessions() as session:
-        report = session.get(PlatformReport, report_id)
-        if report is not None:
-            report.status = ReportStatus.FAILED
-            report.error = error
-            report.row_count = 0
-            session.add(report)
+    """Mark the report failed and delete what of its rows a batched import had committed."""
+    try:
+        with sessions() as session:
+            table = ReportRow.__table__  # type: ignore[attr-defined]
+            session.execute(delete(table).where(table.c.report_id == report_id))
+            report = session.get(PlatformReport, report_id)
+            if report is not None:
+                report.status = ReportStatus.FAILED
+                report.error = error
+                report.row_count = 0
+                session.add(report)
             session.commit()
+    except SQLAlchemyError:  # still in_progress: the next start marks it failed
+        log.exception("marking report %s failed did not work", report_id)
+
+
+_MARKER = "import running in process "
+_MARKER_PATTERN = re.compile(re.escape(_MARKER) + r"(\d+) on (\S+)")
+ABANDONED_AFTER = timedelta(hours=6)  # an import on another machine with no end after this long
+
+
+def _running_marker() -> str:
+    return f"{_MARKER}{os.getpid()} on {socket.gethostname()}"
+
+
+def fail_abandoned_imports(sessions: SessionFactory, *, now: datetime | None = None) -> list[int]:
+    """Mark failed the reports whose import died with its process (killed, machine restarted).
+
+    An import on this machine is abandoned when its process no longer runs; one on another
+    machine when it has run longer than `ABANDONED_AFTER`. Their committed rows are deleted.
+    Reports waiting on the platform (never started importing) are left alone.
+
+    Returns:
+        The ids of the reports marked failed.
+    """
+    now = now or utcnow()
+    here = socket.gethostname()
+    abandoned: list[int] = []
+    with sessions() as session:
+        running = session.exec(
+            select(PlatformReport).where(
+                PlatformReport.status == ReportStatus.IN_PROGRESS,
+                col(PlatformReport.error).startswith(_MARKER),
+            )
+        ).all()
+    for report in running:
+        match = _MARKER_PATTERN.match(report.error)
+        if match is None or report.id is None:
+            continue
+        pid, host = int(match.group(1)), match.group(2)
+        if host == here:
+            if pid == os.getpid() or _process_runs(pid):
+                continue
+        elif now - (as_utc(report.requested_at) or now) < ABANDONED_AFTER:
+            continue
+        abandoned.append(report.id)
+        _fail_report(
+            sessions,
+            report.id,
+            "the import stopped before it finished (its process ended); nothing of it was kept: "
+            "import the report again",
+        )
+        _audit_import(
+            sessions, report.store_id, "system", "failed", f"{report.kind} report {report.id}: abandoned"
+        )
+    return abandoned
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
 
 
 def latest_report(session: Session, store_id: int, kind: str) -> PlatformReport | None:
     """The store's most recent successfully imported report of `kind` (newest data first)."""
-    newest = func.coalesce(col(PlatformReport.generated_at), col(PlatformReport.imported_at))
     statement = (
         select(PlatformReport)
         .where(
@@ -326,7 +498,7 @@ def latest_report(session: Session, store_id: int, kind: str) -> PlatformReport 
             PlatformReport.kind == kind,
             PlatformReport.status == ReportStatus.DONE,
         )
-        .order_by(newest.desc(), col(PlatformReport.id).desc())
+        .order_by(*_newest_first())
         .limit(1)
     )
     return session.exec(statement).first()
@@ -416,6 +588,7 @@ class ReportRefresher:
         generate one report delays nobody else's import; what is not ready after `wait_seconds`
         stays `in_progress`.
         """
+        fail_abandoned_imports(self._sessions)
         with self._sessions() as session:
             stores = session.exec(
                 select(Store)
@@ -508,6 +681,7 @@ class ReportRefresher:
                     platform_report_id=request.platform_report_id,
                     generated_at=state.generated_at or utcnow(),
                     report_id=request.report_id,
+                    actor=request.actor or "system",
                 )
                 request.status = ReportStatus.DONE
             elif state.status == "CANCELLED":
