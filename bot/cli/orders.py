@@ -51,6 +51,14 @@ def add_parser(subparsers: Any) -> list[str]:
 
 
 def run(args: argparse.Namespace, components: Any) -> int:
+    from bot.cli.demo import demo_platforms_for_run
+
+    # On the demo database the stores live on the demo's sandbox platforms: up for this run.
+    with demo_platforms_for_run(components):
+        return _run(args, components)
+
+
+def _run(args: argparse.Namespace, components: Any) -> int:
     try:
         with components.session() as session:
             targets = _resolve(session, args.account, args.store)

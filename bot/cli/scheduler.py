@@ -42,6 +42,14 @@ def run(args: argparse.Namespace, components: Any) -> int:
         engine = components.engine
     except SQLAlchemyError as exc:
         return fail(f"the database cannot be opened ({type(exc).__name__}); check DATABASE_URL")
+    from bot.cli.demo import demo_platforms_for_run
+
+    # On the demo database the stores live on the demo's sandbox platforms: up while it runs.
+    with demo_platforms_for_run(components):
+        return _run(components, engine)
+
+
+def _run(components: Any, engine: Any) -> int:
     leader = leader_lock_for(engine)
     runner = SchedulerRunner(components.schedule, build_jobs(components), leader)
 

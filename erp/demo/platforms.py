@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +80,7 @@ class EmbeddedPlatforms:
 
 
 _DEMO_IMAGE_PREFIX = re.compile(r"^(?:\{cdn\}|http://127\.0\.0\.1:\d+)/img/")
+_RECORDED_HOST = re.compile(r"^(http://127\.0\.0\.1:\d+)/img/")
 
 
 def _platform_listing(listing: DemoListing, cdn_url: str, item_id: str, currency: str) -> Any:
@@ -126,10 +128,11 @@ def start_embedded_platforms(
         if demo is None:
             raise LookupError("there is no demo in this database: run `python app.py demo` first")
         move_times_forward(session, demo, now)
+    recorded = recorded_cdn_url(session_factory)
     started: list[Any] = []
     try:
         cdn = DemoImageHost()
-        cdn_url = cdn.start()
+        cdn_url = _start_cdn(cdn, recorded)
         started.append(cdn)
 
         amazon_us = AmazonSandbox(AmazonSandboxData(marketplace_id=MARKETPLACES["US"]))
@@ -242,14 +245,101 @@ def _point_stores_at(session_factory: SessionFactory, servers: dict[str, Any], c
             store.credentials = fields["credentials"]
             store.options = fields["options"]
             session.add(store)
-        store_ids = [store.id for store in stores]
-        pictured: list[Any] = [
-            *session.exec(select(Product).where(col(Product.store_id).in_(store_ids))).all(),
-            *session.exec(select(PublishAttempt).where(col(PublishAttempt.store_id).in_(store_ids))).all(),
-        ]
-        for row in pictured:
-            urls = [_DEMO_IMAGE_PREFIX.sub(f"{cdn_url}/img/", url) for url in row.image_urls]
-            if urls != row.image_urls:
-                row.image_urls = urls
-                session.add(row)
+        _rewrite_pictures(session, [store.id for store in stores], cdn_url)
         session.commit()
+
+
+def _pictured_rows(session: Any, store_ids: list[int | None]) -> list[Any]:
+    return [
+        *session.exec(select(Product).where(col(Product.store_id).in_(store_ids))).all(),
+        *session.exec(select(PublishAttempt).where(col(PublishAttempt.store_id).in_(store_ids))).all(),
+    ]
+
+
+def _rewrite_pictures(session: Any, store_ids: list[int | None], cdn_url: str) -> None:
+    """Point the demo's stored picture links at the image host at `cdn_url`."""
+    for row in _pictured_rows(session, store_ids):
+        urls = [_DEMO_IMAGE_PREFIX.sub(f"{cdn_url}/img/", url) for url in row.image_urls]
+        if urls != row.image_urls:
+            row.image_urls = urls
+            session.add(row)
+
+
+def _demo_store_ids(session: Any) -> list[int | None]:
+    account_ids = [account.id for account in demo_accounts(session)]
+    return list(session.exec(select(Store.id).where(col(Store.account_id).in_(account_ids))).all())
+
+
+def recorded_cdn_url(session_factory: SessionFactory) -> str | None:
+    """The demo image host's address as the database's picture links name it (None before any)."""
+    with session_factory_of(session_factory)() as session:
+        for row in _pictured_rows(session, _demo_store_ids(session)):
+            for url in row.image_urls:
+                found = _RECORDED_HOST.match(url)
+                if found:
+                    return found.group(1)
+    return None
+
+
+def reserve_cdn_url(session_factory: SessionFactory) -> str:
+    """The demo image host's address, chosen now if the database has none yet.
+
+    The host listens there whenever the demo's platforms run (console, `serve`, `demo serve`, a
+    command on the demo database), so the picture links the demo prints are real ones.
+    """
+    session_factory = session_factory_of(session_factory)
+    recorded = recorded_cdn_url(session_factory)
+    if recorded:
+        return recorded
+    with socket.socket() as probe:  # a port free now; the image host takes it when it starts
+        probe.bind(("127.0.0.1", 0))
+        cdn_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with session_factory() as session:
+        _rewrite_pictures(session, _demo_store_ids(session), cdn_url)
+        session.commit()
+    return cdn_url
+
+
+def _start_cdn(cdn: Any, recorded: str | None) -> str:
+    """Start the image host on its recorded port (the links in the database), else on any."""
+    if recorded:
+        try:
+            return str(cdn.start(port=int(recorded.rsplit(":", 1)[1])))
+        except OSError:  # taken by another program: the links are rewritten to the new port
+            log.warning("the demo image host's port %s is taken; it moves", recorded.rsplit(":", 1)[1])
+    return str(cdn.start())
+
+
+def demo_platforms_answer(session_factory: SessionFactory, *, timeout: float = 2.0) -> bool:
+    """Whether the demo's platforms, where the database says they are, are running now.
+
+    True when another process (`demo serve`, a console, `serve`) runs them: the demo's Amazon US
+    store answers with the credentials the database holds. Its order lookup goes through the
+    connector, the way every command reaches the platforms.
+    """
+    import httpx
+
+    from erp.platforms.base import PlatformError
+    from erp.platforms.http import RetryPolicy
+    from erp.platforms.registry import ConnectorRegistry
+
+    with session_factory_of(session_factory)() as session:
+        demo = get_account_by_name(session, DEMO_ACCOUNT)
+        store = (
+            session.exec(select(Store).where(Store.account_id == demo.id, Store.name == AMAZON_US)).first()
+            if demo is not None
+            else None
+        )
+    if store is None or not store.endpoint.startswith("http://127.0.0.1:"):
+        return False
+    with httpx.Client(timeout=timeout) as client:
+        registry = ConnectorRegistry(
+            client, retry=RetryPolicy(max_attempts=1, base_delay=0.01, max_total_wait=0.0)
+        )
+        try:
+            registry.connector_for(store).get_order("000-0000000-0000000")
+        except PlatformError:
+            return False
+        finally:
+            registry.close()
+    return True

@@ -80,13 +80,13 @@ class DemoImageHost:
         self._thread: threading.Thread | None = None
         self.base_url = ""
 
-    def start(self) -> str:
-        """Start serving; returns the base URL (`http://127.0.0.1:PORT`)."""
+    def start(self, port: int = 0) -> str:
+        """Start serving on `port` (any free one by default); returns the base URL."""
         if self._server is not None:
             return self.base_url
         files = self._files if self._files is not None else demo_files()
         handler = type("DemoImageHandler", (_Handler,), {"files": files})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         port = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{port}"
