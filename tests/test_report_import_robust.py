@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
@@ -392,3 +393,35 @@ def test_unopenable_file_is_a_clear_error(
 ) -> None:
     with pytest.raises(ReportImportError, match="cannot open the file"):
         import_report_file(sessions, store.id or 0, "listings", tmp_path / "missing.tsv")
+
+
+def test_other_writers_are_not_locked_out_for_the_whole_import_on_sqlite(
+    database_url: str,
+    sessions: Callable[[], Session],  # noqa: F811
+    store: Store,  # noqa: F811
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL writers never wait on an import's rows (MVCC, no database lock)")
+    import sqlite3
+
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0.25)
+    waits: list[float] = []
+
+    def chunks() -> Iterator[bytes]:
+        yield HEADER.encode()
+        for part in range(4):
+            yield "".join(f"SKU-{part}-{n}\tMug\t1\t1\n" for n in range(12_000)).encode()
+            # A Slack acknowledgement's write (a dedupe row, an audit row) while the import runs.
+            started = time.perf_counter()
+            other.execute(
+                "INSERT INTO auditlog (at, actor, action, result, detail) "
+                "VALUES ('2026-12-01 00:00:00', 'slack', 'ack', 'ok', '')"
+            )
+            other.commit()
+            waits.append(time.perf_counter() - started)
+
+    result = import_report_stream(sessions, store.id or 0, "listings", chunks(), source="file")
+    other.close()
+
+    assert result.rows == 48_000
+    assert len(waits) == 4 and max(waits) < 0.25
