@@ -565,6 +565,7 @@ def _build_reports(session_factory: SessionFactory, now: datetime) -> None:
             source="platform",
             platform_report_id="demo-listings",
             generated_at=generated,
+            audited=False,  # the demo's history, not an action anyone took
         )
         if has_inventory:
             import_report_stream(
@@ -575,6 +576,7 @@ def _build_reports(session_factory: SessionFactory, now: datetime) -> None:
                 source="platform",
                 platform_report_id="demo-inventory",
                 generated_at=generated,
+                audited=False,
             )
     with session_factory() as session:
         for report in session.exec(select(PlatformReport)).all():

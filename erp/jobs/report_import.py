@@ -105,6 +105,7 @@ def import_report_stream(
     report_id: int | None = None,
     actor: str = "system",
     encoding: str | None = None,
+    audited: bool = True,
 ) -> ImportResult:
     """Parse a report as it streams in and store its rows; the report is current only once complete.
 
@@ -125,6 +126,8 @@ def import_report_stream(
         report_id: an existing `PlatformReport` (requested earlier) to complete instead of a new one.
         actor: who imports it, for the audit log.
         encoding: the document's charset when its source says it.
+        audited: False when the caller audits the import as part of a larger action (a report
+            requested from the platform is audited as `request_report`, import included).
 
     Returns:
         The stored report's id and row counts.
@@ -146,7 +149,8 @@ def import_report_stream(
     except BaseException as exc:
         message = _failure_message(exc, report_id)
         _fail_report(sessions, report_id, message)
-        _audit_import(sessions, store_id, actor, "failed", f"{kind} report {report_id}: {message}")
+        if audited:
+            _audit_import(sessions, store_id, actor, "failed", f"{kind} report {report_id}: {message}")
         if not isinstance(exc, Exception):
             raise  # Ctrl-C or a stop: the report is marked failed, and the process still stops
         raise ReportImportError(message, report_id) from exc
@@ -154,7 +158,8 @@ def import_report_stream(
     summary = f"{kind} report {report_id} ({source}): {rows} rows"
     if stats.bad_values:
         summary += f", {stats.bad_values} left out for bad values ({'; '.join(stats.problems)})"
-    _audit_import(sessions, store_id, actor, "ok", summary)
+    if audited:
+        _audit_import(sessions, store_id, actor, "ok", summary)
     prune_report_rows(sessions, store_id, kind)
     return ImportResult(
         report_id=report_id,
@@ -682,6 +687,7 @@ class ReportRefresher:
                     generated_at=state.generated_at or utcnow(),
                     report_id=request.report_id,
                     actor=request.actor or "system",
+                    audited=False,  # audited below as this request's outcome
                 )
                 request.status = ReportStatus.DONE
             elif state.status == "CANCELLED":
