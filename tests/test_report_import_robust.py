@@ -197,11 +197,20 @@ def test_retention_keeps_the_current_report_when_files_have_no_generated_time(
         assert rows_of(session, nightly.report_id) == {}  # the oldest one went
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2999-01-01"])
-def test_bad_generated_at_is_one_line(
+@pytest.mark.parametrize(
+    ("option", "text"),
+    [
+        ("--generated-at", "yesterday"),
+        ("--generated-at", "2026-13-01"),
+        ("--generated-at", "2999-01-01"),
+        ("--encoding", "klingon-8"),
+    ],
+)
+def test_bad_generated_at_or_encoding_is_one_line(
     database_url: str,
     store: Store,  # noqa: F811
     tmp_path: Path,
+    option: str,
     text: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -211,12 +220,12 @@ def test_bad_generated_at_is_one_line(
     monkeypatch.setenv("DATABASE_URL", database_url)
 
     status = app.main(
-        ["report", "import", str(path), "--store", "Amazon DE", "--kind", "listings", "--generated-at", text]
+        ["report", "import", str(path), "--store", "Amazon DE", "--kind", "listings", option, text]
     )
 
     err = capsys.readouterr().err
     assert status == 2
-    assert "--generated-at" in err and len(err.strip().splitlines()) == 1
+    assert option in err and len(err.strip().splitlines()) == 1
 
 
 # -- hostile bytes ------------------------------------------------------------------------------

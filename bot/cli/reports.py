@@ -15,6 +15,7 @@ they were. Every import is audited with who ran it and the store.
 from __future__ import annotations
 
 import argparse
+import codecs
 import getpass
 import json
 import sys
@@ -59,6 +60,7 @@ def add_parser(subparsers: Any) -> list[str]:
 def run(args: argparse.Namespace, components: Any) -> int:
     try:
         generated_at = _generated_at(args.generated_at)
+        _check_encoding(args.encoding)
         store = _store(components, args.store, args.account)
     except (AccountError, ValueError) as exc:
         return fail(str(exc))
@@ -102,6 +104,17 @@ def _generated_at(text: str | None) -> datetime | None:
     if moment > datetime.now(UTC) + _FUTURE_SLACK:
         raise ValueError(f"--generated-at {text!r} is in the future: give when the report was generated")
     return moment
+
+
+def _check_encoding(name: str | None) -> None:
+    if name is None:
+        return
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ValueError(
+            f"--encoding {name!r} is not a character set (for example cp932, cp1252, utf-8)"
+        ) from None
 
 
 def _actor() -> str:
