@@ -302,7 +302,7 @@ def amazon_jp() -> Iterator[AmazonSandbox]:
         yield sandbox
 
 
-def test_shift_jis_document_from_the_platform_survives(
+def test_amazon_co_jp_listings_keep_their_japanese_titles(
     sessions: Callable[[], Session],  # noqa: F811
     session: Session,
     amazon_jp: AmazonSandbox,
@@ -315,19 +315,7 @@ def test_shift_jis_document_from_the_platform_survives(
 
     with sessions() as check:
         assert rows_of(check, report_id or 0)["JP-1"].title == "テスト商品"
-
-
-def test_listings_request_asks_for_english_headers(
-    sessions: Callable[[], Session],  # noqa: F811
-    session: Session,
-    amazon_jp: AmazonSandbox,
-    connectors: ConnectorRegistry,  # noqa: F811
-) -> None:
-    jp_store = sandbox_store(session, amazon_jp, name="Amazon JP")
-    refresh = ReportRefresher(sessions, connectors.connector_for, first_poll=0.01, max_poll=0.05)
-
-    refresh.refresh(jp_store.id or 0, "listings")
-
+    # The request asked for English headers: the one locale every parser knows first.
     assert amazon_jp.requested_reports() == [
         ("GET_MERCHANT_LISTINGS_ALL_DATA", {"preferredReportDocumentLocale": "en_US"})
     ]
