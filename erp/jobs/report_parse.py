@@ -1,11 +1,14 @@
 """Streaming parser for Amazon's listings and inventory reports, as they really arrive.
 
 Reports are tab-separated with a header row. Columns come and go between marketplaces and years,
-so every column is found by its header name and unknown ones are ignored. Files arrive in UTF-8
-(sometimes with a BOM) or, for EU marketplaces, Cp1252; titles carry HTML entities and
-non-breaking spaces; dates use a day-first format with a zone abbreviation (`02/05/2020 05:18:00
-MEST`) or ISO 8601; reports decrypted from the old encrypted format keep a trailing line of
-padding bytes. The parser reads bytes chunk by chunk and never holds the whole file.
+so every column is found by its header name (in any of the languages Amazon writes them in) and
+unknown ones are ignored. Files arrive in UTF-8 (sometimes with a BOM), Cp1252 (EU marketplaces)
+or Shift_JIS (amazon.co.jp): a download's Content-Type charset says which, else the bytes do.
+Titles carry HTML entities and non-breaking spaces; dates use a day-first format with a zone
+abbreviation (`02/05/2020 05:18:00 MEST`) or ISO 8601; reports decrypted from the old encrypted
+format keep a trailing line of padding bytes. The parser reads bytes chunk by chunk and never
+holds the whole file, nor a line longer than `MAX_LINE_BYTES`; a row whose value cannot be what
+its column holds is left out and named, and NUL bytes (which PostgreSQL cannot store) are dropped.
 """
 
 from __future__ import annotations
