@@ -272,11 +272,21 @@ def test_undeclared_shift_jis_file_is_recognised() -> None:
     assert parser.stats.encoding == "cp932"
 
 
-def test_undeclared_cp1252_file_stays_cp1252() -> None:
-    data = "seller-sku\titem-name\nMUG-1\tK\u00fchler f\u00fcr Gl\u00e4ser \u20ac\n".encode("cp1252")
+def test_undeclared_shift_jis_file_with_an_english_header_is_recognised() -> None:
+    # "テスト" alone is valid Cp1252 too (ƒeƒXƒg): the kana tell.
+    data = "seller-sku\titem-name\nJP-2\tテスト\n".encode("cp932")
     parser = ReportParser("listings")
 
-    assert next(parser.rows([data])).title == "K\u00fchler f\u00fcr Gl\u00e4ser \u20ac"
+    assert next(parser.rows([data])).title == "テスト"
+    assert parser.stats.encoding == "cp932"
+
+
+def test_undeclared_cp1252_file_stays_cp1252() -> None:
+    title = "K\u00fchler f\u00fcr Gl\u00e4ser \u20ac, Gr\u00f6\u00dfe \u00e4u\u00dferst"
+    data = f"seller-sku\titem-name\nMUG-1\t{title}\n".encode("cp1252")
+    parser = ReportParser("listings")
+
+    assert next(parser.rows([data])).title == title
     assert parser.stats.encoding == "cp1252"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import html
 import math
+import re
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -774,8 +775,9 @@ def _decodes(data: bytes, codec: str) -> bool:
 def _sniff(block: bytes) -> str:
     """The codec of bytes that are not UTF-8: cp932 when they are Shift_JIS, else Cp1252.
 
-    Shift_JIS text nearly always holds lead bytes Cp1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90,
-    0x9D); a Japanese header row settles it too.
+    A Japanese header row settles it. Otherwise Shift_JIS text holds kana (lead bytes 0x82 and
+    0x83) and usually bytes Cp1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D), while
+    Cp1252 text read as cp932 breaks or comes out as kanji without kana.
     """
     first_line = block.split(b"\n", 1)[0]
     try:
@@ -784,6 +786,13 @@ def _sniff(block: bytes) -> str:
         header = ""
     if any(_header_key(name) in _JAPANESE_HEADERS for name in header.split("\t")):
         return "cp932"
-    if not _decodes(block, "cp1252") and _decodes(block, "cp932"):
+    try:
+        text = block.decode("cp932")
+    except UnicodeDecodeError:
+        return "cp1252"
+    if not _decodes(block, "cp1252") or _KANA.search(text):
         return "cp932"
     return "cp1252"
+
+
+_KANA = re.compile("[\u3041-\u30ff]")
