@@ -130,3 +130,34 @@ def test_commands_use_the_platforms_demo_serve_runs(
     process = served[0]
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
+
+
+def test_scheduler_on_the_demo_database_runs_the_demo_platforms(
+    database_url: str, tmp_path: Path, engine: Engine
+) -> None:
+    from erp.demo.platforms import demo_platforms_answer
+
+    assert run_app(database_url, tmp_path, "demo", "--reset").returncode == 0
+    sessions = lambda: Session(engine, expire_on_commit=False)  # noqa: E731
+    assert not demo_platforms_answer(sessions)
+    process = subprocess.Popen(
+        [sys.executable, APP, "scheduler"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith("scheduler running"):
+                break
+        # While it runs, its jobs (the order sync, the nightly import) reach the demo's platforms.
+        assert demo_platforms_answer(sessions)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not demo_platforms_answer(sessions)  # and they stop with it
