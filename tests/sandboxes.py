@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from erp.models import Account, Store
-from erp.platforms.credentials import credentials_saver
+from erp.platforms.credentials import credentials_loader, credentials_saver
 from erp.platforms.http import RetryPolicy
 from erp.platforms.registry import ConnectorRegistry
 from erp.sandbox.amazon import AmazonSandbox
@@ -79,7 +79,11 @@ def shopee_sandbox() -> Iterator[ShopeeSandbox]:
 @pytest.fixture
 def connector_registry(engine: Engine) -> Iterator[ConnectorRegistry]:
     sessions: Callable[[], Session] = lambda: Session(engine, expire_on_commit=False)  # noqa: E731
-    registry = ConnectorRegistry(on_credentials_changed=credentials_saver(sessions), retry=FAST_RETRY)
+    registry = ConnectorRegistry(
+        on_credentials_changed=credentials_saver(sessions),
+        load_credentials=credentials_loader(sessions),
+        retry=FAST_RETRY,
+    )
     yield registry
     registry.close()
 

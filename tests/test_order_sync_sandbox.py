@@ -7,6 +7,7 @@ and `sync-orders` as a user runs it.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from app import main
-from erp.jobs.order_sync import OrderSync
+from erp.jobs.order_sync import SYNC_OVERLAP, OrderSync
 from erp.models import AuditLog, AuthStatus, Order, Store, SyncRun, SyncStatus
 from erp.platforms.registry import ConnectorRegistry
 from erp.progress import StoreSyncProgress
@@ -97,20 +98,24 @@ def test_second_sync_changes_nothing_then_picks_up_only_what_changed(
     amazon_orders: list[object],
 ) -> None:
     sync = build_sync(engine, connector_registry)
+    started = datetime.now(UTC).replace(microsecond=0)
     sync.sync_store(amazon_store.id or 0)
     session.refresh(amazon_store)
-    watermark = amazon_store.order_watermark
-    assert watermark is not None
+    assert amazon_store.order_watermark is not None
+    watermark = amazon_store.order_watermark.replace(tzinfo=UTC)
     newest = max(o.updated_at for o in amazon_orders)  # type: ignore[attr-defined]
-    assert watermark.replace(tzinfo=UTC) == newest.replace(microsecond=0)  # Amazon speaks in seconds
+    # The watermark is where Amazon said the listing was complete (its LastUpdatedBefore).
+    assert newest.replace(microsecond=0) <= watermark and started <= watermark <= datetime.now(UTC)
 
     again = sync.sync_store(amazon_store.id or 0)
     assert (again.inserted, again.updated, again.error) == (0, 0, "")
-    # Only the orders that sit exactly on the (inclusive) watermark come again.
-    on_watermark = sum(
-        1 for o in amazon_orders if o.updated_at.replace(microsecond=0) == newest.replace(microsecond=0)
-    )  # type: ignore[attr-defined]
-    assert again.fetched == on_watermark < 250
+    # Only the orders within the overlap before the watermark come again.
+    in_overlap = sum(
+        1
+        for o in amazon_orders
+        if o.updated_at.replace(microsecond=0) >= watermark - SYNC_OVERLAP  # type: ignore[attr-defined]
+    )
+    assert again.fetched == in_overlap < 250
     assert count_orders(session, amazon_store) == 250
 
     changed = next(o for o in amazon_orders if o.status == "Unshipped" and not o.fulfilled_by_platform)  # type: ignore[attr-defined]
@@ -120,12 +125,12 @@ def test_second_sync_changes_nothing_then_picks_up_only_what_changed(
     stored = session.exec(select(Order).where(Order.platform_order_id == changed.order_id)).one()  # type: ignore[attr-defined]
     assert (stored.status, stored.platform_status) == ("shipped", "Shipped")
 
-    # Every incremental request asked from the watermark on, not 30 days back.
-    first_pages = [q for q in get_orders_requests(amazon_sandbox) if "LastUpdatedAfter" in q]
+    # Every incremental request asked from the watermark (less the overlap) on, not 30 days back.
+    first_pages = [q for q in get_orders_requests(amazon_sandbox) if "NextToken" not in q]
     assert len(first_pages) == 3
     asked = [datetime.fromisoformat(q["LastUpdatedAfter"][0].replace("Z", "+00:00")) for q in first_pages]
     assert asked[0] < datetime.now(UTC) - timedelta(days=29)
-    assert asked[1] == watermark.replace(tzinfo=UTC)
+    assert asked[1] == watermark - SYNC_OVERLAP
 
 
 def test_a_failure_mid_sync_keeps_the_pages_and_the_next_sync_resumes(
@@ -158,7 +163,10 @@ def test_a_failure_mid_sync_keeps_the_pages_and_the_next_sync_resumes(
 
     assert (resumed.error, resumed.pages, resumed.fetched, resumed.inserted) == ("", 1, 50, 50)
     [query] = get_orders_requests(amazon_sandbox)
-    assert query["NextToken"] == [run.cursor]  # carried on from page 3, not from the start
+    saved = json.loads(base64.urlsafe_b64decode(run.cursor + "=" * (-len(run.cursor) % 4)))
+    assert query["NextToken"] == [saved["t"]]  # carried on from page 3, not from the start
+    # ... with the first page's filters sent again, as the NextToken belongs to them.
+    assert query["LastUpdatedAfter"] == [saved["f"]["LastUpdatedAfter"]]
     assert count_orders(session, amazon_store) == 250
     session.refresh(amazon_store)
     assert amazon_store.last_order_sync_error == "" and amazon_store.order_watermark is not None

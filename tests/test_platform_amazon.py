@@ -18,6 +18,7 @@ from erp.platforms.amazon import AmazonConnector
 from erp.platforms.base import (
     AuthorizationExpired,
     BadResponse,
+    PermissionDenied,
     PlatformError,
     PlatformUnavailable,
 )
@@ -166,13 +167,15 @@ def test_revoked_authorization_says_what_to_do_and_leaks_nothing(
         assert secret not in message and secret not in caplog.text
 
 
-def test_wrong_client_secret_is_an_authorization_problem(
+def test_wrong_client_secret_is_a_credentials_problem_not_an_expired_authorization(
     amazon_sandbox: AmazonSandbox, session: Session, connector_registry: ConnectorRegistry
 ) -> None:
+    # Only a refused refresh token (invalid_grant) means the seller must authorize again.
     credentials = {**amazon_sandbox.store_credentials(), "client_secret": "wrong"}
     store = make_sandbox_store(session, amazon_sandbox, name="typo", credentials=credentials)
-    with pytest.raises(AuthorizationExpired, match="invalid_client"):
+    with pytest.raises(PermissionDenied, match="invalid_client.*client id or secret") as raised:
         _connector(connector_registry, store).get_order("111-0000001-0000001")
+    assert not isinstance(raised.value, AuthorizationExpired)
 
 
 def test_throttling_and_server_errors_are_ridden_out(
