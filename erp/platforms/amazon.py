@@ -255,8 +255,9 @@ class AmazonConnector:
                 rate = float(raw) if raw else 0.0
             except ValueError:
                 return
-            if not 0 < rate < 1e6:
-                return
+            overrides = self.settings.options.get("rate_limits")
+            if not 0 < rate < 1e6 or (isinstance(overrides, Mapping) and operation in overrides):
+                return  # a limit the store's options set explicitly stays
             scale = self.settings.options.get("rate_limit_scale")
             if isinstance(scale, int | float) and not isinstance(scale, bool) and scale > 0:
                 rate *= float(scale)  # sandbox stores run the published plans faster, announced ones too

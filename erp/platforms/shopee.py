@@ -96,7 +96,14 @@ REFRESH_REJECTED = frozenset(
     }
 )
 PERMISSION_ERRORS = frozenset(
-    {"error_permission", "error_api_call_restricted", "error_perm_non_admin", "api_suspended"}
+    {
+        "error_permission",
+        "error_api_permission",
+        "error_ashop_api_permission",
+        "error_api_call_restricted",
+        "error_perm_non_admin",
+        "api_suspended",
+    }
 )
 TEMPORARY_ERRORS = frozenset(
     {"error_server", "error_inner", "error_network", "error_system_busy", "error_busy", "error_get_shop_fail"}

@@ -245,6 +245,7 @@ class AmazonSandbox(SandboxMarketplace):
         self.price_submissions: list[dict[str, Any]] = []
         self.usage_plans: dict[str, float] = dict(USAGE_PLANS)
         self._denied_roles: set[str] = set()
+        self._refuse_tokens = False
 
     def store_credentials(self) -> dict[str, str]:
         """The credentials a `Store` row needs to talk to this sandbox."""
@@ -297,6 +298,11 @@ class AmazonSandbox(SandboxMarketplace):
                 self._denied_roles.add(role)
             else:
                 self._denied_roles.discard(role)
+
+    def refuse_next_tokens(self, refused: bool = True) -> None:
+        """getOrders answers 400 to every NextToken (expired, or from a listing Amazon forgot)."""
+        with self._lock:
+            self._refuse_tokens = refused
 
     def stick_reports(self, stuck: bool = True) -> None:
         """Reports requested from now on stay IN_PROGRESS forever."""
@@ -494,6 +500,8 @@ class AmazonSandbox(SandboxMarketplace):
                 issued_for = str(state["q"])
             except (ValueError, KeyError, TypeError, binascii.Error):
                 raise _error(400, "InvalidInput", "Invalid NextToken.") from None
+            if self._refuse_tokens:
+                raise _error(400, "InvalidInput", "Invalid NextToken.")
             if issued_for != signature:
                 # NextToken only pages: the filters of the first request must come with it again.
                 raise _error(400, "InvalidInput", "The NextToken does not match the request's filters.")
@@ -792,19 +800,18 @@ class AmazonSandbox(SandboxMarketplace):
                         "message": "our_price needs schedule.value_with_tax.",
                         "severity": "ERROR",
                         "attributeNames": ["purchasable_offer"],
+                        "categories": ["INVALID_PRICE"],
                     }
                 )
         reason = self._price_rejections.get(sku)
         if issues:
             pass
         elif offers is None or price is None:
-            issues.append({"code": "4000001", "message": "No price in the patch.", "severity": "ERROR"})
+            issues.append(_issue("4000001", "No price in the patch.", "MISSING_PRICE"))
         elif price <= 0:
-            issues.append(
-                {"code": "90244", "message": "The price must be greater than 0.", "severity": "ERROR"}
-            )
+            issues.append(_issue("90244", "The price must be greater than 0.", "INVALID_PRICE"))
         elif reason:
-            issues.append({"code": "8541", "message": reason, "severity": "ERROR"})
+            issues.append(_issue("8541", reason, "INVALID_PRICE"))
         status = "INVALID" if issues else "ACCEPTED"
         self.price_submissions.append(
             {"sku": sku, "price": str(price), "status": status, "submissionId": submission, "offers": offers}
@@ -817,6 +824,16 @@ class AmazonSandbox(SandboxMarketplace):
         return SandboxResponse.json(
             {"sku": sku, "status": status, "submissionId": submission, "issues": issues}
         )
+
+
+def _issue(code: str, message: str, category: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "severity": "ERROR",
+        "attributeNames": ["purchasable_offer"],
+        "categories": [category],
+    }
 
 
 def consumer_price(offers: list[dict[str, Any]], marketplace_id: str) -> Decimal | None:

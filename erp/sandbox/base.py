@@ -29,6 +29,7 @@ class SandboxMarketplace:
         self._moving: list[str] = []  # orders that change while order pages are served
         self._moves_per_page = 0
         self._moved = 0
+        self.changed_while_listing: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -118,6 +119,7 @@ class SandboxMarketplace:
                 order = self.data.orders.get(self._moving[self._moved % len(self._moving)])
                 self._moved += 1
                 if order is not None:
+                    self.changed_while_listing.add(order.order_id)
                     order.updated_at = datetime.now(UTC)
                     order.status = self.next_status.get(order.status, order.status)
 

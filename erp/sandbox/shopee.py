@@ -17,6 +17,7 @@ import json
 import secrets
 import time
 import uuid
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -67,7 +68,7 @@ def _int_arg(request: SandboxRequest, name: str, *, required: bool = True, defau
 
 def shopee_error_body(status: int) -> object:
     """Shopee's error shape for an injected 429 or 5xx."""
-    error = "error_too_many_request" if status == 429 else "error_server"
+    error = "error_rate_limit" if status == 429 else "error_server"  # the names Shopee documents
     return {"error": error, "message": "Please try again later.", "request_id": _request_id()}
 
 
@@ -442,6 +443,12 @@ class ShopeeSandbox(SandboxMarketplace):
             }
         ]
 
+    @staticmethod
+    def _promotion_id(listing: SandboxListing) -> int:
+        return (
+            0 if listing.promotion_price is None else 700_000_000 + zlib.crc32(listing.sku.encode()) % 10**6
+        )
+
     def _stock(self, listing: SandboxListing) -> dict[str, Any]:
         quantity = listing.quantity or 0
         return {
@@ -503,12 +510,15 @@ class ShopeeSandbox(SandboxMarketplace):
                         "model_id": self._model_id(listing),
                         "model_sku": listing.sku,
                         "tier_index": [n],
+                        "promotion_id": self._promotion_id(listing),
+                        "has_promotion": listing.promotion_price is not None,
                         "price_info": self._price_info(listing),
                         "stock_info_v2": self._stock(listing),
                     }
                     for n, listing in enumerate(listings)
                 ],
-            }
+            },
+            warning="",  # get_model_list documents warning as always present
         )
 
     def _search_item(self, request: SandboxRequest) -> SandboxResponse:
