@@ -282,3 +282,120 @@ def test_sync_orders_command_with_json_and_progress(
     assert main(["sync-orders", "--store", "Shopee MY"]) == 0
     out, _ = capsys.readouterr()
     assert out.startswith("Shopee MY (shopee): ") and "0 new, 0 updated" in out
+
+
+# -- issue 11: windows and watermarks that lose nothing ---------------------------------------
+
+
+def _stored_statuses(session: Session, store: Store) -> dict[str, str]:
+    session.expire_all()
+    rows = session.exec(
+        select(Order.platform_order_id, Order.platform_status).where(Order.store_id == store.id)
+    )
+    return dict(rows.all())
+
+
+@pytest.mark.parametrize("platform", ["amazon", "shopee"])
+def test_orders_changing_during_a_sync_are_never_lost(
+    platform: str,
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    shopee_sandbox: ShopeeSandbox,
+    connector_registry: ConnectorRegistry,
+) -> None:
+    # Finding 8: buyers and carriers move orders while a sync pages through them (offsets shift
+    # on Shopee). Nothing may be skipped for good, and the next sync brings every change.
+    sandbox: AmazonSandbox | ShopeeSandbox = amazon_sandbox if platform == "amazon" else shopee_sandbox
+    orders = generate_orders(700, seed=31, platform=platform, days=20)
+    sandbox.add_orders(*orders)
+    by_update = sorted(orders, key=lambda o: o.updated_at)
+    moving = [o.order_id for o in by_update[: 30 * 4 : 4]]  # early in the listing: the offsets shift
+    sandbox.change_orders_while_listing(moving, per_page=5)
+    store = make_sandbox_store(session, sandbox, name=f"{platform} store")
+    sync = build_sync(engine, connector_registry)
+
+    first = sync.sync_store(store.id or 0)
+
+    assert first.error == "" and sandbox.orders_changed_while_listing >= 20
+    stored = _stored_statuses(session, store)
+    untouched = {o.order_id for o in orders} - sandbox.changed_while_listing
+    assert untouched - set(stored) == set()  # no order that stood still was skipped
+    sandbox.change_orders_while_listing([])
+
+    second = sync.sync_store(store.id or 0)
+
+    assert second.error == ""
+    stored = _stored_statuses(session, store)
+    assert stored == {o.order_id: o.status for o in orders}  # every order, as the platform has it now
+
+
+def test_the_watermark_moves_with_each_committed_page(
+    engine: Engine,
+    session: Session,
+    shopee_sandbox: ShopeeSandbox,
+    shopee_store: Store,
+    connector_registry: ConnectorRegistry,
+) -> None:
+    # Finding 4: a sync that fails on a later page keeps what it vouched for, so the next one
+    # does not start at the first page again.
+    orders = generate_orders(500, seed=32, platform="shopee", days=20)
+    shopee_sandbox.add_orders(*orders)
+
+    def fail_after_three_pages(update: StoreSyncProgress) -> None:
+        if update.pages == 3 and not update.done:
+            shopee_sandbox.faults.fail_next(50, status=500, path="/api/v2/order/get_order_list")
+
+    sync = build_sync(engine, connector_registry)
+    failed = sync.sync_store(shopee_store.id or 0, progress=fail_after_three_pages)
+
+    assert failed.error_kind == "platform_error" and failed.pages == 3
+    session.refresh(shopee_store)
+    assert shopee_store.order_watermark is not None
+    watermark = shopee_store.order_watermark.replace(tzinfo=UTC)
+    assert watermark > datetime.now(UTC) - timedelta(days=20)  # moved past the first page's window
+    # Every order up to the watermark is stored: it only ever vouches for committed pages.
+    stored = set(_stored_statuses(session, shopee_store))
+    assert {o.order_id for o in orders if o.updated_at.replace(microsecond=0) <= watermark} <= stored
+    assert len(stored) < 500
+
+    shopee_sandbox.faults.clear()
+    resumed = sync.sync_store(shopee_store.id or 0)
+    assert resumed.error == "" and count_orders(session, shopee_store) == 500
+
+
+def test_refused_next_tokens_do_not_stop_a_store_syncing(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    amazon_store: Store,
+    connector_registry: ConnectorRegistry,
+    amazon_orders: list[object],
+) -> None:
+    # Finding 4: a store whose NextTokens Amazon refuses synced page 1 forever.
+    amazon_sandbox.refuse_next_tokens()
+    result = build_sync(engine, connector_registry).sync_store(amazon_store.id or 0)
+    assert (result.error, result.inserted) == ("", 250)
+    session.refresh(amazon_store)
+    assert amazon_store.order_watermark is not None
+
+
+def test_a_missing_role_is_reported_and_the_store_keeps_its_authorization(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    amazon_store: Store,
+    connector_registry: ConnectorRegistry,
+    amazon_orders: list[object],
+) -> None:
+    # Finding 5: a 403 for a missing role must not mark the store expired (syncs would stop).
+    amazon_sandbox.deny_role("Inventory and Order Tracking")
+    sync = build_sync(engine, connector_registry)
+    [result] = sync.sync_account(amazon_store.account_id)
+    assert result.error_kind == "permission_denied"
+    assert "Inventory and Order Tracking" in result.error and "authorization itself is fine" in result.error
+    session.refresh(amazon_store)
+    assert amazon_store.auth_status == AuthStatus.AUTHORIZED
+    amazon_sandbox.deny_role("Inventory and Order Tracking", denied=False)
+    [scheduled] = sync.sync_all()  # the scheduler still syncs it
+    assert (scheduled.error, scheduled.inserted) == ("", 250)

@@ -122,7 +122,7 @@ class ShopeeSandbox(SandboxMarketplace):
         self._model_ids: dict[str, int] = {}
         self.price_updates: list[dict[str, Any]] = []
         self.refreshes = 0
-        self._refresh_failures: list[tuple[str, str]] = []
+        self._refresh_failures: list[tuple[str, str, int]] = []
         self._denied_paths: set[str] = set()
         self.prefix_errors = (
             False  # answer `common.error_auth`, `product.error_param` ... as Shopee sometimes does
@@ -165,14 +165,15 @@ class ShopeeSandbox(SandboxMarketplace):
                 self._tokens.clear()
 
     def fail_next_refresh(
-        self,
-        count: int = 1,
-        error: str = "error_server",
-        message: str = "System error, please try again later.",
+        self, count: int = 1, error: str = "error_server", message: str = TEMPORARY_MESSAGE, status: int = 500
     ) -> None:
-        """The next `count` token refreshes fail with `error` and consume nothing."""
+        """The next `count` token refreshes fail with `error` (HTTP `status`) and consume nothing."""
         with self._lock:
-            self._refresh_failures.extend([(error, message)] * count)
+            self._refresh_failures.extend([(error, message, status)] * count)
+
+    def clear_refresh_failures(self) -> None:
+        with self._lock:
+            self._refresh_failures.clear()
 
     def deny_api(self, path: str, denied: bool = True) -> None:
         """The app lacks the permission for this API (`/api/v2/product/update_price` ...)."""
@@ -264,8 +265,8 @@ class ShopeeSandbox(SandboxMarketplace):
         ):
             raise _fail("error_param", "partner_id or shop_id is invalid.", 403)
         if self._refresh_failures:
-            error, message = self._refresh_failures.pop(0)
-            raise _fail(error, message, 500 if error == "error_server" else 403)
+            error, message, status = self._refresh_failures.pop(0)
+            raise _fail(error, message, status)
         if self._refresh_rejected or body["refresh_token"] != self.data.refresh_token:
             raise _fail("error_auth", "Invalid refresh_token.", 403)
         self.data.refresh_token = secrets.token_hex(16)
