@@ -160,7 +160,12 @@ def _query_value(raw: list[str], param: Mapping[str, Any]) -> Any:
         items = param.get("items", {})
         values = raw if param.get("collectionFormat") == "multi" else [v for r in raw for v in r.split(",")]
         return [_query_value([v], items) for v in values]
-    value = raw[0]
+    return _scalar(raw[0], str(kind))
+
+
+def _scalar(value: str, kind: str) -> Any:
+    """A query string value read as the JSON type it stands for; left as text when it is not one
+    (so the schema check then reports it)."""
     if kind == "integer":
         return int(value) if re.fullmatch(r"-?\d+", value) else value
     if kind == "number":
@@ -323,27 +328,14 @@ def shopee_error_names(path: str) -> set[str]:
 def _shopee_query_value(raw: list[str], field: Mapping[str, Any]) -> Any:
     kind = str(field.get("type", "string"))
     base = _SHOPEE_SCALARS.get(kind.removesuffix("[]"), "string")
-
-    def scalar(value: str) -> Any:
-        if base == "integer" and re.fullmatch(r"-?\d+", value):
-            return int(value)
-        if base == "number":
-            try:
-                return float(value)
-            except ValueError:
-                return value
-        if base == "boolean":
-            return {"true": True, "false": False}.get(value, value)
-        return value
-
     if kind.endswith("[]"):
         # Shopee's samples: numbers as one comma-separated value (item_id_list=1,2), strings as
         # the parameter repeated (item_status=NORMAL&item_status=BANNED).
         values = [v for r in raw for v in r.split(",")] if base != "string" else raw
-        return [scalar(v) for v in values]
+        return [_scalar(v, base) for v in values]
     if len(raw) > 1:
         return raw
-    return scalar(raw[0])
+    return _scalar(raw[0], base)
 
 
 def shopee_request_problems(exchange: Exchange) -> list[str]:
