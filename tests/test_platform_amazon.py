@@ -620,7 +620,7 @@ def test_a_429_waits_for_the_bucket_to_refill_within_a_deadline(
     with pytest.raises(RateLimited, match="about 60 seconds") as raised:
         connector.list_orders(updated_after=LONG_AGO)
     assert "try again" in str(raised.value)
-    assert sum(slept) < 3 * 60  # bounded: a seller's check fails clearly instead of hanging
+    assert 59 < sum(slept) < 2 * 60  # one refill wait, then a clear answer instead of hanging
 
 
 def test_published_usage_plans_match_the_models() -> None:

@@ -156,8 +156,9 @@ class PlatformHttp:
                 attempt with a new timestamp); merged over `kwargs`.
             refill: seconds the operation's rate-limit bucket takes to give one token back. A 429
                 means the platform's bucket is empty, so the retry waits at least that long (a
-                minute for getOrders); the call's deadline grows to allow two such waits, and a
-                wait past it fails at once with `RateLimited` instead of hanging.
+                minute for getOrders); the call's deadline grows to allow one such wait, and a
+                wait past it fails at once with `RateLimited` saying when to try again, so a
+                seller's check never hangs on a platform's quota.
             observe: called with every response, retried ones included (reads rate-limit headers).
             **kwargs: passed to `httpx.Client.request` (json, data, headers, content).
 
@@ -217,7 +218,7 @@ class PlatformHttp:
             spent = max(waited, time.monotonic() - started)
             deadline = self.retry.max_total_wait
             if refill is not None:
-                deadline = max(deadline, 2.2 * refill() + self.retry.max_delay)
+                deadline = max(deadline, 1.2 * refill() + self.retry.max_delay)
             if attempt >= self.retry.max_attempts or spent + delay > deadline:
                 if isinstance(failure, RateLimited) and failure.retry_after:
                     raise RateLimited(
