@@ -25,7 +25,7 @@ from erp.platforms.base import (
 from erp.platforms.credentials import credentials_loader, credentials_saver
 from erp.platforms.registry import ConnectorRegistry
 from erp.platforms.reportformat import INVENTORY_COLUMNS, LISTINGS_COLUMNS
-from erp.platforms.shopee import WINDOW_SECONDS, ShopeeConnector, decode_cursor
+from erp.platforms.shopee import WINDOW_SECONDS, ShopeeConnector, decode_cursor, encode_cursor
 from erp.sandbox.generate import generate_orders
 from erp.sandbox.records import OrderLine, SandboxListing, SandboxOrder
 from erp.sandbox.shopee import ShopeeSandbox
@@ -432,3 +432,22 @@ def test_missing_permission_and_prefixed_error_codes(
     # A passing system error is temporary, whatever module prefixes it.
     shopee_sandbox.faults.fail_next(1, status=500, path="/api/v2/product/search_item")
     assert connector.get_live_price("LAMP-1") is not None
+
+
+def test_a_window_of_one_busy_second_is_walked_twice_so_moving_orders_skip_none(
+    shopee_sandbox: ShopeeSandbox, shopee_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 8: 250 orders updated in the same second (a bulk status change) cannot be split
+    # into windows; paged by offset while orders move out, the offsets would skip some.
+    busy = NOW - timedelta(days=3)
+    orders = [_order(f"2611{n:06d}ZZ", busy) for n in range(250)]
+    shopee_sandbox.add_orders(*orders)
+    first = sorted(o.order_id for o in orders)[:10]
+    shopee_sandbox.change_orders_while_listing(first, per_page=5, once=True)
+
+    second = int(busy.timestamp())
+    at_the_busy_second = encode_cursor(second, second, "", second, 1)
+    found = set(_walk(_connector(connector_registry, shopee_store), busy, at_the_busy_second))
+
+    assert shopee_sandbox.changed_while_listing == set(first)
+    assert {o.order_id for o in orders} - set(first) <= found

@@ -145,13 +145,16 @@ class Position(NamedTuple):
     platform_cursor: str
     end: int  # the listing's upper bound, fixed when it started
     width: int  # seconds the next window spans
+    rewalk: bool = False  # walking a paged window a second time
 
 
 def encode_cursor(
-    window_from: int, window_to: int, platform_cursor: str, end: int = 0, width: int = 0
+    window_from: int, window_to: int, platform_cursor: str, end: int = 0, width: int = 0, rewalk: bool = False
 ) -> str:
-    state = {"f": window_from, "t": window_to, "c": platform_cursor, "e": end or window_to}
+    state: dict[str, Any] = {"f": window_from, "t": window_to, "c": platform_cursor, "e": end or window_to}
     state["w"] = width or max(1, window_to - window_from)
+    if rewalk:
+        state["r"] = 1
     raw = json.dumps(state, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -164,7 +167,8 @@ def decode_cursor(cursor: str) -> Position:
         window_from, window_to = int(data["f"]), int(data["t"])
         end = int(data.get("e") or window_to)
         width = int(data.get("w") or max(1, window_to - window_from))
-        return Position(window_from, window_to, str(data.get("c", "")), max(end, window_to), width)
+        cursor_text, rewalk = str(data.get("c", "")), bool(data.get("r"))
+        return Position(window_from, window_to, cursor_text, max(end, window_to), width, rewalk)
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
         raise PlatformError("The saved sync position is not valid any more; run a full sync.") from None
 
@@ -442,13 +446,15 @@ class ShopeeConnector:
         get_order_list pages by offset, so paging a window while its orders change skips some (an
         order that moves out shifts the rest down). A window is therefore asked as one answer:
         one that holds more than a page is halved until it fits, so every page is a consistent
-        snapshot, and each page vouches for its window (`complete_through`). The listing's end is
-        fixed when it starts; orders that change meanwhile land after it, for the next sync.
-        The cursor encodes the position, so a stopped sync resumes exactly where it was.
+        snapshot, and each page vouches for its window (`complete_through`). A window that cannot
+        shrink (one second with more than a page of orders) is paged, then walked again. The end
+        of the listing is fixed when it starts; orders that change meanwhile land after it, for
+        the next sync. The cursor encodes the position, so a stopped sync resumes where it was.
         """
         if cursor:
-            window_from, window_to, platform_cursor, end, width = decode_cursor(cursor)
+            window_from, window_to, platform_cursor, end, width, rewalk = decode_cursor(cursor)
         else:
+            rewalk = False
             moment = updated_after if updated_after.tzinfo else updated_after.replace(tzinfo=UTC)
             end = int(self._clock())
             window_from, width, platform_cursor = int(moment.timestamp()), WINDOW_SECONDS, ""
@@ -467,12 +473,16 @@ class ShopeeConnector:
             next_cursor: str | None
             complete: datetime | None = None
             if more:
-                # Over a page of orders within one second: paged as Shopee pages, the one case
-                # left where an order changing right now could shift the offsets.
+                # Over a page of orders within one second: paged as Shopee pages (offsets), then
+                # walked a second time, below.
                 raw_next = str(payload.get("next_cursor") or "")
                 if not raw_next or raw_next == platform_cursor:
                     raise BadResponse("Shopee's order list does not advance; try again later.")
-                next_cursor = encode_cursor(window_from, window_to, raw_next, end, width)
+                next_cursor = encode_cursor(window_from, window_to, raw_next, end, width, rewalk)
+            elif platform_cursor and not rewalk:
+                # The window was paged: walk it once more from its start, so an order the offsets
+                # skipped while others moved out of it is still found (the rest come again).
+                next_cursor = encode_cursor(window_from, window_to, "", end, width, rewalk=True)
             elif window_to < end:
                 complete = _moment(window_to)
                 if len(order_sns) < ORDER_PAGE_SIZE // 2:
@@ -485,7 +495,7 @@ class ShopeeConnector:
                 return OrderPage(
                     orders=self._order_details(order_sns), next_cursor=next_cursor, complete_through=complete
                 )
-            window_from, window_to, platform_cursor, end, width = decode_cursor(next_cursor)
+            window_from, window_to, platform_cursor, end, width, rewalk = decode_cursor(next_cursor)
 
     def _order_list_page(self, window_from: int, window_to: int, platform_cursor: str) -> dict[str, Any]:
         params: list[tuple[str, Any]] = [

@@ -28,6 +28,7 @@ class SandboxMarketplace:
         self._lock = threading.RLock()
         self._moving: list[str] = []  # orders that change while order pages are served
         self._moves_per_page = 0
+        self._moving_once = False
         self._moved = 0
         self.changed_while_listing: set[str] = set()
 
@@ -96,8 +97,11 @@ class SandboxMarketplace:
             if status:
                 order.status = status
 
-    def change_orders_while_listing(self, order_ids: list[str], per_page: int = 3) -> None:
-        """After each order-list page served, the next `per_page` of these orders change (cycling).
+    def change_orders_while_listing(
+        self, order_ids: list[str], per_page: int = 3, *, once: bool = False
+    ) -> None:
+        """After each order-list page served, the next `per_page` of these orders change (cycling,
+        or each order only once with `once`).
 
         Buyers and carriers do not wait for a sync to finish: this is how orders move in the
         platform's listing while a sync pages through it.
@@ -106,6 +110,7 @@ class SandboxMarketplace:
             self._moving = list(order_ids)
             self._moves_per_page = per_page if order_ids else 0
             self._moved = 0
+            self._moving_once = once
 
     @property
     def orders_changed_while_listing(self) -> int:
@@ -116,6 +121,8 @@ class SandboxMarketplace:
         """Called by the order-list routes after computing a page, before it is sent."""
         with self._lock:
             for _ in range(self._moves_per_page):
+                if self._moving_once and self._moved >= len(self._moving):
+                    return
                 order = self.data.orders.get(self._moving[self._moved % len(self._moving)])
                 self._moved += 1
                 if order is not None:
