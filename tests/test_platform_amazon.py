@@ -448,6 +448,10 @@ def test_cached_token_is_replaced_shortly_before_it_expires(
 # -- issue 11: what the real SP-API does ----------------------------------------------------
 
 
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _offer_with_everything(price: str) -> list[dict[str, object]]:
     """A purchasable_offer as sellers have it: a sale, price bounds, a B2B tier, another marketplace."""
     us = MARKETPLACES["US"]
@@ -461,8 +465,8 @@ def _offer_with_everything(price: str) -> list[dict[str, object]]:
                 {
                     "schedule": [
                         {
-                            "start_at": "2026-11-27T00:00:00Z",
-                            "end_at": "2026-12-02T00:00:00Z",
+                            "start_at": _iso(NOW - timedelta(days=2)),
+                            "end_at": _iso(NOW + timedelta(days=5)),
                             "value_with_tax": 9.99,
                         }
                     ]
@@ -504,8 +508,13 @@ def test_a_price_change_keeps_the_rest_of_the_offer(
     stored = amazon_sandbox.data.listings["KETTLE-1"].purchasable_offer
     expected = _offer_with_everything("14.25")
     assert stored == expected
+    # The price read back is the one written (our_price), not the running sale buyers pay.
     live = connector.get_live_price("KETTLE-1")
-    assert live is not None and (live.amount, live.currency) == ("14.25", "USD")
+    assert live is not None and (live.amount, live.currency, live.promotion_amount) == (
+        "14.25",
+        "USD",
+        "9.99",
+    )
     # The listing was read first (attributes), then patched with the whole array.
     methods = [r.method for r in amazon_sandbox.server.requests if r.path.startswith("/listings/")]
     assert methods[:2] == ["GET", "PATCH"]

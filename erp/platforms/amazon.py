@@ -20,6 +20,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -519,14 +520,22 @@ class AmazonConnector:
         return f"/listings/2021-08-01/items/{quote(seller_id, safe='')}/{quote(sku, safe='')}"
 
     def get_live_price(self, sku: str) -> LivePrice | None:
-        """The listing's current offer price on Amazon (getListingsItem), None for an unknown SKU."""
+        """The listing's price on Amazon (getListingsItem), None for an unknown SKU.
+
+        `amount` is the consumer `our_price` of `purchasable_offer`, the price `update_price` sets;
+        the offer buyers see can be a sale price (`discounted_price`), which then comes as
+        `promotion_amount`. A listing without a buyable offer has no amount.
+        """
         if not sku.strip():
             return None
         body = self._call(
             "GET",
             self._listing_path(sku),
             "getListingsItem",
-            params={"marketplaceIds": self.settings.marketplace_id, "includedData": "summaries,offers"},
+            params={
+                "marketplaceIds": self.settings.marketplace_id,
+                "includedData": "summaries,attributes,offers",
+            },
             missing_ok=True,
         )
         if body is None:
@@ -545,11 +554,15 @@ class AmazonConnector:
                 continue
             price = offer.get("price") if isinstance(offer.get("price"), dict) else {}
             assert isinstance(price, dict)
+            paying = decimal_text(price.get("amount"))
+            ours = _our_price(_attribute_list(body, "purchasable_offer"), self.settings.marketplace_id)
+            differs = bool(ours and paying) and Decimal(ours) != Decimal(paying)
             return LivePrice(
                 sku=sku,
-                amount=decimal_text(price.get("amount")),
+                amount=ours if differs or not paying else paying,  # Amazon's formatting when equal
                 currency=str(price.get("currencyCode", "")),
                 status=status,
+                promotion_amount=paying if differs else "",
             )
         return LivePrice(sku=sku, amount="", currency="", status=status)
 
@@ -609,6 +622,17 @@ def _attribute_list(listing: Mapping[str, Any], name: str) -> list[dict[str, Any
     attributes = listing.get("attributes")
     values = attributes.get(name) if isinstance(attributes, dict) else None
     return [dict(v) for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
+
+def _our_price(offers: list[dict[str, Any]], marketplace_id: str) -> str:
+    """The consumer `our_price` of a marketplace in a `purchasable_offer` value ("" when none)."""
+    for offer in offers:
+        if offer.get("marketplace_id") == marketplace_id and offer.get("audience", "ALL") == "ALL":
+            for price in offer.get("our_price") or []:
+                for entry in (price.get("schedule") or []) if isinstance(price, dict) else []:
+                    if isinstance(entry, dict) and entry.get("value_with_tax") is not None:
+                        return decimal_text(entry["value_with_tax"])
+    return ""
 
 
 def _with_our_price(

@@ -751,13 +751,30 @@ class AmazonSandbox(SandboxMarketplace):
                     {
                         "marketplaceId": self.data.marketplace_id,
                         "offerType": "B2C",
-                        "price": {"currencyCode": listing.currency, "amount": listing.price},
+                        "price": {"currencyCode": listing.currency, "amount": self._paying(listing)},
                     }
                 ]
                 if listing.active
                 else []
             )
         return SandboxResponse.json(data)
+
+    def _paying(self, listing: SandboxListing) -> str:
+        """What a buyer pays now: a running sale's discounted_price, else our_price."""
+        now = datetime.now(UTC)
+        for offer in listing.purchasable_offer or []:
+            if (
+                offer.get("marketplace_id") != self.data.marketplace_id
+                or offer.get("audience", "ALL") != "ALL"
+            ):
+                continue
+            for discounted in offer.get("discounted_price") or []:
+                for entry in discounted.get("schedule") or []:
+                    start = _parse_iso(str(entry.get("start_at") or "2000-01-01T00:00:00Z"), "start_at")
+                    end = _parse_iso(str(entry.get("end_at") or "2999-01-01T00:00:00Z"), "end_at")
+                    if start <= now < end:
+                        return f"{Decimal(str(entry['value_with_tax'])):.2f}"
+        return listing.price
 
     def _offer_of(self, listing: SandboxListing) -> list[dict[str, Any]]:
         offers = listing.purchasable_offer or default_offer(listing, self.data.marketplace_id)
