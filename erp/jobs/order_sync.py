@@ -373,6 +373,7 @@ class OrderSync:
                 if page.next_cursor is not None and page.next_cursor == cursor:
                     raise BadResponse("the platform returned the same page again")
                 self._write_page(info, run_id, page.orders, page.next_cursor, tally)
+                # Only once the page is committed: the watermark vouches for stored orders.
                 if page.complete_through is not None:
                     self._advance_watermark(info, page.complete_through, tally)
                 _notify(progress, tally.snapshot(info.name, info.platform))
