@@ -83,11 +83,14 @@ class Components:
 
     @cached_property
     def connectors(self) -> ConnectorRegistry:
-        from erp.platforms.credentials import credentials_saver
+        from erp.platforms.credentials import credentials_loader, credentials_saver
         from erp.platforms.registry import ConnectorRegistry
 
         # Shopee rotates refresh tokens on every refresh: the new ones are stored at once.
-        return ConnectorRegistry(on_credentials_changed=credentials_saver(self.session))
+        return ConnectorRegistry(
+            on_credentials_changed=credentials_saver(self.session),
+            load_credentials=credentials_loader(self.session),
+        )
 
     @cached_property
     def schedule(self) -> JobSchedule:

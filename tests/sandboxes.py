@@ -7,8 +7,10 @@ Fixtures:
         to the test database.
     amazon_store / shopee_store: a `Store` row (account "acme") pointing at the sandbox.
 
-Helper:
+Helpers:
     make_sandbox_store(session, sandbox, account="acme", name=None, ...) -> Store
+    assert_speaks_the_platforms_language(sandbox): every exchange the sandbox recorded matches the
+        platform's own specification (run by the sandbox fixtures when a test ends).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from erp.models import Account, Store
-from erp.platforms.credentials import credentials_saver
+from erp.platforms.credentials import credentials_loader, credentials_saver
 from erp.platforms.http import RetryPolicy
 from erp.platforms.registry import ConnectorRegistry
 from erp.sandbox.amazon import AmazonSandbox
 from erp.sandbox.shopee import ShopeeSandbox
+from tests.specs import exchange_problems
 
 # Retries as the product does them, only with tiny delays so the suite stays fast.
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total_wait=3.0)
@@ -64,22 +67,35 @@ def make_sandbox_store(
     return store
 
 
+def assert_speaks_the_platforms_language(sandbox: AmazonSandbox | ShopeeSandbox) -> None:
+    """Every request sent to the sandbox, and every answer it gave, is what the platform's own
+    specification allows (tests/specs): a sandbox the platform would contradict fails the test."""
+    problems = exchange_problems(sandbox.server, sandbox.platform)
+    assert not problems, "against the platform's specification:\n" + "\n".join(problems[:40])
+
+
 @pytest.fixture
 def amazon_sandbox() -> Iterator[AmazonSandbox]:
     with AmazonSandbox() as sandbox:
         yield sandbox
+    assert_speaks_the_platforms_language(sandbox)
 
 
 @pytest.fixture
 def shopee_sandbox() -> Iterator[ShopeeSandbox]:
     with ShopeeSandbox() as sandbox:
         yield sandbox
+    assert_speaks_the_platforms_language(sandbox)
 
 
 @pytest.fixture
 def connector_registry(engine: Engine) -> Iterator[ConnectorRegistry]:
     sessions: Callable[[], Session] = lambda: Session(engine, expire_on_commit=False)  # noqa: E731
-    registry = ConnectorRegistry(on_credentials_changed=credentials_saver(sessions), retry=FAST_RETRY)
+    registry = ConnectorRegistry(
+        on_credentials_changed=credentials_saver(sessions),
+        load_credentials=credentials_loader(sessions),
+        retry=FAST_RETRY,
+    )
     yield registry
     registry.close()
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from erp.jobs.order_sync import FIRST_SYNC_LOOKBACK, OrderSync, erp_status
+from erp.jobs.order_sync import FIRST_SYNC_LOOKBACK, SYNC_OVERLAP, OrderSync, erp_status
 from erp.models import Account, AuditLog, AuthStatus, Order, OrderStatus, Store, SyncRun, SyncStatus
 from erp.platforms.base import (
     AuthorizationExpired,
@@ -178,8 +178,14 @@ def test_second_sync_changes_nothing_and_counts_real_updates(
         updated_at=NOW + timedelta(minutes=6),
     )
     third = sync.sync_store(store.id or 0)
-    # The watermark is inclusive (as on Amazon): the newest known order comes again, unchanged.
-    assert (third.fetched, third.inserted, third.updated) == (3, 1, 1)
+    # Each sync starts SYNC_OVERLAP before the watermark: the orders updated in that margin come
+    # again, unchanged (upserts by order id), besides the changed and the new one.
+    newest = max(o.updated_at for o in make_orders("A", 12) if o.updated_at)
+    margin = {
+        o.order_id for o in market.orders.values() if o.updated_at and o.updated_at >= newest - SYNC_OVERLAP
+    }
+    assert {"A-0003", "A-9999"} < margin
+    assert (third.fetched, third.inserted, third.updated) == (len(margin), 1, 1)
     session.expire_all()
     by_id = {o.platform_order_id: o for o in orders_of(session, store)}
     assert by_id["A-0003"].status == OrderStatus.SHIPPED and by_id["A-0003"].platform_status == "Shipped"
@@ -203,7 +209,7 @@ def test_incremental_sync_asks_only_for_orders_updated_after_the_watermark(
     assert store.last_order_sync_at is not None and store.last_order_sync_error == ""
 
     sync.sync_store(store.id or 0)
-    assert market.calls[-1] == (newest, None)
+    assert market.calls[-1] == (newest - SYNC_OVERLAP, None)
 
 
 def test_failed_page_keeps_earlier_pages_and_the_next_sync_resumes_from_its_cursor(

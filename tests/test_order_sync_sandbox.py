@@ -7,6 +7,7 @@ and `sync-orders` as a user runs it.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from app import main
-from erp.jobs.order_sync import OrderSync
+from erp.jobs.order_sync import SYNC_OVERLAP, OrderSync
 from erp.models import AuditLog, AuthStatus, Order, Store, SyncRun, SyncStatus
 from erp.platforms.registry import ConnectorRegistry
 from erp.progress import StoreSyncProgress
@@ -97,20 +98,24 @@ def test_second_sync_changes_nothing_then_picks_up_only_what_changed(
     amazon_orders: list[object],
 ) -> None:
     sync = build_sync(engine, connector_registry)
+    started = datetime.now(UTC).replace(microsecond=0)
     sync.sync_store(amazon_store.id or 0)
     session.refresh(amazon_store)
-    watermark = amazon_store.order_watermark
-    assert watermark is not None
+    assert amazon_store.order_watermark is not None
+    watermark = amazon_store.order_watermark.replace(tzinfo=UTC)
     newest = max(o.updated_at for o in amazon_orders)  # type: ignore[attr-defined]
-    assert watermark.replace(tzinfo=UTC) == newest.replace(microsecond=0)  # Amazon speaks in seconds
+    # The watermark is where Amazon said the listing was complete (its LastUpdatedBefore).
+    assert newest.replace(microsecond=0) <= watermark and started <= watermark <= datetime.now(UTC)
 
     again = sync.sync_store(amazon_store.id or 0)
     assert (again.inserted, again.updated, again.error) == (0, 0, "")
-    # Only the orders that sit exactly on the (inclusive) watermark come again.
-    on_watermark = sum(
-        1 for o in amazon_orders if o.updated_at.replace(microsecond=0) == newest.replace(microsecond=0)
-    )  # type: ignore[attr-defined]
-    assert again.fetched == on_watermark < 250
+    # Only the orders within the overlap before the watermark come again.
+    in_overlap = sum(
+        1
+        for o in amazon_orders
+        if o.updated_at.replace(microsecond=0) >= watermark - SYNC_OVERLAP  # type: ignore[attr-defined]
+    )
+    assert again.fetched == in_overlap < 250
     assert count_orders(session, amazon_store) == 250
 
     changed = next(o for o in amazon_orders if o.status == "Unshipped" and not o.fulfilled_by_platform)  # type: ignore[attr-defined]
@@ -120,12 +125,12 @@ def test_second_sync_changes_nothing_then_picks_up_only_what_changed(
     stored = session.exec(select(Order).where(Order.platform_order_id == changed.order_id)).one()  # type: ignore[attr-defined]
     assert (stored.status, stored.platform_status) == ("shipped", "Shipped")
 
-    # Every incremental request asked from the watermark on, not 30 days back.
-    first_pages = [q for q in get_orders_requests(amazon_sandbox) if "LastUpdatedAfter" in q]
+    # Every incremental request asked from the watermark (less the overlap) on, not 30 days back.
+    first_pages = [q for q in get_orders_requests(amazon_sandbox) if "NextToken" not in q]
     assert len(first_pages) == 3
     asked = [datetime.fromisoformat(q["LastUpdatedAfter"][0].replace("Z", "+00:00")) for q in first_pages]
     assert asked[0] < datetime.now(UTC) - timedelta(days=29)
-    assert asked[1] == watermark.replace(tzinfo=UTC)
+    assert asked[1] == watermark - SYNC_OVERLAP
 
 
 def test_a_failure_mid_sync_keeps_the_pages_and_the_next_sync_resumes(
@@ -158,7 +163,10 @@ def test_a_failure_mid_sync_keeps_the_pages_and_the_next_sync_resumes(
 
     assert (resumed.error, resumed.pages, resumed.fetched, resumed.inserted) == ("", 1, 50, 50)
     [query] = get_orders_requests(amazon_sandbox)
-    assert query["NextToken"] == [run.cursor]  # carried on from page 3, not from the start
+    saved = json.loads(base64.urlsafe_b64decode(run.cursor + "=" * (-len(run.cursor) % 4)))
+    assert query["NextToken"] == [saved["t"]]  # carried on from page 3, not from the start
+    # ... with the first page's filters sent again, as the NextToken belongs to them.
+    assert query["LastUpdatedAfter"] == [saved["f"]["LastUpdatedAfter"]]
     assert count_orders(session, amazon_store) == 250
     session.refresh(amazon_store)
     assert amazon_store.last_order_sync_error == "" and amazon_store.order_watermark is not None
@@ -274,3 +282,120 @@ def test_sync_orders_command_with_json_and_progress(
     assert main(["sync-orders", "--store", "Shopee MY"]) == 0
     out, _ = capsys.readouterr()
     assert out.startswith("Shopee MY (shopee): ") and "0 new, 0 updated" in out
+
+
+# -- issue 11: windows and watermarks that lose nothing ---------------------------------------
+
+
+def _stored_statuses(session: Session, store: Store) -> dict[str, str]:
+    session.expire_all()
+    rows = session.exec(
+        select(Order.platform_order_id, Order.platform_status).where(Order.store_id == store.id)
+    )
+    return dict(rows.all())
+
+
+@pytest.mark.parametrize("platform", ["amazon", "shopee"])
+def test_orders_changing_during_a_sync_are_never_lost(
+    platform: str,
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    shopee_sandbox: ShopeeSandbox,
+    connector_registry: ConnectorRegistry,
+) -> None:
+    # Finding 8: buyers and carriers move orders while a sync pages through them (offsets shift
+    # on Shopee). Nothing may be skipped for good, and the next sync brings every change.
+    sandbox: AmazonSandbox | ShopeeSandbox = amazon_sandbox if platform == "amazon" else shopee_sandbox
+    orders = generate_orders(700, seed=31, platform=platform, days=20)
+    sandbox.add_orders(*orders)
+    by_update = sorted(orders, key=lambda o: o.updated_at)
+    moving = [o.order_id for o in by_update[: 30 * 4 : 4]]  # early in the listing: the offsets shift
+    sandbox.change_orders_while_listing(moving, per_page=5)
+    store = make_sandbox_store(session, sandbox, name=f"{platform} store")
+    sync = build_sync(engine, connector_registry)
+
+    first = sync.sync_store(store.id or 0)
+
+    assert first.error == "" and sandbox.orders_changed_while_listing >= 20
+    stored = _stored_statuses(session, store)
+    untouched = {o.order_id for o in orders} - sandbox.changed_while_listing
+    assert untouched - set(stored) == set()  # no order that stood still was skipped
+    sandbox.change_orders_while_listing([])
+
+    second = sync.sync_store(store.id or 0)
+
+    assert second.error == ""
+    stored = _stored_statuses(session, store)
+    assert stored == {o.order_id: o.status for o in orders}  # every order, as the platform has it now
+
+
+def test_the_watermark_moves_with_each_committed_page(
+    engine: Engine,
+    session: Session,
+    shopee_sandbox: ShopeeSandbox,
+    shopee_store: Store,
+    connector_registry: ConnectorRegistry,
+) -> None:
+    # Finding 4: a sync that fails on a later page keeps what it vouched for, so the next one
+    # does not start at the first page again.
+    orders = generate_orders(500, seed=32, platform="shopee", days=20)
+    shopee_sandbox.add_orders(*orders)
+
+    def fail_after_three_pages(update: StoreSyncProgress) -> None:
+        if update.pages == 3 and not update.done:
+            shopee_sandbox.faults.fail_next(50, status=500, path="/api/v2/order/get_order_list")
+
+    sync = build_sync(engine, connector_registry)
+    failed = sync.sync_store(shopee_store.id or 0, progress=fail_after_three_pages)
+
+    assert failed.error_kind == "platform_error" and failed.pages == 3
+    session.refresh(shopee_store)
+    assert shopee_store.order_watermark is not None
+    watermark = shopee_store.order_watermark.replace(tzinfo=UTC)
+    assert watermark > datetime.now(UTC) - timedelta(days=20)  # moved past the first page's window
+    # Every order up to the watermark is stored: it only ever vouches for committed pages.
+    stored = set(_stored_statuses(session, shopee_store))
+    assert {o.order_id for o in orders if o.updated_at.replace(microsecond=0) <= watermark} <= stored
+    assert len(stored) < 500
+
+    shopee_sandbox.faults.clear()
+    resumed = sync.sync_store(shopee_store.id or 0)
+    assert resumed.error == "" and count_orders(session, shopee_store) == 500
+
+
+def test_refused_next_tokens_do_not_stop_a_store_syncing(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    amazon_store: Store,
+    connector_registry: ConnectorRegistry,
+    amazon_orders: list[object],
+) -> None:
+    # Finding 4: a store whose NextTokens Amazon refuses synced page 1 forever.
+    amazon_sandbox.refuse_next_tokens()
+    result = build_sync(engine, connector_registry).sync_store(amazon_store.id or 0)
+    assert (result.error, result.inserted) == ("", 250)
+    session.refresh(amazon_store)
+    assert amazon_store.order_watermark is not None
+
+
+def test_a_missing_role_is_reported_and_the_store_keeps_its_authorization(
+    engine: Engine,
+    session: Session,
+    amazon_sandbox: AmazonSandbox,
+    amazon_store: Store,
+    connector_registry: ConnectorRegistry,
+    amazon_orders: list[object],
+) -> None:
+    # Finding 5: a 403 for a missing role must not mark the store expired (syncs would stop).
+    amazon_sandbox.deny_role("Inventory and Order Tracking")
+    sync = build_sync(engine, connector_registry)
+    [result] = sync.sync_account(amazon_store.account_id)
+    assert result.error_kind == "permission_denied"
+    assert "Inventory and Order Tracking" in result.error and "authorization itself is fine" in result.error
+    session.refresh(amazon_store)
+    assert amazon_store.auth_status == AuthStatus.AUTHORIZED
+    amazon_sandbox.deny_role("Inventory and Order Tracking", denied=False)
+    [scheduled] = sync.sync_all()  # the scheduler still syncs it
+    assert (scheduled.error, scheduled.inserted) == ("", 250)

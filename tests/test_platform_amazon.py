@@ -14,12 +14,14 @@ import pytest
 from sqlmodel import Session
 
 from erp.models import Store
-from erp.platforms.amazon import AmazonConnector
+from erp.platforms.amazon import AMAZON_RATE_LIMITS, AmazonConnector, token_url
 from erp.platforms.base import (
     AuthorizationExpired,
     BadResponse,
+    PermissionDenied,
     PlatformError,
     PlatformUnavailable,
+    RateLimited,
 )
 from erp.platforms.config import StoreSettings
 from erp.platforms.http import PlatformHttp
@@ -30,6 +32,7 @@ from erp.sandbox.amazon import MARKETPLACES, AmazonSandbox, AmazonSandboxData
 from erp.sandbox.generate import generate_listings, generate_orders
 from erp.sandbox.records import OrderLine, SandboxListing, SandboxOrder
 from tests.sandboxes import make_sandbox_store
+from tests.specs import spec_usage_plans
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LONG_AGO = NOW - timedelta(days=60)
@@ -166,13 +169,15 @@ def test_revoked_authorization_says_what_to_do_and_leaks_nothing(
         assert secret not in message and secret not in caplog.text
 
 
-def test_wrong_client_secret_is_an_authorization_problem(
+def test_wrong_client_secret_is_a_credentials_problem_not_an_expired_authorization(
     amazon_sandbox: AmazonSandbox, session: Session, connector_registry: ConnectorRegistry
 ) -> None:
+    # Only a refused refresh token (invalid_grant) means the seller must authorize again.
     credentials = {**amazon_sandbox.store_credentials(), "client_secret": "wrong"}
     store = make_sandbox_store(session, amazon_sandbox, name="typo", credentials=credentials)
-    with pytest.raises(AuthorizationExpired, match="invalid_client"):
+    with pytest.raises(PermissionDenied, match="invalid_client.*client id or secret") as raised:
         _connector(connector_registry, store).get_order("111-0000001-0000001")
+    assert not isinstance(raised.value, AuthorizationExpired)
 
 
 def test_throttling_and_server_errors_are_ridden_out(
@@ -438,3 +443,197 @@ def test_cached_token_is_replaced_shortly_before_it_expires(
     connector.get_order("555-0000001-0000001")
     assert amazon_sandbox.server.count("/auth/o2/token") == 2
     assert connector.token_refreshes == 2
+
+
+# -- issue 11: what the real SP-API does ----------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _offer_with_everything(price: str) -> list[dict[str, object]]:
+    """A purchasable_offer as sellers have it: a sale, price bounds, a B2B tier, another marketplace."""
+    us = MARKETPLACES["US"]
+    return [
+        {
+            "marketplace_id": us,
+            "currency": "USD",
+            "audience": "ALL",
+            "our_price": [{"schedule": [{"value_with_tax": float(price)}]}],
+            "discounted_price": [
+                {
+                    "schedule": [
+                        {
+                            "start_at": _iso(NOW - timedelta(days=2)),
+                            "end_at": _iso(NOW + timedelta(days=5)),
+                            "value_with_tax": 9.99,
+                        }
+                    ]
+                }
+            ],
+            "minimum_seller_allowed_price": [{"schedule": [{"value_with_tax": 8.0}]}],
+            "maximum_seller_allowed_price": [{"schedule": [{"value_with_tax": 40.0}]}],
+        },
+        {
+            "marketplace_id": us,
+            "currency": "USD",
+            "audience": "B2B",
+            "our_price": [{"schedule": [{"value_with_tax": 11.5}]}],
+            "quantity_discount_plan": [
+                {"schedule": [{"discount_type": "fixed", "levels": [{"lower_bound": 10, "value": 10.5}]}]}
+            ],
+        },
+        {
+            "marketplace_id": MARKETPLACES["CA"],
+            "currency": "CAD",
+            "audience": "ALL",
+            "our_price": [{"schedule": [{"value_with_tax": 17.0}]}],
+        },
+    ]
+
+
+def test_a_price_change_keeps_the_rest_of_the_offer(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 3: replacing purchasable_offer with only our_price would drop the sale, the price
+    # bounds, the B2B tier and the Canadian offer.
+    listing = SandboxListing(sku="KETTLE-1", item_id="B000000009", title="Kettle", price="12.50")
+    listing.purchasable_offer = _offer_with_everything("12.50")
+    amazon_sandbox.add_listings(listing)
+    connector = _connector(connector_registry, amazon_store)
+
+    connector.update_price("KETTLE-1", "14.25", "USD")
+
+    stored = amazon_sandbox.data.listings["KETTLE-1"].purchasable_offer
+    expected = _offer_with_everything("14.25")
+    assert stored == expected
+    # The price read back is the one written (our_price), not the running sale buyers pay.
+    live = connector.get_live_price("KETTLE-1")
+    assert live is not None and (live.amount, live.currency, live.promotion_amount) == (
+        "14.25",
+        "USD",
+        "9.99",
+    )
+    # The listing was read first (attributes), then patched with the whole array.
+    methods = [r.method for r in amazon_sandbox.server.requests if r.path.startswith("/listings/")]
+    assert methods[:2] == ["GET", "PATCH"]
+
+
+def test_next_pages_send_the_original_filters_again(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 4: the model says NextToken "doesn't affect any filters": Amazon wants them again.
+    amazon_sandbox.add_orders(*generate_orders(250, seed=21, now=NOW))
+    ids, pages = _all_orders(_connector(connector_registry, amazon_store))
+    assert len(set(ids)) == 250 and pages == 3
+    queries = [r.query for r in amazon_sandbox.server.requests if r.path == "/orders/v0/orders"]
+    assert [("NextToken" in q) for q in queries] == [False, True, True]
+    for query in queries:
+        assert query["LastUpdatedAfter"] == queries[0]["LastUpdatedAfter"]
+        assert query["MaxResultsPerPage"] == ["100"] and query["MarketplaceIds"] == [MARKETPLACES["US"]]
+
+
+def test_refused_next_tokens_halve_the_window_instead_of_starting_over(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 4: a listing whose NextTokens Amazon refuses still finishes, window by window, and
+    # every finished window vouches for its orders so the watermark can move.
+    orders = generate_orders(250, seed=22, now=NOW, days=10)
+    amazon_sandbox.add_orders(*orders)
+    amazon_sandbox.refuse_next_tokens()
+    connector = _connector(connector_registry, amazon_store)
+    ids: list[str] = []
+    vouched: list[datetime] = []
+    cursor: str | None = None
+    for _ in range(60):
+        page = connector.list_orders(updated_after=NOW - timedelta(days=11), cursor=cursor)
+        ids += [o.order_id for o in page.orders]
+        if page.complete_through is not None:
+            vouched.append(page.complete_through)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert cursor is None and set(ids) == {o.order_id for o in orders}
+    assert len(vouched) > 2 and vouched == sorted(vouched)
+    assert vouched[-1] >= max(o.updated_at for o in orders).replace(microsecond=0)
+
+
+def test_a_missing_role_names_it_and_is_not_an_expired_authorization(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 5: an application without the Amazon Fulfillment role gets 403 on FBA reports.
+    amazon_sandbox.deny_role("Amazon Fulfillment")
+    connector = _connector(connector_registry, amazon_store)
+    with pytest.raises(PermissionDenied, match="'Amazon Fulfillment' role") as raised:
+        connector.request_report("inventory")
+    assert not isinstance(raised.value, AuthorizationExpired)
+    assert "authorization is unchanged" in str(raised.value)
+    # Everything the application may do still works, with the same authorization.
+    assert re.fullmatch(r"\d+", connector.request_report("listings"))
+
+
+def test_the_token_url_is_used_as_given_and_defaults_to_login_with_amazon(
+    amazon_sandbox: AmazonSandbox, session: Session, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 6: --auth-endpoint is the token URL; the path is not added twice.
+    amazon_sandbox.add_orders(_order("777-0000001-0000001", updated=NOW - timedelta(hours=1)))
+    token_url_store = make_sandbox_store(
+        session, amazon_sandbox, name="token url", auth_endpoint=f"{amazon_sandbox.base_url}/auth/o2/token"
+    )
+    assert _connector(connector_registry, token_url_store).get_order("777-0000001-0000001") is not None
+    host_store = make_sandbox_store(
+        session, amazon_sandbox, name="bare host", auth_endpoint=amazon_sandbox.base_url
+    )
+    assert _connector(connector_registry, host_store).get_order("777-0000001-0000001") is not None
+    assert {r.path for r in amazon_sandbox.server.requests if r.method == "POST"} == {"/auth/o2/token"}
+    # No auth endpoint: Login with Amazon's own host, never the SP-API host.
+    plain = make_sandbox_store(session, amazon_sandbox, name="default", auth_endpoint="")
+    assert token_url(StoreSettings.from_store(plain).auth_endpoint) == "https://api.amazon.com/auth/o2/token"
+
+
+def test_the_announced_rate_limit_retunes_the_bucket(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 6: x-amzn-RateLimit-Limit says what this seller's usage plan really is.
+    amazon_sandbox.add_orders(_order("888-0000001-0000001", updated=NOW - timedelta(hours=1)))
+    amazon_sandbox.usage_plans["getOrder"] = 0.25
+    connector = _connector(connector_registry, amazon_store)
+    assert connector.limits["getOrder"].rate == pytest.approx(0.5 * 10_000)
+    connector.get_order("888-0000001-0000001")
+    # The sandbox store runs 10,000 times faster than the plans; the announced plan likewise.
+    assert connector.limits["getOrder"] == RateLimit(0.25 * 10_000, 30)
+    bucket = connector.limiter.bucket(amazon_store.id, "getOrder", connector.limits["getOrder"])
+    assert bucket.limit.rate == pytest.approx(2_500)
+
+
+def test_a_429_waits_for_the_bucket_to_refill_within_a_deadline(
+    amazon_sandbox: AmazonSandbox, amazon_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 6: getOrders refills one request a minute: a 7.5 s backoff can never succeed.
+    amazon_sandbox.add_orders(_order("999-0000001-0000001", updated=NOW - timedelta(hours=1)))
+    slept: list[float] = []
+    real_rates = StoreSettings.from_store(amazon_store)
+    real_rates = StoreSettings(**{**real_rates.__dict__, "options": {}})  # the published plans
+    connector = AmazonConnector(
+        real_rates,
+        PlatformHttp(connector_registry.client, "Amazon", sleep=slept.append, seed=1),
+        RateLimiter(sleep=slept.append),
+    )
+    amazon_sandbox.faults.fail_next(1, status=429, path="/orders/v0/orders")
+    assert len(connector.list_orders(updated_after=LONG_AGO).orders) == 1
+    assert slept and min(slept) >= 1 / 0.0167 - 0.5  # waited for the refill, about a minute
+
+    slept.clear()
+    amazon_sandbox.faults.fail_next(20, status=429, path="/orders/v0/orders")
+    with pytest.raises(RateLimited, match="about 60 seconds") as raised:
+        connector.list_orders(updated_after=LONG_AGO)
+    assert "try again" in str(raised.value)
+    assert 59 < sum(slept) < 2 * 60  # one refill wait, then a clear answer instead of hanging
+
+
+def test_published_usage_plans_match_the_models() -> None:
+    # Finding 6: rates and bursts straight from the models' usage plan tables (patchListingsItem: 5).
+    plans = spec_usage_plans()
+    for operation, limit in AMAZON_RATE_LIMITS.items():
+        assert plans[operation] == (limit.rate, limit.burst), operation

@@ -22,7 +22,7 @@ from erp.sandbox.amazon import AmazonSandbox
 from erp.sandbox.generate import generate_listings, generate_orders
 from erp.sandbox.records import SandboxListing, SandboxOrder
 from erp.sandbox.shopee import ShopeeSandbox
-from tests.sandboxes import make_sandbox_store
+from tests.sandboxes import assert_speaks_the_platforms_language, make_sandbox_store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -50,6 +50,7 @@ def platform(
     with sandbox:
         store = make_sandbox_store(session, sandbox, name=f"{name} store")
         yield Platform(name, sandbox, connector_registry.connector_for(store), listings, orders)
+    assert_speaks_the_platforms_language(sandbox)
 
 
 def test_every_order_is_listed_once_paged_to_the_end(platform: Platform) -> None:

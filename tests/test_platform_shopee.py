@@ -5,17 +5,27 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from erp.models import Store
-from erp.platforms.base import AuthorizationExpired, BadResponse, NotFound, PlatformError
+from erp.platforms.base import (
+    AuthorizationExpired,
+    BadResponse,
+    NotFound,
+    PermissionDenied,
+    PlatformError,
+    PlatformUnavailable,
+)
+from erp.platforms.credentials import credentials_loader, credentials_saver
 from erp.platforms.registry import ConnectorRegistry
 from erp.platforms.reportformat import INVENTORY_COLUMNS, LISTINGS_COLUMNS
-from erp.platforms.shopee import WINDOW_SECONDS, ShopeeConnector, decode_cursor
+from erp.platforms.shopee import WINDOW_SECONDS, ShopeeConnector, decode_cursor, encode_cursor
 from erp.sandbox.generate import generate_orders
 from erp.sandbox.records import OrderLine, SandboxListing, SandboxOrder
 from erp.sandbox.shopee import ShopeeSandbox
@@ -83,9 +93,12 @@ def test_a_sync_resumes_from_its_cursor(
     shopee_sandbox.add_orders(*orders)
     after = NOW - timedelta(days=25)
     first = _connector(connector_registry, shopee_store).list_orders(updated_after=after)
-    assert len(first.orders) == 100 and first.next_cursor is not None
-    window_from, window_to, platform_cursor = decode_cursor(first.next_cursor)
-    assert window_to - window_from <= WINDOW_SECONDS and platform_cursor
+    # 150 orders in one window are more than a page: the window was halved until it fit.
+    assert 0 < len(first.orders) <= 100 and first.next_cursor is not None
+    assert first.complete_through is not None
+    position = decode_cursor(first.next_cursor)
+    assert position.window_to - position.window_from <= WINDOW_SECONDS
+    assert position.window_from == int(first.complete_through.timestamp()) + 1
     # A new process (new registry) picks up the stored cursor and finishes the job.
     fresh = ConnectorRegistry(retry=connector_registry.retry)
     try:
@@ -323,3 +336,118 @@ def test_a_token_known_to_be_expired_is_refreshed_before_use(
     assert _connector(connector_registry, store).get_order("261126EEEEEEEE") is not None
     assert shopee_sandbox.refreshes == 1
     assert shopee_sandbox.server.count("/api/v2/order/get_order_detail") == 1  # no refused first attempt
+
+
+# -- issue 11: what the real Shopee Open Platform does ---------------------------------------
+
+
+def test_a_price_change_during_a_promotion_reads_back_as_done(
+    shopee_sandbox: ShopeeSandbox, shopee_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 7: update_price sets original_price; current_price is the promotion price.
+    shopee_sandbox.add_listings(
+        SandboxListing(sku="FAN-1", item_id="3001", title="Fan", price="40.00", currency="MYR")
+    )
+    shopee_sandbox.start_promotion("FAN-1", "29.90")
+    connector = _connector(connector_registry, shopee_store)
+    before = connector.get_live_price("FAN-1")
+    assert before is not None and (before.amount, before.promotion_amount) == ("40.0", "29.9")
+
+    connector.update_price("FAN-1", "45.00", "MYR")
+
+    after = connector.get_live_price("FAN-1")
+    assert after is not None and (after.amount, after.promotion_amount) == ("45.0", "29.9")
+
+
+def test_a_temporary_refresh_error_leaves_the_shop_authorized(
+    shopee_sandbox: ShopeeSandbox, shopee_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 7: "system error, please try again later" is no cancelled authorization.
+    shopee_sandbox.add_orders(_order("261201FFFFFFFF", NOW - timedelta(hours=1)))
+    connector = _connector(connector_registry, shopee_store)
+    shopee_sandbox.expire_access_tokens()
+    shopee_sandbox.fail_next_refresh(10)  # HTTP 500, outlasting the retries
+    with pytest.raises(PlatformUnavailable, match="server error 500"):
+        connector.list_orders(updated_after=NOW - timedelta(days=1))
+    shopee_sandbox.clear_refresh_failures()
+    shopee_sandbox.fail_next_refresh(1, status=200)  # the same error in a 200 answer
+    with pytest.raises(PlatformUnavailable, match="'Shopee MY' is unchanged") as raised:
+        connector.list_orders(updated_after=NOW - timedelta(days=1))
+    assert not isinstance(raised.value, AuthorizationExpired)
+    shopee_sandbox.clear_refresh_failures()
+    assert [o.order_id for o in connector.list_orders(updated_after=NOW - timedelta(days=1)).orders] == [
+        "261201FFFFFFFF"
+    ]
+
+
+def test_a_refresh_token_rotated_by_another_process_is_taken_from_the_store(
+    shopee_sandbox: ShopeeSandbox,
+    shopee_store: Store,
+    connector_registry: ConnectorRegistry,
+    engine: Engine,
+    session: Session,
+) -> None:
+    # Finding 7: each refresh token works once. The scheduler rotated it; the bot's connector
+    # still holds the consumed one and must retry with the newest, not give the shop up.
+    shopee_sandbox.add_orders(_order("261201GGGGGGGG", NOW - timedelta(hours=1)))
+    sessions: Callable[[], Session] = lambda: Session(engine, expire_on_commit=False)  # noqa: E731
+    scheduler = ConnectorRegistry(
+        on_credentials_changed=credentials_saver(sessions),
+        load_credentials=credentials_loader(sessions),
+        retry=connector_registry.retry,
+    )
+    try:
+        bot = _connector(connector_registry, shopee_store)
+        other = _connector(scheduler, shopee_store)
+        shopee_sandbox.expire_access_tokens()
+        assert other.get_order("261201GGGGGGGG") is not None  # rotates and stores the token
+        shopee_sandbox.expire_access_tokens()
+        assert bot.get_order("261201GGGGGGGG") is not None  # its own token is consumed
+    finally:
+        scheduler.close()
+    assert shopee_sandbox.refreshes == 2
+    session.refresh(shopee_store)
+    assert shopee_store.credentials["refresh_token"] == shopee_sandbox.data.refresh_token
+
+
+def test_missing_permission_and_prefixed_error_codes(
+    shopee_sandbox: ShopeeSandbox, shopee_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 5: error_auth "no permission to current api" is a permission, not an expiry; and
+    # codes may come as `common.invalid_acceess_token`, `product.error_auth`.
+    shopee_sandbox.add_orders(_order("261201HHHHHHHH", NOW - timedelta(hours=1)))
+    shopee_sandbox.add_listings(
+        SandboxListing(sku="LAMP-1", item_id="3002", title="Lamp", price="12.00", currency="MYR")
+    )
+    shopee_sandbox.prefix_errors = True
+    connector = _connector(connector_registry, shopee_store)
+    shopee_sandbox.expire_access_tokens()
+    assert connector.get_order("261201HHHHHHHH") is not None  # common.invalid_acceess_token: refreshed
+    assert shopee_sandbox.refreshes == 1
+    shopee_sandbox.deny_api("/api/v2/product/update_price")
+    with pytest.raises(PermissionDenied, match="No permission to current api") as raised:
+        connector.update_price("LAMP-1", "13.00", "MYR")
+    assert not isinstance(raised.value, AuthorizationExpired)
+    assert "authorization is unchanged" in str(raised.value)
+    # A passing system error is temporary, whatever module prefixes it.
+    shopee_sandbox.faults.fail_next(1, status=500, path="/api/v2/product/search_item")
+    assert connector.get_live_price("LAMP-1") is not None
+
+
+def test_a_window_of_one_busy_second_is_walked_twice_so_moving_orders_skip_none(
+    shopee_sandbox: ShopeeSandbox, shopee_store: Store, connector_registry: ConnectorRegistry
+) -> None:
+    # Finding 8: 250 orders updated in the same second (a bulk status change) cannot be split
+    # into windows; paged by offset while orders move out, the offsets would skip some.
+    busy = NOW - timedelta(days=3)
+    orders = [_order(f"2611{n:06d}ZZ", busy) for n in range(250)]
+    shopee_sandbox.add_orders(*orders)
+    first = sorted(o.order_id for o in orders)[:10]
+    shopee_sandbox.change_orders_while_listing(first, per_page=5, once=True)
+
+    second = int(busy.timestamp())
+    at_the_busy_second = encode_cursor(second, second, "", second, 1)
+    found = set(_walk(_connector(connector_registry, shopee_store), busy, at_the_busy_second))
+
+    assert shopee_sandbox.changed_while_listing == set(first)
+    assert {o.order_id for o in orders} - set(first) <= found

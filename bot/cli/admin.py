@@ -46,7 +46,11 @@ def add_parser(subparsers: Any) -> list[str]:
     add.add_argument("--name", required=True, help="store name, unique in the account (e.g. 'Amazon US')")
     add.add_argument("--platform", required=True, choices=[p.value for p in Platform])
     add.add_argument("--endpoint", required=True, help="API base URL (the platform, its sandbox, or ours)")
-    add.add_argument("--auth-endpoint", default="", help="token URL when separate (Login with Amazon)")
+    add.add_argument(
+        "--auth-endpoint",
+        default="",
+        help="Login with Amazon token URL, used as given (default https://api.amazon.com/auth/o2/token)",
+    )
     add.add_argument("--region", default="", help="US, DE, MY ...")
     add.add_argument("--marketplace-id", default="", help="Amazon marketplace id or Shopee shop id")
     add.add_argument(

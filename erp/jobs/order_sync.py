@@ -3,7 +3,12 @@
 A sync of one store pages through the orders updated since the store's watermark and upserts
 each page in its own transaction, together with the run's resume cursor. So a sync that fails on
 page 7 keeps pages 1-6, and the next sync of that store carries on from page 7 instead of
-starting over. An account's stores sync concurrently in a bounded thread pool (connectors are
+starting over. The watermark moves with each committed page as far as the connector vouches
+that the listing is complete (`OrderPage.complete_through`), and every sync starts a margin
+before it: windows overlap, orders come again at worst (upserts de-duplicate them by order id),
+and an order that changed or was indexed late while a sync ran is never skipped for good.
+
+An account's stores sync concurrently in a bounded thread pool (connectors are
 thread-safe; each store has its own token bucket), and one store's failure is reported in the
 seller's words without touching the other stores.
 """
@@ -27,6 +32,7 @@ from erp.platforms.base import (
     AuthorizationExpired,
     BadResponse,
     MarketplaceConnector,
+    PermissionDenied,
     PlatformError,
     PlatformOrder,
     PlatformUnavailable,
@@ -38,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 FIRST_SYNC_LOOKBACK = timedelta(days=30)
 """How far back the first sync of a store looks (no watermark yet)."""
+
+SYNC_OVERLAP = timedelta(minutes=10)
+"""How far before the watermark each sync starts: platform clocks and indexes lag a little."""
 
 PLATFORM_NAMES = {Platform.AMAZON.value: "Amazon", Platform.SHOPEE.value: "Shopee"}
 
@@ -132,6 +141,12 @@ def seller_error(store_name: str, platform: str, error: BaseException) -> tuple[
             "Re-authorize it under Platform authorization, then sync again.",
             "authorization_expired",
         )
+    if isinstance(error, PermissionDenied):
+        return (
+            f"{store_name}: {label} refused part of the sync for lack of a permission{said}. "
+            f"{kept}; the store's authorization itself is fine.",
+            "permission_denied",
+        )
     if isinstance(error, RateLimited):
         return (
             f"{store_name}: {label} is limiting how fast we may ask for orders right now. "
@@ -164,6 +179,7 @@ class _Tally:
     inserted: int = 0
     updated: int = 0
     newest_update: datetime | None = None
+    complete_through: datetime | None = None  # what the connector vouched for, page by page
 
     def snapshot(self, store: str, platform: str, *, done: bool = False) -> StoreSyncProgress:
         return StoreSyncProgress(
@@ -357,6 +373,9 @@ class OrderSync:
                 if page.next_cursor is not None and page.next_cursor == cursor:
                     raise BadResponse("the platform returned the same page again")
                 self._write_page(info, run_id, page.orders, page.next_cursor, tally)
+                # Only once the page is committed: the watermark vouches for stored orders.
+                if page.complete_through is not None:
+                    self._advance_watermark(info, page.complete_through, tally)
                 _notify(progress, tally.snapshot(info.name, info.platform))
                 cursor = page.next_cursor
                 if cursor is None:
@@ -374,7 +393,8 @@ class OrderSync:
         last = session.execute(
             select(SyncRun).where(col(SyncRun.store_id) == store.id).order_by(col(SyncRun.id).desc()).limit(1)
         ).scalar_one_or_none()
-        window_start = _as_utc(store.order_watermark) or now - FIRST_SYNC_LOOKBACK
+        watermark = _as_utc(store.order_watermark)
+        window_start = watermark - SYNC_OVERLAP if watermark is not None else now - FIRST_SYNC_LOOKBACK
         cursor: str | None = None
         if last is not None and last.status == SyncStatus.RUNNING.value:
             # Still "running" although this process holds the store's lock: its process died.
@@ -459,6 +479,26 @@ class OrderSync:
         tally.updated += len(changed_rows)
         tally.newest_update = newest
 
+    def _advance_watermark(self, store: _StoreInfo, complete_through: datetime, tally: _Tally) -> None:
+        """Move the store's watermark to what the connector vouched complete, right after the page.
+
+        Its own small transaction after the page's: a crash between the two leaves the watermark
+        one page behind, which costs a page fetched again and loses nothing.
+        """
+        moment = _as_utc(complete_through)
+        assert moment is not None
+        if tally.complete_through is None or moment > tally.complete_through:
+            tally.complete_through = moment
+        with self._sessions() as session:
+            row = session.get(Store, store.id)
+            if row is None:
+                return
+            watermark = _as_utc(row.order_watermark)
+            if watermark is None or moment > watermark:
+                row.order_watermark = moment
+                session.add(row)
+                session.commit()
+
     def _finish_done(self, store: _StoreInfo, run_id: int, tally: _Tally, actor: str) -> StoreSyncProgress:
         now = self._clock()
         with self._sessions() as session:
@@ -467,10 +507,11 @@ class OrderSync:
             assert run is not None and row is not None
             run.status, run.finished_at, run.cursor = SyncStatus.DONE.value, now, ""
             watermark = _as_utc(row.order_watermark)
-            if tally.newest_update is not None and (watermark is None or tally.newest_update > watermark):
-                # Only what the platform itself said: a watermark from our clock could skip orders
-                # when the two clocks disagree. Too low is harmless (upserts are idempotent).
-                row.order_watermark = tally.newest_update
+            # What the connector vouched for when it can (moved page by page already); else the
+            # newest update the platform sent. Too low is harmless (upserts are idempotent).
+            reached = tally.complete_through or tally.newest_update
+            if reached is not None and (watermark is None or reached > watermark):
+                row.order_watermark = reached
             row.last_order_sync_at = now
             row.last_order_sync_error = ""
             if row.auth_status == AuthStatus.EXPIRED.value:

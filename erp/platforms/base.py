@@ -21,6 +21,13 @@ class AuthorizationExpired(PlatformError):
     """The store's authorization is no longer valid: the seller must re-authorize the store."""
 
 
+class PermissionDenied(PlatformError):
+    """The platform refused for lack of a role or permission (an SP-API 403 with a fresh access
+    token, Shopee's "no permission to current api") or refused the application's own credentials.
+    The store's authorization is not what failed, so the store is never marked expired for it.
+    """
+
+
 class RateLimited(PlatformError):
     """The platform kept answering 429 after our retries."""
 
@@ -57,6 +64,9 @@ class PlatformOrder:
 class OrderPage:
     orders: list[PlatformOrder]
     next_cursor: str | None  # None: this was the last page
+    # Every order updated at or before this moment is in this page or an earlier page of the same
+    # listing (None: not known yet). The sync moves the store's watermark to it page by page.
+    complete_through: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,9 @@ class LivePrice:
     amount: str
     currency: str
     status: str = ""  # listing status on the platform (BUYABLE, DISCOVERABLE, NORMAL ...)
+    # What buyers pay now when a promotion runs (Shopee's current_price); `amount` stays the price
+    # a price change sets, so the two are compared like with like.
+    promotion_amount: str = ""
 
 
 class MarketplaceConnector(Protocol):

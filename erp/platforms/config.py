@@ -40,7 +40,8 @@ class StoreSettings:
             platform=store.platform,
             region=store.region,
             endpoint=store.endpoint.rstrip("/"),
-            auth_endpoint=(store.auth_endpoint or store.endpoint).rstrip("/"),
+            # Empty means the platform's own token service (Amazon's LWA), never the API host.
+            auth_endpoint=store.auth_endpoint.strip(),
             marketplace_id=store.marketplace_id,
             credentials={str(k): str(v) for k, v in (store.credentials or {}).items()},
             options=dict(store.options or {}),

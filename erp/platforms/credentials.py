@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlmodel import Session
 
@@ -30,3 +30,20 @@ def credentials_saver(sessions: Callable[[], Session]) -> Callable[[int, dict[st
             session.commit()
 
     return save
+
+
+def credentials_loader(sessions: Callable[[], Session]) -> Callable[[int], Mapping[str, str] | None]:
+    """A callback for `ConnectorRegistry` that reads a store's stored credentials.
+
+    Another process (the scheduler beside `serve`) may have rotated a Shopee refresh token; when
+    ours is refused, the connector takes the newer one from the database instead of giving up.
+    """
+
+    def load(store_id: int) -> Mapping[str, str] | None:
+        with sessions() as session:
+            store = session.get(Store, store_id)
+            if store is None:
+                return None
+            return {str(k): str(v) for k, v in (store.credentials or {}).items()}
+
+    return load

@@ -98,6 +98,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, seconds)
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    return f"{round(seconds / 60)} minutes"
+
+
 class PlatformHttp:
     """Sends one platform's requests with retries; thread-safe (shares the client)."""
 
@@ -134,6 +140,8 @@ class PlatformHttp:
         before_attempt: Callable[[], object] | None = None,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         prepare: Callable[[], dict[str, Any]] | None = None,
+        refill: Callable[[], float] | None = None,
+        observe: Callable[[httpx.Response], None] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send a request, retrying what is worth retrying; returns any other response as is.
@@ -146,6 +154,12 @@ class PlatformHttp:
             params: query parameters.
             prepare: called before every attempt for fresh keyword arguments (Shopee signs each
                 attempt with a new timestamp); merged over `kwargs`.
+            refill: seconds the operation's rate-limit bucket takes to give one token back. A 429
+                means the platform's bucket is empty, so the retry waits at least that long (a
+                minute for getOrders); the call's deadline grows to allow one such wait, and a
+                wait past it fails at once with `RateLimited` saying when to try again, so a
+                seller's check never hangs on a platform's quota.
+            observe: called with every response, retried ones included (reads rate-limit headers).
             **kwargs: passed to `httpx.Client.request` (json, data, headers, content).
 
         Raises:
@@ -178,10 +192,15 @@ class PlatformHttp:
                     f"The connection to {self.platform} broke off ({operation}, {attempt} attempts)."
                 )
             else:
+                if observe is not None:
+                    observe(response)
                 if response.status_code not in RETRYABLE_STATUSES:
                     return response
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if response.status_code == 429:
+                    refill_wait = refill() if refill is not None else 0.0
+                    if retry_after is None or retry_after < refill_wait:
+                        retry_after = refill_wait or retry_after
                     failure = RateLimited(
                         f"{self.platform} is limiting requests ({operation}): still busy after "
                         f"{attempt} attempts.",
@@ -197,7 +216,16 @@ class PlatformHttp:
             # Slept time counts even when `sleep` is not the real one (tests); elapsed time counts
             # the attempts themselves (a platform timing out five times is not worth waiting for).
             spent = max(waited, time.monotonic() - started)
-            if attempt >= self.retry.max_attempts or spent + delay > self.retry.max_total_wait:
+            deadline = self.retry.max_total_wait
+            if refill is not None:
+                deadline = max(deadline, 1.2 * refill() + self.retry.max_delay)
+            if attempt >= self.retry.max_attempts or spent + delay > deadline:
+                if isinstance(failure, RateLimited) and failure.retry_after:
+                    raise RateLimited(
+                        f"{self.platform} is limiting requests ({operation}) and its quota comes back "
+                        f"in about {_duration(failure.retry_after)}: try again then.",
+                        retry_after=failure.retry_after,
+                    )
                 raise failure
             logger.info(
                 "%s %s: retrying in %.2fs (attempt %d): %s", self.platform, operation, delay, attempt, failure

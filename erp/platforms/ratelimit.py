@@ -64,6 +64,22 @@ class TokenBucket:
             self._sleep(wait)
         return wait
 
+    def retune(self, limit: RateLimit) -> None:
+        """Change the rate and burst, keeping the tokens already spent (a new limit is no free burst)."""
+        if limit.rate <= 0 or limit.burst < 1:
+            return
+        with self._lock:
+            now = self._clock()
+            elapsed = max(0.0, now - self._updated)
+            self._tokens = min(float(self.limit.burst), self._tokens + elapsed * self.limit.rate)
+            self._updated = now
+            self.limit = limit
+            self._tokens = min(self._tokens, float(limit.burst))
+
+    def refill_time(self) -> float:
+        """Seconds one token takes to come back: the least a platform's 429 asks us to wait."""
+        return 1.0 / self.limit.rate
+
 
 class RateLimiter:
     """The buckets of many stores and operations, created on first use and shared by threads."""
@@ -80,13 +96,15 @@ class RateLimiter:
         self._buckets: dict[tuple[Hashable, str], TokenBucket] = {}
 
     def bucket(self, store_key: Hashable, operation: str, limit: RateLimit) -> TokenBucket:
-        """The bucket of (store, operation); a changed limit replaces the bucket."""
+        """The bucket of (store, operation); a changed limit retunes it, keeping its spent tokens."""
         key = (store_key, operation)
         with self._lock:
             bucket = self._buckets.get(key)
-            if bucket is None or bucket.limit != limit:
+            if bucket is None:
                 bucket = TokenBucket(limit, clock=self._clock, sleep=self._sleep)
                 self._buckets[key] = bucket
+            elif bucket.limit != limit:
+                bucket.retune(limit)
             return bucket
 
     def acquire(self, store_key: Hashable, operation: str, limit: RateLimit) -> float:

@@ -9,7 +9,7 @@ gets a fresh connector; credentials a connector rotated itself (Shopee refresh t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -23,6 +23,7 @@ from erp.platforms.ratelimit import RateLimiter
 from erp.platforms.shopee import ShopeeConnector
 
 CredentialsCallback = Callable[[int, dict[str, str]], None]
+CredentialsLoader = Callable[[int], Mapping[str, str] | None]
 
 
 @dataclass
@@ -40,12 +41,14 @@ class ConnectorRegistry:
         http: httpx.Client | None = None,
         on_credentials_changed: CredentialsCallback | None = None,
         *,
+        load_credentials: CredentialsLoader | None = None,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
         self._own_client = http is None
         self.client = http or make_http_client()
         self.on_credentials_changed = on_credentials_changed
+        self.load_credentials = load_credentials
         self.retry = retry or RetryPolicy()
         self.limiter = limiter or RateLimiter()
         self._lock = threading.Lock()
@@ -92,6 +95,7 @@ class ConnectorRegistry:
                 self._http[Platform.SHOPEE.value],
                 self.limiter,
                 on_credentials_changed=self.on_credentials_changed,
+                load_credentials=self.load_credentials,
             )
         raise PlatformError(f"SellerDesk cannot talk to the '{settings.platform}' platform yet.")
 

@@ -6,6 +6,11 @@ Access tokens last four hours and are refreshed with the shop's refresh token; S
 refresh token on every refresh, so new tokens are handed to `on_credentials_changed` to be stored
 at once (an old refresh token stops working).
 
+Errors come in the body's `error` field, sometimes with a module prefix (`common.error_auth`,
+`product.error_param`). Only a refused refresh token means the shop must be authorized again;
+"no permission to current api" is a missing permission and "system error, please try again
+later" a passing one, and neither touches the shop's authorization.
+
 Shopee has no report API: `request_report` returns an id that is immediately DONE, and
 `download_report` walks the shop's items and streams a TSV with the column names of Amazon's
 reports, so one importer reads both.
@@ -24,7 +29,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 from erp.platforms.base import (
     AuthorizationExpired,
@@ -32,8 +38,11 @@ from erp.platforms.base import (
     LivePrice,
     NotFound,
     OrderPage,
+    PermissionDenied,
     PlatformError,
     PlatformOrder,
+    PlatformUnavailable,
+    RateLimited,
     ReportState,
 )
 from erp.platforms.config import StoreSettings, fingerprint
@@ -45,6 +54,7 @@ from erp.platforms.values import decimal_text, positive_decimal
 logger = logging.getLogger(__name__)
 
 CredentialsCallback = Callable[[int, dict[str, str]], None]
+CredentialsLoader = Callable[[int], Mapping[str, str] | None]
 
 # Shopee publishes no per-call limits for shop APIs; these stay well inside its partner quota.
 SHOPEE_RATE_LIMITS: Mapping[str, RateLimit] = {
@@ -66,7 +76,43 @@ ORDER_PAGE_SIZE = 100
 DETAIL_BATCH = 50  # get_order_detail and get_item_base_info take at most 50 ids
 ITEM_PAGE_SIZE = 100
 TOKEN_EARLY_REFRESH = 60
-AUTH_ERRORS = frozenset({"error_auth", "invalid_acceess_token", "invalid_access_token", "error_token"})
+# The access token itself was refused: refresh it once.
+TOKEN_ERRORS = frozenset({"invalid_acceess_token", "invalid_access_token", "error_token", "invalid_token"})
+# The refresh token was refused: only these mean the shop must be authorized again.
+REFRESH_REJECTED = frozenset(
+    {
+        "error_auth",
+        "refresh_token_expired",
+        "error_shop_refresh_token",
+        "error_merchant_refresh_token",
+        "invalid_refresh_token",
+        "shop_access_expired",
+        "merchant_access_expired",
+        "supplier_access_expired",
+        "shop_no_linked",
+        "merchant_no_linked",
+        "supplier_no_linked",
+        "shop_banned",
+    }
+)
+PERMISSION_ERRORS = frozenset(
+    {
+        "error_permission",
+        "error_api_permission",
+        "error_ashop_api_permission",
+        "error_api_call_restricted",
+        "error_perm_non_admin",
+        "api_suspended",
+    }
+)
+TEMPORARY_ERRORS = frozenset(
+    {"error_server", "error_inner", "error_network", "error_system_busy", "error_busy", "error_get_shop_fail"}
+)
+RATE_ERRORS = frozenset({"error_rate_limit", "error_too_many_request", "error_limit"})
+# Shopee's own modules, which sometimes prefix an error code (`common.error_auth`).
+ERROR_MODULES = frozenset(
+    {"common", "product", "order", "logistics", "shop", "auth", "public", "payment", "media", "merchant"}
+)
 REPORT_ITEM_STATUSES = ("NORMAL", "UNLIST", "BANNED")
 ORDER_DETAIL_FIELDS = "buyer_user_id,item_list,total_amount,fulfillment_flag,pay_time"
 _ORDER_SN = re.compile(r"[A-Za-z0-9]{1,40}")
@@ -79,18 +125,51 @@ def sign(partner_key: str, *parts: object) -> str:
     return hmac.new(partner_key.encode(), base.encode(), hashlib.sha256).hexdigest()
 
 
-def encode_cursor(window_from: int, window_to: int, platform_cursor: str) -> str:
-    raw = json.dumps({"f": window_from, "t": window_to, "c": platform_cursor}, separators=(",", ":"))
+def error_code(body: Mapping[str, Any]) -> str:
+    """The body's error code without Shopee's module prefix (`common.error_auth` -> `error_auth`)."""
+    code = str(body.get("error") or "").strip()
+    module, dot, rest = code.partition(".")
+    return rest if dot and module in ERROR_MODULES else code
+
+
+def _is_temporary(code: str, message: str) -> bool:
+    lowered = message.lower()
+    return code in TEMPORARY_ERRORS or "try again later" in lowered or "please try later" in lowered
+
+
+class Position(NamedTuple):
+    """Where an order listing stands: the window asked now, the listing's end and Shopee's cursor."""
+
+    window_from: int
+    window_to: int
+    platform_cursor: str
+    end: int  # the listing's upper bound, fixed when it started
+    width: int  # seconds the next window spans
+    rewalk: bool = False  # walking a paged window a second time
+
+
+def encode_cursor(
+    window_from: int, window_to: int, platform_cursor: str, end: int = 0, width: int = 0, rewalk: bool = False
+) -> str:
+    state: dict[str, Any] = {"f": window_from, "t": window_to, "c": platform_cursor, "e": end or window_to}
+    state["w"] = width or max(1, window_to - window_from)
+    if rewalk:
+        state["r"] = 1
+    raw = json.dumps(state, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, int, str]:
-    """The (window start, window end, Shopee cursor) a connector cursor stands for."""
+def decode_cursor(cursor: str) -> Position:
+    """The listing position a connector cursor stands for."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return int(data["f"]), int(data["t"]), str(data.get("c", ""))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        window_from, window_to = int(data["f"]), int(data["t"])
+        end = int(data.get("e") or window_to)
+        width = int(data.get("w") or max(1, window_to - window_from))
+        cursor_text, rewalk = str(data.get("c", "")), bool(data.get("r"))
+        return Position(window_from, window_to, cursor_text, max(end, window_to), width, rewalk)
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
         raise PlatformError("The saved sync position is not valid any more; run a full sync.") from None
 
 
@@ -106,6 +185,7 @@ class ShopeeConnector:
         limiter: RateLimiter,
         *,
         on_credentials_changed: CredentialsCallback | None = None,
+        load_credentials: CredentialsLoader | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -113,6 +193,7 @@ class ShopeeConnector:
         self.limiter = limiter
         self.limits = limits_from_options(SHOPEE_RATE_LIMITS, settings.options)
         self._on_credentials_changed = on_credentials_changed
+        self._load_credentials = load_credentials
         self._clock = clock
         self._lock = threading.Lock()
         self._credentials: dict[str, str] = dict(settings.credentials)
@@ -165,7 +246,7 @@ class ShopeeConnector:
                 return current  # another thread refreshed already; its refresh token rotated
             return self._refresh_locked()
 
-    def _refresh_locked(self) -> str:
+    def _refresh_locked(self, *, adopt_stored: bool = True) -> str:
         refresh_token = self._credentials.get("refresh_token", "")
         if not refresh_token:
             raise AuthorizationExpired(
@@ -182,7 +263,13 @@ class ShopeeConnector:
                     "partner_id": self.partner_id,
                     "timestamp": timestamp,
                     "sign": sign(partner_key, self.partner_id, path, timestamp),
-                }
+                },
+                # Built for each attempt from the newest refresh token: a consumed one is never sent.
+                "json": {
+                    "refresh_token": self._credentials.get("refresh_token", ""),
+                    "partner_id": _as_int(self.partner_id),
+                    "shop_id": _as_int(self.shop_id),
+                },
             }
 
         response = self.http.send(
@@ -191,23 +278,37 @@ class ShopeeConnector:
             operation="access_token",
             before_attempt=self._wait_for("access_token"),
             prepare=signed,
-            json={
-                "refresh_token": refresh_token,
-                "partner_id": _as_int(self.partner_id),
-                "shop_id": _as_int(self.shop_id),
-            },
         )
         body = self.http.json(response, "access_token")
-        error = str(body.get("error", "")) if isinstance(body, dict) else ""
-        if error or response.status_code != 200 or not isinstance(body, dict):
-            if error == "error_sign":
+        if not isinstance(body, dict):
+            raise BadResponse("Shopee's token refresh answered with an unexpected shape.")
+        code = error_code(body)
+        message = str(body.get("message") or "")[:300]
+        if code or response.status_code != 200:
+            if code == "error_sign":
                 raise AuthorizationExpired(
                     f"Shopee rejected the signature of store '{self.settings.name}': its partner id or "
                     "partner key is wrong."
                 )
-            raise AuthorizationExpired(
-                f"Shopee no longer accepts the authorization of store '{self.settings.name}' "
-                f"({error or response.status_code}): authorize the shop again under Platform authorization."
+            if code in RATE_ERRORS:
+                raise RateLimited(f"Shopee is limiting token refreshes of store '{self.settings.name}'.")
+            if _is_temporary(code, message) or response.status_code >= 500:
+                raise PlatformUnavailable(
+                    f"Shopee's token service is having trouble ({code or response.status_code}); the "
+                    f"authorization of store '{self.settings.name}' is unchanged: try again later."
+                )
+            if code in REFRESH_REJECTED:
+                # Another process of ours may have used this refresh token already (each is valid
+                # once): its rotated successor is stored, and it is the one to use.
+                if adopt_stored and self._adopt_stored_credentials(refresh_token):
+                    return self._refresh_locked(adopt_stored=False)
+                raise AuthorizationExpired(
+                    f"Shopee no longer accepts the authorization of store '{self.settings.name}' "
+                    f"({code}): authorize the shop again under Platform authorization."
+                )
+            raise PlatformError(
+                f"Shopee refused the token refresh of store '{self.settings.name}' "
+                f"({code or response.status_code}): {message}".rstrip(": ")
             )
         access = body.get("access_token")
         new_refresh = body.get("refresh_token")
@@ -215,6 +316,7 @@ class ShopeeConnector:
             raise BadResponse("Shopee's token refresh answered without tokens.")
         expire_in = body.get("expire_in", 14400)
         lifetime = int(expire_in) if isinstance(expire_in, int | float) else 14400
+        # The old refresh token is dead from now on: the new one is kept before anything else.
         self._credentials.update(
             access_token=access,
             refresh_token=new_refresh,
@@ -230,6 +332,21 @@ class ShopeeConnector:
                     "could not store the rotated Shopee tokens of store %s", self.settings.store_id
                 )
         return access
+
+    def _adopt_stored_credentials(self, used_refresh_token: str) -> bool:
+        """Take the stored tokens when they are newer than the refresh token just refused."""
+        if self._load_credentials is None:
+            return False
+        try:
+            stored = self._load_credentials(self.settings.store_id)
+        except Exception:
+            logger.exception("could not read the stored Shopee tokens of store %s", self.settings.store_id)
+            return False
+        if not stored or not stored.get("refresh_token") or stored["refresh_token"] == used_refresh_token:
+            return False
+        self._credentials.update({str(k): str(v) for k, v in stored.items()})
+        self._rotated.add(fingerprint(self._credentials))
+        return True
 
     # -- requests -------------------------------------------------------------------------
 
@@ -277,25 +394,38 @@ class ShopeeConnector:
             body = self.http.json(response, operation)
             if not isinstance(body, dict):
                 raise BadResponse(f"Shopee's answer to {operation} has an unexpected shape.")
-            error = str(body.get("error") or "")
-            if error in AUTH_ERRORS and attempt == 1:
-                token = self._refresh_after_rejection(token)
-                continue
-            if error in AUTH_ERRORS:
+            code = error_code(body)
+            message = str(body.get("message") or "")[:300]
+            lowered = message.lower()
+            if code in TOKEN_ERRORS or (code == "error_auth" and "access_token" in lowered.replace(" ", "_")):
+                if attempt == 1:
+                    token = self._refresh_after_rejection(token)
+                    continue
                 raise AuthorizationExpired(
-                    f"Shopee no longer accepts the access of store '{self.settings.name}' ({error}): "
+                    f"Shopee no longer accepts the access of store '{self.settings.name}' ({code}): "
                     "authorize the shop again under Platform authorization."
                 )
-            if error == "error_sign":
+            if code == "error_sign":
                 raise AuthorizationExpired(
                     f"Shopee rejected the signature of store '{self.settings.name}': its partner id or "
                     "partner key is wrong."
                 )
-            if error:
-                message = str(body.get("message") or "")[:300]
-                if "not_found" in error or "not found" in message.lower():
-                    raise NotFound(f"Shopee: {message or error}")
-                raise PlatformError(f"Shopee rejected {operation} ({error}): {message}".rstrip(": "))
+            if code in PERMISSION_ERRORS or (code == "error_auth" and "permission" in lowered):
+                raise PermissionDenied(
+                    f"Shopee refused {operation} for store '{self.settings.name}' ({message or code}): "
+                    "SellerDesk's app lacks this API's permission for the shop. The shop's authorization "
+                    "is unchanged; the permission must be granted to the app first."
+                )
+            if code in RATE_ERRORS:
+                raise RateLimited(f"Shopee is limiting requests ({operation}): {message or code}.")
+            if _is_temporary(code, message):
+                raise PlatformUnavailable(
+                    f"Shopee had a temporary problem with {operation} ({message or code}); try again later."
+                )
+            if code:
+                if "not_found" in code or "not found" in lowered:
+                    raise NotFound(f"Shopee: {message or code}")
+                raise PlatformError(f"Shopee rejected {operation} ({code}): {message}".rstrip(": "))
             if response.status_code != 200:
                 raise PlatformError(f"Shopee answered {operation} with HTTP {response.status_code}.")
             return body
@@ -311,49 +441,73 @@ class ShopeeConnector:
     # -- orders ---------------------------------------------------------------------------
 
     def list_orders(self, *, updated_after: datetime, cursor: str | None = None) -> OrderPage:
-        """One page of orders updated after `updated_after`, walking 15-day windows up to now.
+        """One page of orders updated after `updated_after`, window by window up to the listing's end.
 
-        The cursor encodes the current window and Shopee's own cursor, so a sync that stopped can
-        resume exactly where it was. Windows without orders are skipped within one call.
+        get_order_list pages by offset, so paging a window while its orders change skips some (an
+        order that moves out shifts the rest down). A window is therefore asked as one answer:
+        one that holds more than a page is halved until it fits, so every page is a consistent
+        snapshot, and each page vouches for its window (`complete_through`). A window that cannot
+        shrink (one second with more than a page of orders) is paged, then walked again. The end
+        of the listing is fixed when it starts; orders that change meanwhile land after it, for
+        the next sync. The cursor encodes the position, so a stopped sync resumes where it was.
         """
-        now = int(self._clock())
         if cursor:
-            window_from, window_to, platform_cursor = decode_cursor(cursor)
+            window_from, window_to, platform_cursor, end, width, rewalk = decode_cursor(cursor)
         else:
-            window_from = (
-                int(updated_after.timestamp())
-                if updated_after.tzinfo
-                else int(updated_after.replace(tzinfo=UTC).timestamp())
-            )
-            window_to, platform_cursor = min(window_from + WINDOW_SECONDS, now), ""
+            rewalk = False
+            moment = updated_after if updated_after.tzinfo else updated_after.replace(tzinfo=UTC)
+            end = int(self._clock())
+            window_from, width, platform_cursor = int(moment.timestamp()), WINDOW_SECONDS, ""
+            window_to = min(window_from + width, end)
         while True:
-            if window_from >= window_to:
-                return OrderPage(orders=[], next_cursor=None)
-            body = self._call(
-                "GET",
-                "/api/v2/order/get_order_list",
-                "get_order_list",
-                params=[
-                    ("time_range_field", "update_time"),
-                    ("time_from", window_from),
-                    ("time_to", window_to),
-                    ("page_size", ORDER_PAGE_SIZE),
-                    ("cursor", platform_cursor),
-                ],
-            )
-            payload = self._response(body, "get_order_list")
+            if window_from > window_to:
+                return OrderPage(orders=[], next_cursor=None, complete_through=_moment(end))
+            payload = self._order_list_page(window_from, window_to, platform_cursor)
             order_list = payload.get("order_list") or []
             order_sns = [str(o["order_sn"]) for o in order_list if isinstance(o, dict) and o.get("order_sn")]
+            more = bool(payload.get("more"))
+            if more and not platform_cursor and window_to > window_from:
+                window_to = window_from + (window_to - window_from) // 2
+                width = max(1, window_to - window_from)
+                continue
             next_cursor: str | None
-            if payload.get("more"):
-                next_cursor = encode_cursor(window_from, window_to, str(payload.get("next_cursor") or ""))
-            elif window_to < now:
-                next_cursor = encode_cursor(window_to, min(window_to + WINDOW_SECONDS, now), "")
+            complete: datetime | None = None
+            if more:
+                # Over a page of orders within one second: paged as Shopee pages (offsets), then
+                # walked a second time, below.
+                raw_next = str(payload.get("next_cursor") or "")
+                if not raw_next or raw_next == platform_cursor:
+                    raise BadResponse("Shopee's order list does not advance; try again later.")
+                next_cursor = encode_cursor(window_from, window_to, raw_next, end, width, rewalk)
+            elif platform_cursor and not rewalk:
+                # The window was paged: walk it once more from its start, so an order the offsets
+                # skipped while others moved out of it is still found (the rest come again).
+                next_cursor = encode_cursor(window_from, window_to, "", end, width, rewalk=True)
+            elif window_to < end:
+                complete = _moment(window_to)
+                if len(order_sns) < ORDER_PAGE_SIZE // 2:
+                    width = min(width * 2, WINDOW_SECONDS)  # light windows: ask wider ones
+                following = window_to + 1
+                next_cursor = encode_cursor(following, min(following + width, end), "", end, width)
             else:
-                next_cursor = None
-            if order_sns or next_cursor is None:
-                return OrderPage(orders=self._order_details(order_sns), next_cursor=next_cursor)
-            window_from, window_to, platform_cursor = decode_cursor(next_cursor)
+                complete, next_cursor = _moment(end), None
+            if order_sns or next_cursor is None or complete is None:
+                return OrderPage(
+                    orders=self._order_details(order_sns), next_cursor=next_cursor, complete_through=complete
+                )
+            window_from, window_to, platform_cursor, end, width, rewalk = decode_cursor(next_cursor)
+
+    def _order_list_page(self, window_from: int, window_to: int, platform_cursor: str) -> dict[str, Any]:
+        params: list[tuple[str, Any]] = [
+            ("time_range_field", "update_time"),
+            ("time_from", window_from),
+            ("time_to", window_to),
+            ("page_size", ORDER_PAGE_SIZE),
+        ]
+        if platform_cursor:
+            params.append(("cursor", platform_cursor))
+        body = self._call("GET", "/api/v2/order/get_order_list", "get_order_list", params=params)
+        return self._response(body, "get_order_list")
 
     def _order_details(self, order_sns: list[str]) -> list[PlatformOrder]:
         found: dict[str, PlatformOrder] = {}
@@ -480,24 +634,23 @@ class ShopeeConnector:
         sku = sku.strip()
         if not sku:
             return None
-        offset = 0
         candidates: list[int] = []
+        offset = ""  # opaque: whatever Shopee sent as next_offset goes back as it is
+        asked: set[str] = set()
         while True:
-            body = self._call(
-                "GET",
-                "/api/v2/product/search_item",
-                "search_item",
-                params=[("item_sku", sku), ("offset", offset), ("page_size", ITEM_PAGE_SIZE)],
-            )
+            params: list[tuple[str, Any]] = [("item_sku", sku), ("page_size", ITEM_PAGE_SIZE)]
+            if offset:
+                params.append(("offset", offset))
+            body = self._call("GET", "/api/v2/product/search_item", "search_item", params=params)
             payload = self._response(body, "search_item")
             candidates.extend(int(i) for i in payload.get("item_id_list") or [])
-            # search_item documents next_offset as a string; other list calls send a number.
-            raw_next = str(payload.get("next_offset") or "")
-            total = payload.get("total_count")
-            more = payload.get("has_next_page", isinstance(total, int) and len(candidates) < total)
-            if not more or not raw_next.isdigit() or int(raw_next) <= offset:
+            asked.add(offset)
+            # next_offset is an opaque string: paging goes on while it is not empty.
+            offset = str(payload.get("next_offset") or "")
+            if not offset or payload.get("has_next_page") is False:
                 break
-            offset = int(raw_next)
+            if offset in asked:
+                raise BadResponse("Shopee's item search does not advance; try again later.")
         for start in range(0, len(candidates), DETAIL_BATCH):
             for offer in self._offers(self._base_info(candidates[start : start + DETAIL_BATCH])):
                 if offer["sku"] == sku:
@@ -509,7 +662,13 @@ class ShopeeConnector:
         offer = self._find_offer(sku)
         if offer is None:
             return None
-        return LivePrice(sku=sku, amount=offer["price"], currency=offer["currency"], status=offer["status"])
+        return LivePrice(
+            sku=sku,
+            amount=offer["price"],
+            currency=offer["currency"],
+            status=offer["status"],
+            promotion_amount=offer["promotion_price"],
+        )
 
     def update_price(self, sku: str, amount: str, currency: str) -> str:
         """product/update_price for the SKU's item or model; returns Shopee's request id."""
@@ -570,11 +729,24 @@ def _order(raw: object) -> PlatformOrder:
     )
 
 
-def _first_price(price_info: object) -> tuple[str, str]:
+def _moment(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _first_price(price_info: object) -> tuple[str, str, str]:
+    """(original price, currency, promotion price) of a price_info list.
+
+    update_price sets `original_price`, so that is the price compared with ours; `current_price`
+    is what buyers pay now and differs during a promotion. The `inflated_price_of_*` fields are
+    the same prices with tax where the region shows prices with tax: not what update_price sets.
+    """
     if isinstance(price_info, list) and price_info and isinstance(price_info[0], dict):
         info = price_info[0]
-        return decimal_text(info.get("current_price")), str(info.get("currency", ""))
-    return "", ""
+        original = decimal_text(info.get("original_price", info.get("current_price")))
+        current = decimal_text(info.get("current_price"))
+        promotion = current if current and original and Decimal(current) != Decimal(original) else ""
+        return original, str(info.get("currency", "")), promotion
+    return "", "", ""
 
 
 def _stock(stock_info: object) -> int | None:
@@ -587,7 +759,7 @@ def _stock(stock_info: object) -> int | None:
 
 def _offer(item: Mapping[str, Any], model: Mapping[str, Any] | None) -> dict[str, Any]:
     source = model if model is not None else item
-    price, currency = _first_price(source.get("price_info"))
+    price, currency, promotion = _first_price(source.get("price_info"))
     images = item.get("image") if isinstance(item.get("image"), dict) else {}
     assert isinstance(images, dict)
     urls = images.get("image_url_list") or []
@@ -600,6 +772,7 @@ def _offer(item: Mapping[str, Any], model: Mapping[str, Any] | None) -> dict[str
         "title": str(item.get("item_name", "")),
         "price": price,
         "currency": currency,
+        "promotion_price": promotion,
         "quantity": _stock(source.get("stock_info_v2")),
         "status": str(item.get("item_status", "")),
         "created": _timestamp(item.get("create_time")),

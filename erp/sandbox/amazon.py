@@ -14,6 +14,7 @@ import base64
 import binascii
 import bisect
 import gzip
+import hashlib
 import html.entities
 import itertools
 import json
@@ -22,10 +23,11 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from erp.platforms.reportformat import INVENTORY_COLUMNS, LISTINGS_COLUMNS, tsv_header, tsv_line
@@ -45,6 +47,51 @@ MARKETPLACES = {"US": "ATVPDKIKX0DEK", "CA": "A2EUQ1WTGCTBG2", "UK": "A1F83G8C2A
 }
 REPORT_TYPES = {"GET_MERCHANT_LISTINGS_ALL_DATA", "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"}
 MAX_ORDERS_PAGE = 100
+# Default usage plans (requests per second) as the models publish them, announced on every answer
+# in `x-amzn-RateLimit-Limit` as Amazon does.
+USAGE_PLANS = {
+    "getOrders": 0.0167,
+    "getOrder": 0.5,
+    "getOrderItems": 0.5,
+    "createReport": 0.0167,
+    "getReport": 2.0,
+    "getReportDocument": 0.0167,
+    "getListingsItem": 5.0,
+    "patchListingsItem": 5.0,
+}
+# What each operation needs granted to the application (report types: their own role).
+OPERATION_ROLES = {
+    "getOrders": "Inventory and Order Tracking",
+    "getOrder": "Inventory and Order Tracking",
+    "getOrderItems": "Inventory and Order Tracking",
+    "getListingsItem": "Product Listing",
+    "patchListingsItem": "Product Listing",
+}
+REPORT_ROLES = {
+    "GET_MERCHANT_LISTINGS_ALL_DATA": "Product Listing",
+    "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA": "Amazon Fulfillment",
+}
+# getListingsItem's includedData values (the model's enum).
+LISTING_DATA = {
+    "summaries",
+    "attributes",
+    "issues",
+    "offers",
+    "fulfillmentAvailability",
+    "procurement",
+    "relationships",
+    "productTypes",
+}
+# Filters a NextToken is bound to: a later page must send them again, unchanged.
+ORDER_FILTERS = (
+    "CreatedAfter",
+    "CreatedBefore",
+    "LastUpdatedAfter",
+    "LastUpdatedBefore",
+    "MaxResultsPerPage",
+)
+ACCESS_DENIED = "Access to requested resource is denied."
+INVALID_TOKEN = "The access token you provided is revoked, malformed or invalid."
 
 
 def _error(status: int, code: str, message: str) -> BadRequest:
@@ -84,6 +131,32 @@ def report_date(moment: datetime, marketplace_id: str) -> str:
     summer = dst_start <= moment < dst_end
     local = moment - timedelta(hours=7 if summer else 8)
     return local.strftime("%Y-%m-%d %H:%M:%S ") + ("PDT" if summer else "PST")
+
+
+def operation_name(method: str, parts: list[str]) -> str:
+    """The SP-API operation a request is for (`getOrders` ...), or "" for none we serve."""
+    if parts[:3] == ["orders", "v0", "orders"] and method == "GET":
+        return {3: "getOrders", 4: "getOrder", 5: "getOrderItems"}.get(len(parts), "")
+    if parts[:2] == ["reports", "2021-06-30"] and len(parts) >= 3:
+        if parts[2] == "reports":
+            return "createReport" if method == "POST" and len(parts) == 3 else "getReport"
+        if parts[2] == "documents":
+            return "getReportDocument"
+    if parts[:3] == ["listings", "2021-08-01", "items"] and len(parts) == 5:
+        return {"GET": "getListingsItem", "PATCH": "patchListingsItem"}.get(method, "")
+    return ""
+
+
+def default_offer(listing: SandboxListing, marketplace_id: str) -> list[dict[str, Any]]:
+    """The `purchasable_offer` of a listing that was never given a richer one."""
+    return [
+        {
+            "marketplace_id": marketplace_id,
+            "currency": listing.currency,
+            "audience": "ALL",
+            "our_price": [{"schedule": [{"value_with_tax": float(listing.price)}]}],
+        }
+    ]
 
 
 def html_escape_title(title: str) -> str:
@@ -147,6 +220,11 @@ class AmazonSandbox(SandboxMarketplace):
     """
 
     platform = "amazon"
+    next_status: ClassVar[Mapping[str, str]] = {
+        "Pending": "Unshipped",
+        "Unshipped": "Shipped",
+        "PartiallyShipped": "Shipped",
+    }
 
     def __init__(self, data: AmazonSandboxData | None = None) -> None:
         super().__init__()
@@ -164,9 +242,12 @@ class AmazonSandbox(SandboxMarketplace):
         self._omitted_skus: set[str] = set()
         self._truncate_next = 0
         self._hold_prices = False
-        self._pending_prices: dict[str, str] = {}
+        self._pending_prices: dict[str, list[dict[str, Any]]] = {}
         self._price_rejections: dict[str, str] = {}
         self.price_submissions: list[dict[str, Any]] = []
+        self.usage_plans: dict[str, float] = dict(USAGE_PLANS)
+        self._denied_roles: set[str] = set()
+        self._refuse_tokens = False
 
     def store_credentials(self) -> dict[str, str]:
         """The credentials a `Store` row needs to talk to this sandbox."""
@@ -191,21 +272,11 @@ class AmazonSandbox(SandboxMarketplace):
             "platform": "amazon",
             "region": self.data.region,
             "endpoint": self.base_url,
-            "auth_endpoint": self.base_url,
+            "auth_endpoint": f"{self.base_url}/auth/o2/token",
             "marketplace_id": self.data.marketplace_id,
             "credentials": self.store_credentials(),
             "options": options,
         }
-
-    # -- data helpers ---------------------------------------------------------------------
-
-    def touch_order(self, order_id: str, status: str | None = None) -> None:
-        """The order changed on Amazon now (optionally to a new status)."""
-        with self._lock:
-            order = self.data.orders[order_id]
-            order.updated_at = datetime.now(UTC)
-            if status:
-                order.status = status
 
     # -- fault helpers --------------------------------------------------------------------
 
@@ -220,6 +291,20 @@ class AmazonSandbox(SandboxMarketplace):
             self._refresh_rejected = rejected
             if rejected:
                 self._tokens.clear()
+
+    def deny_role(self, role: str, denied: bool = True) -> None:
+        """The application lacks this role for the seller (Amazon Fulfillment, Product Listing ...):
+        operations needing it answer 403 while every other call works."""
+        with self._lock:
+            if denied:
+                self._denied_roles.add(role)
+            else:
+                self._denied_roles.discard(role)
+
+    def refuse_next_tokens(self, refused: bool = True) -> None:
+        """getOrders answers 400 to every NextToken (expired, or from a listing Amazon forgot)."""
+        with self._lock:
+            self._refuse_tokens = refused
 
     def stick_reports(self, stuck: bool = True) -> None:
         """Reports requested from now on stay IN_PROGRESS forever."""
@@ -248,9 +333,9 @@ class AmazonSandbox(SandboxMarketplace):
 
     def apply_pending_prices(self) -> None:
         with self._lock:
-            for sku, price in self._pending_prices.items():
+            for sku, offers in self._pending_prices.items():
                 if sku in self.data.listings:
-                    self.data.listings[sku].price = price
+                    self._store_offer(self.data.listings[sku], offers)
             self._pending_prices.clear()
 
     def reject_price_updates(self, sku: str, reason: str) -> None:
@@ -266,8 +351,21 @@ class AmazonSandbox(SandboxMarketplace):
             return self._token(request)
         if path.startswith("/_documents/") and request.method == "GET":
             return self._download(path.removeprefix("/_documents/"))
-        self._authorize(request)
         parts = [unquote(p) for p in path.strip("/").split("/")]
+        operation = operation_name(request.method, parts)
+        try:
+            self._authorize(request, operation)
+            response = self._operation(request, parts)
+        except BadRequest as exc:
+            response = exc.response
+        rate = self.usage_plans.get(operation)
+        if rate:
+            response.headers.setdefault("x-amzn-RateLimit-Limit", f"{rate:g}")
+        response.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        return response
+
+    def _operation(self, request: SandboxRequest, parts: list[str]) -> SandboxResponse:
+        path = request.path
         with self._lock:
             if parts[:2] == ["orders", "v0"] and len(parts) >= 3 and parts[2] == "orders":
                 if len(parts) == 3 and request.method == "GET":
@@ -323,12 +421,21 @@ class AmazonSandbox(SandboxMarketplace):
             }
         )
 
-    def _authorize(self, request: SandboxRequest) -> None:
+    def _authorize(self, request: SandboxRequest, operation: str) -> None:
         token = request.header("x-amz-access-token")
         with self._lock:
             expiry = self._tokens.get(token)
+            denied = OPERATION_ROLES.get(operation, "") in self._denied_roles
+            if operation == "createReport":
+                body = request.json()
+                report_type = body.get("reportType") if isinstance(body, dict) else None
+                denied = REPORT_ROLES.get(str(report_type), "") in self._denied_roles
         if not token or expiry is None or time.monotonic() >= expiry:
-            raise _error(403, "Unauthorized", "Access to requested resource is denied.")
+            raise _error(
+                403, "Unauthorized", "The access token you provided is revoked, malformed or invalid."
+            )
+        if denied:
+            raise _error(403, "Unauthorized", ACCESS_DENIED)
 
     def _check_marketplace(self, values: list[str], name: str = "MarketplaceIds") -> None:
         ids = [mid for value in values for mid in value.split(",") if mid]
@@ -362,30 +469,44 @@ class AmazonSandbox(SandboxMarketplace):
 
     def _get_orders(self, request: SandboxRequest) -> SandboxResponse:
         self._check_marketplace(request.args("MarketplaceIds"))
+        filters = {name: request.arg(name) or "" for name in ORDER_FILTERS}
+        created, updated = filters["CreatedAfter"], filters["LastUpdatedAfter"]
+        if bool(created) == bool(updated):
+            raise _error(400, "InvalidInput", "Exactly one of CreatedAfter or LastUpdatedAfter is required.")
+        field_name = "created" if created else "updated"
+        moment = _parse_iso(created or updated, "CreatedAfter" if created else "LastUpdatedAfter")
+        now = datetime.now(UTC)
+        if moment > now:
+            raise _error(400, "InvalidInput", "Date should be in the past.")
+        before_name = "CreatedBefore" if created else "LastUpdatedBefore"
+        if filters["CreatedBefore" if updated else "LastUpdatedBefore"]:
+            raise _error(400, "InvalidInput", "CreatedAfter and LastUpdatedBefore cannot be combined.")
+        bound_at = _parse_iso(filters[before_name], before_name) if filters[before_name] else now
+        if bound_at > now or bound_at < moment:
+            raise _error(
+                400, "InvalidInput", f"{before_name} must be after {before_name[:-6]}After and in the past."
+            )
+        raw_size = filters["MaxResultsPerPage"] or str(MAX_ORDERS_PAGE)
+        if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_ORDERS_PAGE:
+            raise _error(400, "InvalidInput", "MaxResultsPerPage must be between 1 and 100.")
+        threshold, bound = int(moment.timestamp()), int(bound_at.timestamp())
+        after_key, after_id, size = -1, "", int(raw_size)
+        signature = hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
         token = request.arg("NextToken")
+        state: dict[str, Any] = {}
         if token:
             try:
                 state = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-                field_name, threshold, bound = str(state["f"]), int(state["t"]), int(state["b"])
-                after_key, after_id, size = int(state["k"]), str(state["i"]), int(state["n"])
+                bound = int(state["b"])
+                after_key, after_id = int(state["k"]), str(state["i"])
+                issued_for = str(state["q"])
             except (ValueError, KeyError, TypeError, binascii.Error):
                 raise _error(400, "InvalidInput", "Invalid NextToken.") from None
-        else:
-            created, updated = request.arg("CreatedAfter"), request.arg("LastUpdatedAfter")
-            if bool(created) == bool(updated):
-                raise _error(
-                    400, "InvalidInput", "Exactly one of CreatedAfter or LastUpdatedAfter is required."
-                )
-            field_name = "created" if created else "updated"
-            moment = _parse_iso(created or updated or "", "CreatedAfter" if created else "LastUpdatedAfter")
-            now = datetime.now(UTC)
-            if moment > now:
-                raise _error(400, "InvalidInput", "Date should be in the past.")
-            raw_size = request.arg("MaxResultsPerPage") or str(MAX_ORDERS_PAGE)
-            if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_ORDERS_PAGE:
-                raise _error(400, "InvalidInput", "MaxResultsPerPage must be between 1 and 100.")
-            threshold, bound = int(moment.timestamp()), int(now.timestamp())
-            after_key, after_id, size = -1, "", int(raw_size)
+            if self._refuse_tokens:
+                raise _error(400, "InvalidInput", "Invalid NextToken.")
+            if issued_for != signature:
+                # NextToken only pages: the filters of the first request must come with it again.
+                raise _error(400, "InvalidInput", "The NextToken does not match the request's filters.")
 
         # Whole seconds, as Amazon's dates carry them; keyset paging stays right while orders change.
         def key(order: SandboxOrder) -> tuple[int, str]:
@@ -419,16 +540,9 @@ class AmazonSandbox(SandboxMarketplace):
         payload["LastUpdatedBefore" if field_name == "updated" else "CreatedBefore"] = bound_iso
         if len(matching) > size:
             last_key = matching[size - 1][0]
-            state = {
-                "f": field_name,
-                "t": threshold,
-                "b": bound,
-                "k": last_key[0],
-                "i": last_key[1],
-                "n": size,
-                "s": snapshot_id,
-            }
+            state = {"q": signature, "b": bound, "k": last_key[0], "i": last_key[1], "s": snapshot_id}
             payload["NextToken"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+        self._order_page_served()
         return SandboxResponse.json({"payload": payload})
 
     def _find_order(self, order_id: str) -> SandboxOrder:
@@ -620,6 +734,11 @@ class AmazonSandbox(SandboxMarketplace):
     def _get_listing(self, request: SandboxRequest, seller_id: str, sku: str) -> SandboxResponse:
         listing = self._listing_for(request, seller_id, sku)
         included = set((request.arg("includedData") or "summaries").split(","))
+        unknown = included - LISTING_DATA
+        if unknown:
+            raise _error(
+                400, "InvalidInput", f"includedData has unknown values: {','.join(sorted(unknown))}."
+            )
         data: dict[str, Any] = {"sku": sku}
         if "summaries" in included:
             summary: dict[str, Any] = {
@@ -635,19 +754,52 @@ class AmazonSandbox(SandboxMarketplace):
             if listing.image_urls:
                 summary["mainImage"] = {"link": listing.image_urls[0], "height": 500, "width": 500}
             data["summaries"] = [summary]
+        if "attributes" in included:
+            data["attributes"] = {
+                "item_name": [{"value": listing.title, "marketplace_id": self.data.marketplace_id}],
+                "purchasable_offer": self._offer_of(listing),
+            }
         if "offers" in included:
             data["offers"] = (
                 [
                     {
                         "marketplaceId": self.data.marketplace_id,
                         "offerType": "B2C",
-                        "price": {"currencyCode": listing.currency, "amount": listing.price},
+                        "price": {"currencyCode": listing.currency, "amount": self._paying(listing)},
                     }
                 ]
                 if listing.active
                 else []
             )
         return SandboxResponse.json(data)
+
+    def _paying(self, listing: SandboxListing) -> str:
+        """What a buyer pays now: a running sale's discounted_price, else our_price."""
+        now = datetime.now(UTC)
+        for offer in listing.purchasable_offer or []:
+            if (
+                offer.get("marketplace_id") != self.data.marketplace_id
+                or offer.get("audience", "ALL") != "ALL"
+            ):
+                continue
+            for discounted in offer.get("discounted_price") or []:
+                for entry in discounted.get("schedule") or []:
+                    start = _parse_iso(str(entry.get("start_at") or "2000-01-01T00:00:00Z"), "start_at")
+                    end = _parse_iso(str(entry.get("end_at") or "2999-01-01T00:00:00Z"), "end_at")
+                    if start <= now < end:
+                        return f"{Decimal(str(entry['value_with_tax'])):.2f}"
+        return listing.price
+
+    def _offer_of(self, listing: SandboxListing) -> list[dict[str, Any]]:
+        offers = listing.purchasable_offer or default_offer(listing, self.data.marketplace_id)
+        return json.loads(json.dumps(offers))  # a copy: answers never share the stored lists
+
+    def _store_offer(self, listing: SandboxListing, offers: list[dict[str, Any]]) -> None:
+        listing.purchasable_offer = offers
+        price = consumer_price(offers, self.data.marketplace_id)
+        if price is not None:
+            listing.price = f"{price:.2f}"
+        listing.updated_at = datetime.now(UTC)
 
     def _patch_listing(self, request: SandboxRequest, seller_id: str, sku: str) -> SandboxResponse:
         listing = self._listing_for(request, seller_id, sku)
@@ -656,41 +808,68 @@ class AmazonSandbox(SandboxMarketplace):
             not isinstance(body, dict)
             or not body.get("productType")
             or not isinstance(body.get("patches"), list)
+            or not body["patches"]
         ):
             raise _error(400, "InvalidInput", "productType and patches are required.")
         submission = uuid.uuid4().hex
-        price: Decimal | None = None
+        offers: list[dict[str, Any]] | None = None
         for patch in body["patches"]:
             if not isinstance(patch, dict) or patch.get("path") != "/attributes/purchasable_offer":
                 continue
+            if patch.get("op") not in ("add", "replace") or not isinstance(patch.get("value"), list):
+                raise _error(400, "InvalidInput", "purchasable_offer takes add or replace with a value list.")
+            offers = [dict(v) for v in patch["value"] if isinstance(v, dict)]
+        price: Decimal | None = None
+        issues: list[dict[str, Any]] = []
+        if offers is not None:
             try:
-                offer = patch["value"][0]
-                price = Decimal(str(offer["our_price"][0]["schedule"][0]["value_with_tax"]))
+                price = consumer_price(offers, self.data.marketplace_id)
             except (KeyError, IndexError, TypeError, InvalidOperation):
-                raise _error(
-                    400, "InvalidInput", "purchasable_offer needs our_price.schedule.value_with_tax."
-                ) from None
-        issues: list[dict[str, str]] = []
+                issues.append(
+                    {
+                        "code": "4000001",
+                        "message": "our_price needs schedule.value_with_tax.",
+                        "severity": "ERROR",
+                        "attributeNames": ["purchasable_offer"],
+                        "categories": ["INVALID_PRICE"],
+                    }
+                )
         reason = self._price_rejections.get(sku)
-        if price is None:
-            issues.append({"code": "4000001", "message": "No price in the patch.", "severity": "ERROR"})
+        if issues:
+            pass
+        elif offers is None or price is None:
+            issues.append(_issue("4000001", "No price in the patch.", "MISSING_PRICE"))
         elif price <= 0:
-            issues.append(
-                {"code": "90244", "message": "The price must be greater than 0.", "severity": "ERROR"}
-            )
+            issues.append(_issue("90244", "The price must be greater than 0.", "INVALID_PRICE"))
         elif reason:
-            issues.append({"code": "8541", "message": reason, "severity": "ERROR"})
+            issues.append(_issue("8541", reason, "INVALID_PRICE"))
         status = "INVALID" if issues else "ACCEPTED"
         self.price_submissions.append(
-            {"sku": sku, "price": str(price), "status": status, "submissionId": submission}
+            {"sku": sku, "price": str(price), "status": status, "submissionId": submission, "offers": offers}
         )
-        if status == "ACCEPTED" and price is not None:
-            text = f"{price:.2f}"
+        if status == "ACCEPTED" and offers is not None:
             if self._hold_prices:
-                self._pending_prices[sku] = text
+                self._pending_prices[sku] = offers
             else:
-                listing.price = text
-                listing.updated_at = datetime.now(UTC)
+                self._store_offer(listing, offers)
         return SandboxResponse.json(
             {"sku": sku, "status": status, "submissionId": submission, "issues": issues}
         )
+
+
+def _issue(code: str, message: str, category: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "severity": "ERROR",
+        "attributeNames": ["purchasable_offer"],
+        "categories": [category],
+    }
+
+
+def consumer_price(offers: list[dict[str, Any]], marketplace_id: str) -> Decimal | None:
+    """The consumer (`audience` ALL) `our_price` of a marketplace in a `purchasable_offer` value."""
+    for offer in offers:
+        if offer.get("marketplace_id") == marketplace_id and offer.get("audience", "ALL") == "ALL":
+            return Decimal(str(offer["our_price"][0]["schedule"][0]["value_with_tax"]))
+    return None

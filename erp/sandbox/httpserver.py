@@ -72,6 +72,7 @@ class SandboxResponse:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     cut_at: int | None = None  # send only this many body bytes, then drop the connection
+    injected: bool = False  # a fault answered, not the platform
 
     @classmethod
     def json(cls, data: object, status: int = 200, headers: dict[str, str] | None = None) -> SandboxResponse:
@@ -84,6 +85,18 @@ class RecordedRequest:
     path: str
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and the answer the sandbox gave, for checking both against the platform's spec."""
+
+    request: RecordedRequest
+    status: int
+    content_type: str
+    body: bytes
+    injected: bool  # a fault (429, 5xx, HTML page, cut-off body) put in front of the platform
 
 
 @dataclass
@@ -204,6 +217,7 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
         self._log_lock = threading.Lock()
         self._log: list[RecordedRequest] = []
+        self._exchanges: list[Exchange] = []
         self._connections: set[socket.socket] = set()
 
     # -- request log ----------------------------------------------------------------------
@@ -220,6 +234,12 @@ class SandboxServer:
             for r in self.requests
             if r.path.startswith(path_prefix) and (method is None or r.method == method)
         )
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """Every request with its answer since the server started (`clear_log` keeps them)."""
+        with self._log_lock:
+            return list(self._exchanges)
 
     def clear_log(self) -> None:
         with self._log_lock:
@@ -264,12 +284,28 @@ class SandboxServer:
     # -- dispatch -------------------------------------------------------------------------
 
     def dispatch(self, request: SandboxRequest) -> SandboxResponse:
+        recorded = RecordedRequest(request.method, request.path, request.query, request.headers, request.body)
         with self._log_lock:
-            self._log.append(RecordedRequest(request.method, request.path, request.query, request.headers))
+            self._log.append(recorded)
+        response = self._answer(request)
+        with self._log_lock:
+            self._exchanges.append(
+                Exchange(
+                    recorded,
+                    response.status,
+                    response.content_type,
+                    response.body,
+                    injected=response.injected or response.cut_at is not None,
+                )
+            )
+        return response
+
+    def _answer(self, request: SandboxRequest) -> SandboxResponse:
         delay, injected = self.faults.take(request.path)
         if delay:
             time.sleep(delay)
         if injected is not None:
+            injected.injected = True
             return injected
         try:
             response = self.route(request)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 
 def utcnow() -> datetime:
@@ -59,3 +60,7 @@ class SandboxListing:
     description: str = ""
     model_id: int | None = None  # Shopee: set when the listing is one model of a multi-model item
     deleted: bool = False  # Shopee SELLER_DELETE: gone from the item list
+    # Amazon: the listing's whole `purchasable_offer` attribute (None: only `price`, for all buyers).
+    purchasable_offer: list[dict[str, Any]] | None = None
+    # Shopee: the promotion price buyers pay now (None: no promotion; `price` is original_price).
+    promotion_price: str | None = None

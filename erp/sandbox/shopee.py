@@ -9,14 +9,19 @@ one and the old one stops working.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 import secrets
 import time
 import uuid
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from erp.sandbox.base import SandboxMarketplace
 from erp.sandbox.httpserver import BadRequest, SandboxRequest, SandboxResponse, SandboxServer
@@ -27,6 +32,7 @@ TIMESTAMP_TOLERANCE = 300
 MAX_PAGE = 100
 MAX_BATCH = 50
 AUTH_PATH = "/api/v2/auth/access_token/get"
+TEMPORARY_MESSAGE = "System error, please try again later."
 
 
 def _request_id() -> str:
@@ -62,7 +68,7 @@ def _int_arg(request: SandboxRequest, name: str, *, required: bool = True, defau
 
 def shopee_error_body(status: int) -> object:
     """Shopee's error shape for an injected 429 or 5xx."""
-    error = "error_too_many_request" if status == 429 else "error_server"
+    error = "error_rate_limit" if status == 429 else "error_server"  # the names Shopee documents
     return {"error": error, "message": "Please try again later.", "request_id": _request_id()}
 
 
@@ -82,10 +88,29 @@ class ShopeeSandboxData:
     listings: dict[str, SandboxListing] = field(default_factory=dict)  # by SKU
 
 
+def _search_offset(position: int) -> str:
+    """search_item's next_offset: an opaque string, as Shopee's own sample shows ("xsszxjcdeahx")."""
+    return base64.urlsafe_b64encode(json.dumps({"o": position}).encode()).decode().rstrip("=")
+
+
+def _search_position(offset: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(offset + "=" * (-len(offset) % 4)))
+        return int(data["o"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise _fail("error_param", "offset is invalid.", 400) from None
+
+
 class ShopeeSandbox(SandboxMarketplace):
     """A sandbox Shopee shop. Use as a context manager, or `start()` / `stop()`."""
 
     platform = "shopee"
+    next_status: ClassVar[Mapping[str, str]] = {
+        "UNPAID": "READY_TO_SHIP",
+        "READY_TO_SHIP": "PROCESSED",
+        "PROCESSED": "SHIPPED",
+        "SHIPPED": "COMPLETED",
+    }
 
     def __init__(self, data: ShopeeSandboxData | None = None) -> None:
         super().__init__()
@@ -97,6 +122,11 @@ class ShopeeSandbox(SandboxMarketplace):
         self._model_ids: dict[str, int] = {}
         self.price_updates: list[dict[str, Any]] = []
         self.refreshes = 0
+        self._refresh_failures: list[tuple[str, str, int]] = []
+        self._denied_paths: set[str] = set()
+        self.prefix_errors = (
+            False  # answer `common.error_auth`, `product.error_param` ... as Shopee sometimes does
+        )
 
     def store_credentials(self) -> dict[str, str]:
         """The credentials a `Store` row needs to talk to this shop."""
@@ -133,6 +163,30 @@ class ShopeeSandbox(SandboxMarketplace):
             self._refresh_rejected = rejected
             if rejected:
                 self._tokens.clear()
+
+    def fail_next_refresh(
+        self, count: int = 1, error: str = "error_server", message: str = TEMPORARY_MESSAGE, status: int = 500
+    ) -> None:
+        """The next `count` token refreshes fail with `error` (HTTP `status`) and consume nothing."""
+        with self._lock:
+            self._refresh_failures.extend([(error, message, status)] * count)
+
+    def clear_refresh_failures(self) -> None:
+        with self._lock:
+            self._refresh_failures.clear()
+
+    def deny_api(self, path: str, denied: bool = True) -> None:
+        """The app lacks the permission for this API (`/api/v2/product/update_price` ...)."""
+        with self._lock:
+            if denied:
+                self._denied_paths.add(path)
+            else:
+                self._denied_paths.discard(path)
+
+    def start_promotion(self, sku: str, price: str | None) -> None:
+        """Buyers pay `price` (current_price) while the item's original_price stays; None ends it."""
+        with self._lock:
+            self.data.listings[sku].promotion_price = price
 
     # -- checks ---------------------------------------------------------------------------
 
@@ -180,9 +234,27 @@ class ShopeeSandbox(SandboxMarketplace):
         handler = routes.get((request.method, request.path))
         if handler is None:
             raise _fail("error_not_found", f"{request.method} {request.path} is not an API.", 404)
-        self._check_common(request, shop_level=request.path != AUTH_PATH)
-        with self._lock:
-            return handler(request)
+        try:
+            try:
+                self._check_common(request, shop_level=request.path != AUTH_PATH)
+            except BadRequest as exc:
+                raise self._prefixed(exc, "common") from None
+            with self._lock:
+                if request.path in self._denied_paths:
+                    raise _fail("error_auth", "No permission to current api.", 403)
+                return handler(request)
+        except BadRequest as exc:
+            raise self._prefixed(exc, request.path.split("/")[3]) from None
+
+    def _prefixed(self, exc: BadRequest, module: str) -> BadRequest:
+        """The error with its module prefix when the sandbox is set to send them."""
+        if not self.prefix_errors:
+            return exc
+        body = json.loads(exc.response.body)
+        if isinstance(body, dict) and body.get("error") and "." not in str(body["error"]):
+            body["error"] = f"{module}.{body['error']}"
+            exc.response.body = json.dumps(body).encode()
+        return exc
 
     def _refresh(self, request: SandboxRequest) -> SandboxResponse:
         body = request.json()
@@ -192,6 +264,9 @@ class ShopeeSandbox(SandboxMarketplace):
             self.data.shop_id
         ):
             raise _fail("error_param", "partner_id or shop_id is invalid.", 403)
+        if self._refresh_failures:
+            error, message, status = self._refresh_failures.pop(0)
+            raise _fail(error, message, status)
         if self._refresh_rejected or body["refresh_token"] != self.data.refresh_token:
             raise _fail("error_auth", "Invalid refresh_token.", 403)
         self.data.refresh_token = secrets.token_hex(16)
@@ -246,12 +321,13 @@ class ShopeeSandbox(SandboxMarketplace):
         )
         page = matching[offset : offset + page_size]
         more = offset + page_size < len(matching)
+        with_status = "order_status" in (request.arg("response_optional_fields") or "").split(",")
+        listed = [
+            {"order_sn": o.order_id, **({"order_status": o.status} if with_status else {})} for o in page
+        ]
+        self._order_page_served()
         return _ok(
-            {
-                "more": more,
-                "next_cursor": str(offset + page_size) if more else "",
-                "order_list": [{"order_sn": o.order_id, "order_status": o.status} for o in page],
-            }
+            {"more": more, "next_cursor": str(offset + page_size) if more else "", "order_list": listed}
         )
 
     def _order_detail(self, request: SandboxRequest) -> SandboxResponse:
@@ -354,13 +430,25 @@ class ShopeeSandbox(SandboxMarketplace):
         )
 
     def _price_info(self, listing: SandboxListing) -> list[dict[str, Any]]:
+        # update_price sets original_price; during a promotion buyers pay current_price. Prices
+        # here are shown without tax, so the inflated (with tax) prices equal them.
+        original = float(listing.price)
+        current = float(listing.promotion_price) if listing.promotion_price else original
         return [
             {
                 "currency": listing.currency,
-                "original_price": float(listing.price),
-                "current_price": float(listing.price),
+                "original_price": original,
+                "current_price": current,
+                "inflated_price_of_original_price": original,
+                "inflated_price_of_current_price": current,
             }
         ]
+
+    @staticmethod
+    def _promotion_id(listing: SandboxListing) -> int:
+        return (
+            0 if listing.promotion_price is None else 700_000_000 + zlib.crc32(listing.sku.encode()) % 10**6
+        )
 
     def _stock(self, listing: SandboxListing) -> dict[str, Any]:
         quantity = listing.quantity or 0
@@ -423,18 +511,23 @@ class ShopeeSandbox(SandboxMarketplace):
                         "model_id": self._model_id(listing),
                         "model_sku": listing.sku,
                         "tier_index": [n],
+                        "promotion_id": self._promotion_id(listing),
+                        "has_promotion": listing.promotion_price is not None,
                         "price_info": self._price_info(listing),
                         "stock_info_v2": self._stock(listing),
                     }
                     for n, listing in enumerate(listings)
                 ],
-            }
+            },
+            warning="",  # get_model_list documents warning as always present
         )
 
     def _search_item(self, request: SandboxRequest) -> SandboxResponse:
-        offset, page_size = _int_arg(request, "offset"), _int_arg(request, "page_size")
-        if not 1 <= page_size <= MAX_PAGE or offset < 0:
-            raise _fail("error_param", "page_size must be between 1 and 100 and offset not negative.", 400)
+        page_size = _int_arg(request, "page_size")
+        if not 1 <= page_size <= MAX_PAGE:
+            raise _fail("error_param", "page_size must be between 1 and 100.", 400)
+        raw_offset = request.arg("offset") or ""
+        offset = _search_position(raw_offset) if raw_offset else 0
         needle = request.arg("item_sku") or ""
         name = (request.arg("item_name") or "").lower()
         ids = sorted(
@@ -449,8 +542,7 @@ class ShopeeSandbox(SandboxMarketplace):
             {
                 "item_id_list": page,
                 "total_count": len(ids),
-                "has_next_page": has_next,
-                "next_offset": str(offset + page_size) if has_next else "",
+                "next_offset": _search_offset(offset + page_size) if has_next else "",
             }
         )
 
