@@ -205,8 +205,10 @@ def run_command(command: dict[str, Any], context: BoltContext, client: WebClient
         params = {"store": argument} if argument else {}
         runner.run_action("sync_now", params, question=argument)
     elif name == "/escalate":
+        # The seller's words as typed (none: the conversation's last question); the evidence is
+        # the conversation's diagnosis, or the check these words point to, run now.
         runner.escalate(
-            question=argument or "(the seller gave no details)",
+            question=argument,
             reason="The seller asked for a person with /escalate.",
             thread_ts="",
             attachments=[],
