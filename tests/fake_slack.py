@@ -319,7 +319,9 @@ class FakeSlack:
 
     _reactions_remove = _reactions_add
 
-    def reactions(self, channel: str | None = None, method: str = "reactions.add") -> list[tuple[str, str, str]]:
+    def reactions(
+        self, channel: str | None = None, method: str = "reactions.add"
+    ) -> list[tuple[str, str, str]]:
         """(channel, message ts, name) of every reaction added (or removed, with `method`)."""
         return [
             (c.args["channel"], c.args["timestamp"], c.args["name"])

@@ -106,7 +106,10 @@ def open_case(
 
 def _check_for(runner: TurnRunner, words: str, language: Language) -> Diagnosis | None:
     """The diagnosis of the check the seller's words point to, run now; None when none applies."""
+    from bot.slack.turns import clean_text
+
     conversation = runner.services.conversation
+    words = clean_text(words)
     try:
         match = conversation.matcher.match(words)
         flow = getattr(match, "flow", None)
