@@ -1,0 +1,180 @@
+"""Spent buttons, relay text, progress in the conversation's language, uninstalls, console cases."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from bot.conversation import Speaker
+from bot.escalation import EscalationRequest, EscalationService
+from bot.render.mrkdwn import relay_text, slack_date
+from bot.slack.progress import progress_line
+from erp.models import FollowUp
+from erp.progress import StoreSyncProgress
+from handlers.diagnosis import Diagnosis
+from tests.fake_slack import SIGNING_SECRET, FakeSlack, RunningBot, SlackSender, seed_world
+from tests.test_slack_oauth import oauth_bot  # noqa: F401  (the fixture)
+
+
+def _texts(args: dict[str, Any]) -> str:
+    return str(args.get("text", "")) + "\n" + json.dumps(args.get("blocks") or [], ensure_ascii=False)
+
+
+def test_relay_text_keeps_lines_mentions_and_labels_and_defuses_the_rest() -> None:
+    raw = "a &amp; b\n<@U2> <!channel> <!subteam^S1|@ops> <#C9|general> <https://x.example/a|see> <https://y.example>"
+    assert relay_text(raw) == (
+        "a &amp; b\n<@U2> @channel @ops <#C9> see (https://x.example/a) https://y.example"
+    )
+    assert relay_text("<!date^1700000000^{date}|Nov 14> &lt;b&gt;") == "Nov 14 &lt;b&gt;"
+    when = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert (
+        slack_date(when)
+        == f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|2026-11-26 12:00 UTC>"
+    )
+
+
+def test_a_failed_store_shows_as_failed_in_the_progress_line() -> None:
+    failed = StoreSyncProgress(store="Amazon DE", platform="amazon", done=True, error="authorization expired")
+    assert progress_line(failed, "en") == ":x: Amazon DE: failed: authorization expired"
+    assert progress_line(failed, "zh") == ":x: Amazon DE：失败：authorization expired"
+
+
+def test_progress_in_a_chinese_conversation_is_chinese_and_shows_failed_stores(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    slack_bot.send.message("订单没有同步", user="U1", channel="D1")
+
+    def final() -> list[str]:
+        texts = [_texts(c.args) for c in fake.calls_to("chat.update") + fake.posts("D1")]
+        return [t for t in texts if "订单同步完成" in t]
+
+    def both() -> list[str]:
+        return [t for t in final() if "Amazon US：失败" in t and "Shopee MY：失败" in t]
+
+    text = fake.wait_for(both, message="both stores shown failed")[-1]
+    assert "完成，新增 0" not in text and "done" not in text
+
+
+def test_tell_me_when_the_report_lands_twice_stores_one_follow_up(slack_bot: RunningBot) -> None:
+    fake, world = slack_bot.fake, slack_bot.world
+    value = json.dumps({"k": "notify_report", "p": {"store_id": str(world.us_store_id)}, "f": "x", "v": "y"})
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Approved, waiting for the report*"}},
+        {
+            "type": "actions",
+            "block_id": "sd_actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "sd_action:0",
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Tell me when the report lands"},
+                },
+                {
+                    "type": "button",
+                    "action_id": "sd_action:1",
+                    "value": "{}",
+                    "text": {"type": "plain_text", "text": "Other"},
+                },
+            ],
+        },
+    ]
+    for _ in range(3):
+        slack_bot.send.action(
+            "sd_action:0",
+            value,
+            user="U1",
+            channel="D1",
+            message_ts="500.000001",
+            message_blocks=blocks,
+            block_id="sd_actions",
+            label="Tell me when the report lands",
+        )
+
+    def follow_ups() -> list[FollowUp]:
+        with slack_bot.session() as session:
+            return list(session.exec(select(FollowUp)))
+
+    fake.wait_for(follow_ups, message="the follow-up")
+    fake.wait_for(lambda: fake.posts("D1"), message="the confirmation")
+    import time
+
+    time.sleep(1.0)  # time for the repeats to do something, if they were not spent
+    assert len(follow_ups()) == 1 and len(fake.posts("D1")) == 1
+    (replaced,) = fake.responses()
+    spent = json.dumps(replaced["blocks"])
+    assert "Tell me when the report lands*: chosen by <@U1>" in spent
+    remaining = [e["action_id"] for b in replaced["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert remaining == ["sd_action:1"]  # the other action is still there
+
+
+def test_uninstall_and_token_revocation_delete_the_stored_installation(
+    oauth_bot: tuple[str, Any],  # noqa: F811
+    fake_slack: FakeSlack,
+) -> None:
+    from slack_sdk.oauth.installation_store import Installation
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+    base, components = oauth_bot
+    store = SQLAlchemyInstallationStore(client_id="111.222", engine=components.engine)
+    for team in ("T7", "T8"):
+        store.save(
+            Installation(
+                app_id="A1",
+                team_id=team,
+                user_id="UINSTALLER",
+                bot_token=f"xoxb-installed-{team}",
+                bot_id="BBOT",
+                bot_user_id="UBOT",
+                bot_scopes=["chat:write"],
+                user_token=f"xoxp-{team}",
+                user_scopes=["identify"],
+            )
+        )
+    assert store.find_bot(enterprise_id=None, team_id="T7") is not None
+
+    uninstall = SlackSender(base + "/slack/events", SIGNING_SECRET, fake_slack, team_id="T7")
+    revoke = SlackSender(base + "/slack/events", SIGNING_SECRET, fake_slack, team_id="T8")
+    try:
+        assert uninstall.event({"type": "app_uninstalled"}, event_id="EvUNINSTALL").status_code == 200
+        tokens = {"type": "tokens_revoked", "tokens": {"oauth": ["UINSTALLER"], "bot": ["UBOT"]}}
+        assert revoke.event(tokens, event_id="EvREVOKE").status_code == 200
+    finally:
+        uninstall.close()
+        revoke.close()
+    fake_slack.wait_for(
+        lambda: (
+            store.find_bot(enterprise_id=None, team_id="T7") is None
+            and store.find_bot(enterprise_id=None, team_id="T8") is None
+        ),
+        message="the bots forgotten",
+    )
+    assert store.find_installation(enterprise_id=None, team_id="T7") is None
+    assert store.find_installation(enterprise_id=None, team_id="T8", user_id="UINSTALLER") is None
+
+
+def test_without_slack_the_case_is_only_stored_and_a_second_request_joins_it(engine: Any) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        world = seed_world(session)
+    service = EscalationService(
+        lambda: Session(engine, expire_on_commit=False), channel="", clock=lambda: datetime.now(UTC)
+    )
+    speaker = Speaker(actor="console:demo", account_id=world.demo_id)
+    diagnosis = Diagnosis(
+        flow="price_not_updated", verdict="still_wrong", summary="Still 24.99.", escalate=True
+    )
+    first = service.open(
+        EscalationRequest(speaker=speaker, account_id=world.demo_id, diagnosis=diagnosis, question="price?")
+    )
+    assert first.id is not None and first.state == "open" and first.verdict == "still_wrong"
+    assert first.evidence["summary"] == "Still 24.99."
+    assert [e.id for e in service.open_cases(world.demo_id)] == [first.id]
+    assert service.open_cases(world.neighbour_id) == []
+    again = service.open(EscalationRequest(speaker=speaker, account_id=world.demo_id, question="call me"))
+    assert again.id == first.id and again.question == "price?\ncall me"
+    other = Speaker(actor="console:other", account_id=world.demo_id)
+    assert (
+        service.open(EscalationRequest(speaker=other, account_id=world.demo_id, question="hi")).id != first.id
+    )
