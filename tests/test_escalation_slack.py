@@ -227,6 +227,11 @@ def test_typed_markup_is_escaped_and_our_mentions_are_mentions(slack_bot: Runnin
     fake.wait_for(
         lambda: [r for r in fake.reactions("DU1") if r[2] == "white_check_mark"], message="the receipt"
     )
+    # Someone else writing in that thread is not the seller: nothing of theirs is relayed.
+    send.message("I am not the seller", user="U2", channel="DU1", thread_ts=seller_thread)
+    send.message("a later line", user="U1", channel="DU1", thread_ts=seller_thread)
+    fake.wait_for(lambda: [p for p in fake.posts(ESCALATION_CHANNEL) if "a later line" in p.args["text"]])
+    assert not [p for p in fake.posts(ESCALATION_CHANNEL) if "not the seller" in p.args["text"]]
 
     # The state notice names the agent as a real mention.
     send.action("sd_esc_take", json.dumps({"e": case.id}), user="UAGENT", channel=ESCALATION_CHANNEL)

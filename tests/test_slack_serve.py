@@ -223,6 +223,7 @@ def test_every_demo_scenario_is_answered_in_slack_with_its_verdict(
         for s in DEMO_SCENARIOS
         if s.verdict in ("still_wrong", "reports_stale", "on_platform_not_synced")
     }
+
     def opened() -> list[Any]:
         return [p for p in fake_slack.posts(ESCALATION_CHANNEL) if not p.args.get("thread_ts")]
 

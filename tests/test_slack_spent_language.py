@@ -178,3 +178,77 @@ def test_without_slack_the_case_is_only_stored_and_a_second_request_joins_it(eng
     assert (
         service.open(EscalationRequest(speaker=other, account_id=world.demo_id, question="hi")).id != first.id
     )
+
+
+def _services(bot: RunningBot) -> Any:
+    """The Slack services over the running bot's database (what `build_app` wires)."""
+    from bot.escalation import AnswerBook
+    from bot.render.evidence import render_evidence_card
+    from bot.slack.app_factory import web_client
+    from bot.slack.context import SlackServices
+    from bot.slack.dedupe import EventDeduper
+    from bot.slack.progress import ChannelThrottle
+
+    components = bot.components
+    settings = components.settings
+    clock = components.services.clock
+    client = web_client(settings, settings.slack_bot_token)
+    return SlackServices(
+        settings=settings,
+        conversation=components.conversation,
+        sessions=components.session,
+        escalations=EscalationService(
+            components.session,
+            channel=settings.escalation_channel,
+            clock=clock,
+            evidence=render_evidence_card,
+        ),
+        clock=clock,
+        client_for_team=lambda team: client,
+        events=EventDeduper(components.session, clock),
+        throttle=ChannelThrottle(),
+        answers=AnswerBook(components.session, clock),
+    ), client
+
+
+def test_a_reply_asking_for_a_person_carries_the_conversations_diagnosis(slack_bot: RunningBot) -> None:
+    """The conversation's "talk to a person" act: a Reply with escalate=True and no diagnosis."""
+    from bot.conversation import Reply
+    from bot.slack.turns import Place, TurnRunner
+    from erp.models import Escalation
+
+    fake = slack_bot.fake
+    slack_bot.send.message("why is DEMO-UP-OK missing from the upload page?", user="U1", channel="D1")
+    fake.wait_for(
+        lambda: [p for p in fake.posts("D1") if "sd_feedback" in _texts(p.args)], message="the answer"
+    )
+    services, client = _services(slack_bot)
+    speaker = Speaker(
+        actor="slack:T1:U1", account_id=slack_bot.world.demo_id, role="owner", team_id="T1", user_id="U1"
+    )
+    runner = TurnRunner(services, client, Place("T1", "D1", "U1"), speaker)
+    reply = Reply(kind="message", language="en", text="I'm bringing in a person.", escalate=True)
+    runner.deliver(reply, question="can I talk to a human please")
+
+    case_post = fake.wait_for(
+        lambda: [p for p in fake.posts("CSUPPORT") if not p.args.get("thread_ts")], message="the case"
+    )[0]
+    text = _texts(case_post.args)
+    assert "> why is DEMO-UP-OK missing from the upload page?" in text
+    assert "> can I talk to a human please" in text
+    assert "What I checked" in text and "I'm bringing in a person" not in text
+    with slack_bot.session() as session:
+        (case,) = session.exec(select(Escalation))
+    assert case.flow == "upload_sku_missing"
+    assert fake.uploaded_files("CSUPPORT")
+
+
+def test_app_home_follows_the_conversations_language(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    slack_bot.send.message("DEMO-UP-OK 在上传页面找不到", user="U1", channel="D1")
+    fake.wait_for(lambda: fake.posts("D1"), message="the answer")
+    slack_bot.send.event({"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
+    view = fake.wait_for(lambda: fake.calls_to("views.publish"))[0].args["view"]
+    text = json.dumps(view, ensure_ascii=False)
+    assert "上次订单同步" in text and "立即同步订单" in text and "Last order sync" not in text
+    assert "<!date^" in text  # each reader sees their own local time
