@@ -252,3 +252,50 @@ def test_app_home_follows_the_conversations_language(slack_bot: RunningBot) -> N
     text = json.dumps(view, ensure_ascii=False)
     assert "上次订单同步" in text and "立即同步订单" in text and "Last order sync" not in text
     assert "<!date^" in text  # each reader sees their own local time
+
+
+def test_a_stored_diagnosis_keeps_its_thumbnails() -> None:
+    from bot.escalation.evidence import diagnosis_from_state, diagnosis_state
+    from handlers.diagnosis import CheckStatus, Finding, ImageEvidence, Table
+
+    original = Diagnosis(
+        flow="publish_image_error",
+        verdict="not_rgb",
+        summary="CMYK.",
+        language="zh",
+        findings=[Finding("颜色模式", "CMYK", CheckStatus.PROBLEM)],
+        tables=[Table("图片", ["url", "mode"], [["https://x.example/a.jpg", "CMYK"]])],
+        images=[
+            ImageEvidence(
+                url="https://x.example/a.jpg", verdict="not_rgb", mode="CMYK", thumbnail_png=b"\x89PNG1"
+            )
+        ],
+        store="Shopee MY",
+        sku="DEMO-PUB-CMYK",
+    )
+    state = diagnosis_state(original)
+    assert json.loads(json.dumps(state)) == state  # stored as JSON
+    assert diagnosis_from_state(state) == original
+
+
+def test_other_features_can_add_blocks_to_the_case_message(engine: Any) -> None:
+    """The hook a relabel select (or anything else) uses: blocks just above the state buttons."""
+    from bot.escalation.message import case_message
+    from erp.models import Escalation
+
+    case = Escalation(id=12, account_id=1, seller_user_id="U1", question="hi", created_at=datetime.now(UTC))
+    extra = {
+        "type": "actions",
+        "block_id": "sd_relabel",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "x",
+                "value": "1",
+                "text": {"type": "plain_text", "text": "Relabel"},
+            }
+        ],
+    }
+    message = case_message(case, account_name="demo", store_name="", extra_blocks=lambda escalation: [extra])
+    ids = [block.get("block_id") for block in message.blocks]
+    assert ids.index("sd_relabel") == ids.index("sd_escalation") - 1

@@ -207,8 +207,15 @@ def _click(
     if speaker.account_id is None:
         runner.poster.ephemeral(runner.place.channel, runner.place.user_id, not_linked_text(language))
         return None
-    if message_ts and services.answers is not None:
-        key = f"{place.team_id}:{place.channel}:{message_ts}:{_spend_key(action)}"
+    # A button in a message is spent once; one in App Home (no message) once per click, so
+    # Slack's retry of the same click does nothing more.
+    where = (
+        f"{place.channel}:{message_ts}"
+        if message_ts
+        else f"home:{speaker.user_id}:{action.get('action_ts', '')}"
+    )
+    if (message_ts or action.get("action_ts")) and services.answers is not None:
+        key = f"{place.team_id}:{where}:{_spend_key(action)}"
         if not services.answers.spend(key, speaker.user_id):
             log.info("%s on %s already acted on; ignoring the repeat", _spend_key(action), message_ts)
             return None
