@@ -283,6 +283,7 @@ def test_agents_take_note_relay_resolve_and_a_reply_reopens_the_same_case(slack_
     assert "Hi <@U1>,\nplease re-run the report" in relayed[0].args["text"]
     assert not [p for p in fake.posts("D1") if "3 days old" in _texts(p.args)]
     fake.wait_for(lambda: fake.uploaded_files("D1"), message="the agent's file in the seller's thread")
+    assert all(started.get("alt_txt") for started in fake.uploads_started())  # every upload is described
     fake.wait_for(lambda: [r for r in fake.reactions(ESCALATION_CHANNEL) if r[2] == "white_check_mark"])
 
     send.action("sd_esc_resolve", value, user="UAGENT", channel=ESCALATION_CHANNEL, message_ts=parent.ts)

@@ -75,7 +75,10 @@ def open_case(
         diagnosis = answer.diagnosis
     if diagnosis is None and latest_diagnosed is not None:
         diagnosis = latest_diagnosed.diagnosis
-    asked = answer.question if answer is not None else (latest.question if latest is not None else "")
+    # What the seller asked about: the clicked answer's question, else the question behind the
+    # conversation's diagnosis (a later "a person please" adds to it, it does not replace it).
+    source = answer or latest_diagnosed or latest
+    asked = source.question if source is not None else ""
     words = seller_words(asked, question)
     lang: Language = language or (
         reply.language
