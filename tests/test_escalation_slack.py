@@ -368,3 +368,27 @@ def test_an_unlinked_user_cannot_escalate_into_the_support_channel(slack_bot: Ru
     ack = slack_bot.send.command("/escalate", "help me", user="USTRANGER", channel="C1")
     assert "/sellerdesk link" in ack.text
     assert not slack_bot.fake.posts(ESCALATION_CHANNEL)
+
+
+def test_cases_retry_delivers_what_slack_refused(
+    slack_bot: RunningBot, database_url: str, capsys: Any, monkeypatch: Any
+) -> None:
+    fake = slack_bot.fake
+    fake.fail("chat.postMessage", "channel_not_found", times=1)
+    slack_bot.send.command("/escalate", "please call me back tomorrow", user="U1", channel="C1")
+    fake.wait_for(lambda: [c for c in _cases(slack_bot) if c.delivery_error == "channel_not_found"])
+
+    from app import main
+
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_API_URL": fake.url,
+        "SELLERDESK_ESCALATION_CHANNEL": ESCALATION_CHANNEL,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["cases", "retry"]) == 0
+    assert "delivered 1 cases; 0 still undelivered" in capsys.readouterr().out
+    (case,) = _cases(slack_bot)
+    assert case.cs_thread_ts and case.delivery_error == ""
+    assert "Case #1" in _case_messages(fake)[0].args["text"]

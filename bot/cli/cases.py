@@ -1,6 +1,7 @@
 """Command cases: escalations and their state, including any not yet in the support channel.
 
 cases list [--all] [--undelivered] [--json]
+cases retry    deliver the cases Slack refused before (after fixing the channel, or from cron)
 
 A case Slack refused (the bot not in the channel, the channel gone, an upload error) is kept and
 shown here as NOT DELIVERED with Slack's reason, so nobody's request is lost while it is fixed.
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import col, select
 
-from bot.cli.common import EXIT_OK
+from bot.cli.common import EXIT_OK, EXIT_PROBLEM, fail
 from erp.models import Account, Escalation, EscalationState
 
 DEFAULT_LIMIT = 50
@@ -30,6 +32,7 @@ def add_parser(subparsers: Any) -> list[str]:
         "--limit", type=int, default=DEFAULT_LIMIT, help=f"at most this many (default {DEFAULT_LIMIT})"
     )
     listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    actions.add_parser("retry", help="deliver the cases Slack refused before; exit 1 while some are left")
     return ["cases"]
 
 
@@ -43,6 +46,50 @@ def delivery(case: Escalation) -> str:
 
 
 def run(args: argparse.Namespace, components: Any) -> int:
+    if args.action == "retry":
+        return retry(components)
+    return list_cases(args, components)
+
+
+def retry(components: Any) -> int:
+    """Deliver undelivered cases with each workspace's bot token; 1 while some are still refused."""
+    from bot.escalation import EscalationService
+    from bot.slack.app_factory import flow_titles, default_evidence_renderer, web_client
+    from bot.slack.poster import SlackPoster
+
+    settings = components.settings
+    if not settings.escalation_channel:
+        return fail("SELLERDESK_ESCALATION_CHANNEL is not set: there is no channel to deliver cases to")
+    if not (settings.slack_bot_token or settings.oauth_enabled):
+        return fail("set SLACK_BOT_TOKEN (or install with OAuth) to deliver cases to Slack")
+    service = EscalationService(
+        components.session,
+        channel=settings.escalation_channel,
+        clock=lambda: datetime.now(UTC),
+        evidence=default_evidence_renderer(),
+        titles=flow_titles(components),
+    )
+    installations = None
+    if settings.oauth_enabled:
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+        installations = SQLAlchemyInstallationStore(
+            client_id=settings.slack_client_id, engine=components.engine
+        )
+    delivered: list[int] = []
+    for team in sorted({case.team_id for case in service.undelivered()}):
+        token = settings.slack_bot_token
+        if installations is not None:
+            bot = installations.find_bot(enterprise_id=None, team_id=team or None)
+            token = bot.bot_token if bot else ""
+        if token:
+            delivered += service.retry_undelivered(SlackPoster(web_client(settings, token)), team_id=team)
+    left = service.undelivered()
+    print(f"delivered {len(delivered)} cases; {len(left)} still undelivered")  # noqa: T201
+    return EXIT_PROBLEM if left else EXIT_OK
+
+
+def list_cases(args: argparse.Namespace, components: Any) -> int:
     with components.session() as session:
         query = select(Escalation, Account.name).join(Account, col(Account.id) == Escalation.account_id)
         if not args.all:

@@ -84,7 +84,7 @@ def default_evidence_renderer() -> Callable[..., bytes] | None:
     return render_evidence_card
 
 
-def _flow_titles(components: Any) -> FlowTitles | None:
+def flow_titles(components: Any) -> FlowTitles | None:
     """Flow titles from the knowledge (cases and cards show titles, not flow ids)."""
 
     def title(flow: str, language: Any) -> str:
@@ -130,7 +130,7 @@ def build_app(
         channel=settings.escalation_channel,
         clock=clock,
         evidence=default_evidence_renderer(),
-        titles=_flow_titles(components),
+        titles=flow_titles(components),
     )
     if settings.oauth_enabled:
         # Imported only for installs: these stores pull in SQLAlchemy's asyncio support.
