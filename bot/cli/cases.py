@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, components: Any) -> int:
 def retry(components: Any) -> int:
     """Deliver undelivered cases with each workspace's bot token; 1 while some are still refused."""
     from bot.escalation import EscalationService
-    from bot.slack.app_factory import flow_titles, default_evidence_renderer, web_client
+    from bot.slack.app_factory import default_evidence_renderer, flow_titles, web_client
     from bot.slack.poster import SlackPoster
 
     settings = components.settings
