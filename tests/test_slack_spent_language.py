@@ -299,3 +299,31 @@ def test_other_features_can_add_blocks_to_the_case_message(engine: Any) -> None:
     message = case_message(case, account_name="demo", store_name="", extra_blocks=lambda escalation: [extra])
     ids = [block.get("block_id") for block in message.blocks]
     assert ids.index("sd_relabel") == ids.index("sd_escalation") - 1
+
+
+def test_old_answers_and_spent_buttons_are_forgotten(engine: Any) -> None:
+    from datetime import timedelta
+
+    from bot.escalation import AnswerBook
+    from erp.models import AnswerRecord, SpentAction
+
+    now = [datetime(2026, 11, 1, tzinfo=UTC)]
+    book = AnswerBook(lambda: Session(engine, expire_on_commit=False), lambda: now[0])
+    common = {
+        "team_id": "T1",
+        "channel": "D1",
+        "user_id": "U1",
+        "account_id": None,
+        "language": "en",
+        "question": "q",
+        "diagnosis": None,
+    }
+    book.record(timestamps=["1.1"], conversation_key="k", **common)  # type: ignore[arg-type]
+    assert book.spend("T1:D1:1.1:talk", "U1") and not book.spend("T1:D1:1.1:talk", "U1")
+    now[0] += timedelta(days=40)
+    book.record(timestamps=["2.2"], conversation_key="k", **common)  # type: ignore[arg-type]
+    assert book.forget_before(now[0] - timedelta(days=30)) == 2
+    with Session(engine) as session:
+        assert [row.ts for row in session.exec(select(AnswerRecord))] == ["2.2"]
+        assert list(session.exec(select(SpentAction))) == []
+    assert book.latest("k") is not None and book.for_message("T1", "D1", "1.1") is None

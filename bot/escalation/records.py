@@ -6,10 +6,12 @@ carries that conversation's latest question and diagnosis (not the text of a cli
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,6 +21,9 @@ from handlers.diagnosis import Diagnosis, Language
 
 # A diagnosis older than this is no longer "what the bot found" about today's problem.
 RECENT_ANSWER = timedelta(hours=24)
+# Buttons older than this are stale anyway; their records go so the tables stay small.
+KEEP_RECORDS = timedelta(days=30)
+PURGE_EVERY = 500  # answers recorded between two purges
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class AnswerBook:
     def __init__(self, sessions: Callable[[], Session], clock: Callable[[], datetime]) -> None:
         self.sessions = sessions
         self.clock = clock
+        self._recorded = 0
+        self._lock = threading.Lock()
 
     def record(
         self,
@@ -88,6 +95,19 @@ class AnswerBook:
                 session.commit()
             except IntegrityError:  # the same message recorded twice (a retry): the first stays
                 session.rollback()
+        with self._lock:
+            self._recorded += 1
+            purge = self._recorded % PURGE_EVERY == 0
+        if purge:
+            self.forget_before(self.clock() - KEEP_RECORDS)
+
+    def forget_before(self, moment: datetime) -> int:
+        """Delete answers and spent buttons from before `moment`; returns how many rows went."""
+        with self.sessions() as session:
+            answers = session.execute(delete(AnswerRecord).where(col(AnswerRecord.created_at) < moment))
+            spent = session.execute(delete(SpentAction).where(col(SpentAction.at) < moment))
+            session.commit()
+            return int(answers.rowcount or 0) + int(spent.rowcount or 0)  # type: ignore[attr-defined]
 
     def for_message(self, team_id: str, channel: str, ts: str) -> Answer | None:
         """The answer posted as this message, if the bot remembers it."""
