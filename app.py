@@ -46,6 +46,7 @@ COMMAND_GROUPS = (
     "admin",
     "scheduler",
     "slack",
+    "cases",
 )
 
 

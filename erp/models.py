@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -355,6 +355,64 @@ class Escalation(SQLModel, table=True):
     taken_by: str = Field(default="", max_length=40)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # The seller's language: every notice about the case is in it.
+    language: str = Field(default="en", max_length=5)
+    # One open case per conversation: "slack:TEAM:CHANNEL:USER" (threads of one DM are one talk).
+    conversation_key: str = Field(default="", max_length=200, index=True)
+    # The diagnosis (or account snapshot) the case carries, so every re-render keeps its checks.
+    evidence: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    evidence_png: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # Delivery to the customer-service channel: empty error and a time once it is there.
+    delivered_at: datetime | None = None
+    evidence_delivered_at: datetime | None = None
+    delivery_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    delivery_attempts: int = 0
+
+
+class CaseThread(SQLModel, table=True):
+    """A seller-side thread that belongs to a case: the seller's replies there reach its agent."""
+
+    __table_args__ = (UniqueConstraint("team_id", "channel", "thread_ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = Field(foreign_key="escalation.id", index=True)
+    team_id: str = Field(default="", max_length=40)
+    channel: str = Field(max_length=40)
+    thread_ts: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AnswerRecord(SQLModel, table=True):
+    """One answer the bot posted: whose it is, which conversation, the words and the diagnosis.
+
+    Buttons under an answer act for the person it answered; a case opened from it carries its
+    question and diagnosis rather than the message text.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel", "ts"),
+        Index("ix_answer_key", "conversation_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(default="", max_length=40)
+    channel: str = Field(max_length=40)
+    ts: str = Field(max_length=40)
+    user_id: str = Field(default="", max_length=40)
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    conversation_key: str = Field(default="", max_length=200)
+    language: str = Field(default="en", max_length=5)
+    question: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    diagnosis: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SpentAction(SQLModel, table=True):
+    """A button already acted on: (message, action) once, however often it is clicked or retried."""
+
+    key: str = Field(primary_key=True, max_length=200)  # team:channel:message_ts:action
+    user_id: str = Field(default="", max_length=40)
+    at: datetime = Field(default_factory=utcnow)
 
 
 class FollowUp(SQLModel, table=True):

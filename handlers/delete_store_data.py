@@ -296,7 +296,8 @@ def perform_delete(
         findings=[
             Finding(
                 check=say(language, "Export kept", "已保存导出备份"),
-                result=deletion.export_path,
+                # The export stays on the server: the seller is told it exists, not where it is.
+                result=say(language, "an export is kept for 7 days", "导出备份保留 7 天"),
                 status=CheckStatus.OK,
             ),
             Finding(

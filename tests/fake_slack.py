@@ -312,6 +312,31 @@ class FakeSlack:
             message.edits += 1
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
 
+    def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel") or not args.get("timestamp") or not args.get("name"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    _reactions_remove = _reactions_add
+
+    def reactions(
+        self, channel: str | None = None, method: str = "reactions.add"
+    ) -> list[tuple[str, str, str]]:
+        """(channel, message ts, name) of every reaction added (or removed, with `method`)."""
+        return [
+            (c.args["channel"], c.args["timestamp"], c.args["name"])
+            for c in self.calls_to(method)
+            if channel is None or c.args.get("channel") == channel
+        ]
+
+    def responses(self) -> list[dict[str, Any]]:
+        """What the app sent to `response_url`s (replacing clicked messages)."""
+        return [call.args for call in self.calls_to("response_url")]
+
+    def uploads_started(self) -> list[dict[str, Any]]:
+        """The arguments of every files.getUploadURLExternal call (filename, length, alt_txt)."""
+        return [call.args for call in self.calls_to("files.getUploadURLExternal")]
+
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         users = str(args.get("users", ""))
         return {"ok": True, "channel": {"id": "D" + users.split(",")[0]}}
@@ -544,16 +569,21 @@ class SlackSender:
         selected: bool = False,
         team_id: str | None = None,
         message_text: str = "",
+        message_blocks: list[dict[str, Any]] | None = None,
+        block_id: str = "b",
+        label: str = "",
     ) -> httpx.Response:
-        action: dict[str, Any] = {"action_id": action_id, "block_id": "b", "action_ts": str(time.time())}
+        action: dict[str, Any] = {"action_id": action_id, "block_id": block_id, "action_ts": str(time.time())}
         if selected:
             action.update(
                 type="static_select",
-                selected_option={"value": value, "text": {"type": "plain_text", "text": value}},
+                selected_option={"value": value, "text": {"type": "plain_text", "text": label or value}},
             )
         else:
-            action.update(type="button", value=value, text={"type": "plain_text", "text": action_id})
+            action.update(type="button", value=value, text={"type": "plain_text", "text": label or action_id})
         message: dict[str, Any] = {"ts": message_ts or "1.000001", "text": message_text}
+        if message_blocks is not None:
+            message["blocks"] = message_blocks
         if thread_ts:
             message["thread_ts"] = thread_ts
         payload = {

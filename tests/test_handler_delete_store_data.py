@@ -112,7 +112,12 @@ def test_owner_deletes_then_undoes(setup: tuple[Services, int, int, Store]) -> N
         services, account_id=demo, role="owner", actor="console:demo", store_id=sid, language="en"
     )
     assert deleted.verdict == "deleted"
-    assert Path(deleted.findings[0].result).is_file()  # the export
+    # The export stays on the server: it exists, and the seller reads only that it is kept.
+    exports = list(Path(services.export_dir).glob("*"))
+    assert exports and all(path.is_file() for path in exports)
+    shown = " ".join(f"{f.check} {f.result}" for f in deleted.findings)
+    assert "an export is kept for 7 days" in shown
+    assert services.export_dir not in shown and not any(path.name in shown for path in exports)
     assert deleted.actions[0].kind == ActionKind.UNDO_DELETE
 
     # The store is now hidden: asking about it says it was deleted and offers the undo.

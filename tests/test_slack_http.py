@@ -159,7 +159,7 @@ def test_a_slow_check_is_acknowledged_in_under_three_seconds(slack_bot: RunningB
     assert all("DEMO-UP-FAILED" in text for text in answers())
     # The same finding escalated by each run reaches customer service once.
     fake.wait_for(lambda: len(fake.posts(ESCALATION_CHANNEL)) >= 1, message="the case")
-    assert len({c.args["text"] for c in fake.posts(ESCALATION_CHANNEL)}) == 1
+    assert len([c for c in fake.posts(ESCALATION_CHANNEL) if not c.args.get("thread_ts")]) == 1
 
 
 def test_a_429_from_slack_is_retried(slack_bot: RunningBot) -> None:
@@ -170,9 +170,13 @@ def test_a_429_from_slack_is_retried(slack_bot: RunningBot) -> None:
     assert len(fake.calls_to("chat.postMessage")) >= 2  # the 429, then the retry that landed
 
 
-def test_mentions_are_answered_in_a_thread(slack_bot: RunningBot) -> None:
+def test_mentions_are_answered_privately_with_a_note_in_the_thread(slack_bot: RunningBot) -> None:
     fake = slack_bot.fake
     slack_bot.send.mention("why is DEMO-UP-FAILED not on the upload page?", user="U1", channel="C5")
     post = fake.wait_for(lambda: fake.posts("C5"))[0]
     assert post.args.get("thread_ts")
-    assert "DEMO-UP-FAILED" in _texts(post.args)
+    assert "direct message" in post.args["text"] and "<@U1>" in post.args["text"]
+    # The store data goes to the asker alone.
+    answer = fake.wait_for(lambda: [p for p in fake.posts("DU1") if "DEMO-UP-FAILED" in _texts(p.args)])[0]
+    assert "sd_feedback" in _texts(answer.args)
+    assert not [p for p in fake.posts("C5") if "DEMO-UP-FAILED" in _texts(p.args)]

@@ -223,7 +223,13 @@ def test_every_demo_scenario_is_answered_in_slack_with_its_verdict(
         for s in DEMO_SCENARIOS
         if s.verdict in ("still_wrong", "reports_stale", "on_platform_not_synced")
     }
-    cases = [p for p in fake_slack.posts(ESCALATION_CHANNEL) if not p.args.get("thread_ts")]
+
+    def opened() -> list[Any]:
+        return [p for p in fake_slack.posts(ESCALATION_CHANNEL) if not p.args.get("thread_ts")]
+
+    # A case is opened after its answer is posted: wait for the last one.
+    fake_slack.wait_for(lambda: len(opened()) >= len(escalating), timeout=30, message="every case")
+    cases = opened()
     assert len(cases) == len(escalating)
     fake_slack.wait_for(lambda: len(fake_slack.uploaded_files(ESCALATION_CHANNEL)) >= len(cases), timeout=30)
     threads = {args["thread_ts"] for _, _, args in fake_slack.uploaded_files(ESCALATION_CHANNEL)}

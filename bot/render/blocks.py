@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.conversation import Reply
+from bot.render.mrkdwn import escape
 from handlers.diagnosis import Action, ActionKind, CheckStatus, DetailRequest, Diagnosis, Language, Table
 
 MAX_BLOCKS = 50
@@ -73,11 +74,6 @@ def label(key: str, language: Language) -> str:
 def truncate(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, ending with "…" when it was cut."""
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping: only &, < and > are control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def chunk_lines(lines: Iterable[str], limit: int = MAX_SECTION, *, fence: bool = False) -> list[str]:
@@ -377,8 +373,17 @@ def fit_block(block: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
-def paginate(blocks: list[dict[str, Any]], fallback: str, *, language: Language = "en") -> list[SlackMessage]:
+def paginate(
+    blocks: list[dict[str, Any]],
+    fallback: str,
+    *,
+    language: Language = "en",
+    fallback_is_mrkdwn: bool = False,
+) -> list[SlackMessage]:
     """Split blocks into messages of at most 50; each message gets the fallback text.
+
+    Slack reads the fallback `text` as mrkdwn too, so plain words are escaped there as in the
+    blocks (`fallback_is_mrkdwn` for text we wrote as markup, with every typed part escaped).
 
     More than `MAX_MESSAGES` messages would flood the conversation: the middle is cut with a
     note, and the trailing buttons (actions, feedback) are kept.
@@ -402,7 +407,8 @@ def paginate(blocks: list[dict[str, Any]], fallback: str, *, language: Language 
             ],
         }
         fitted = [*fitted[:keep], note, *fitted[len(fitted) - tail :]]
-    text = truncate(fallback.strip() or " ", MAX_FALLBACK)
+    plain = fallback.strip() or " "
+    text = truncate(plain if fallback_is_mrkdwn else escape(plain), MAX_FALLBACK)
     if len(fitted) <= MAX_BLOCKS:
         return [SlackMessage(text=text, blocks=fitted)]
     messages = []
@@ -419,6 +425,12 @@ def paginate(blocks: list[dict[str, Any]], fallback: str, *, language: Language 
 def render_text(text: str) -> SlackMessage:
     """Plain words as one message (friendly errors, confirmations), within the limits."""
     return paginate(render_template("message.j2", body=chunk_lines([escape(text)]), person=None), text)[0]
+
+
+def render_mrkdwn(text: str) -> SlackMessage:
+    """Words we wrote as mrkdwn (our own mentions and dates; typed parts already escaped)."""
+    blocks = render_template("message.j2", body=chunk_lines([text]), person=None)
+    return paginate(blocks, text, fallback_is_mrkdwn=True)[0]
 
 
 def format_time(when: datetime | None, language: Language = "en") -> str:

@@ -173,6 +173,8 @@ def wrap(text: str, font: Font, width: float) -> list[str]:
     """
     lines: list[str] = []
     widths: dict[str, float] = {}
+    # At least one character always fits on a line: a zero or negative width must not spin.
+    width = max(width, 1.0)
 
     def measure(token: str) -> float:
         if token not in widths:
@@ -199,7 +201,7 @@ def wrap(text: str, font: Font, width: float) -> list[str]:
                 continue
             if line.strip():
                 lines.append(line.rstrip())
-            while token_width > width:
+            while token and token_width > width:
                 cut = _fit(token, font, width)
                 lines.append(token[:cut])
                 token = token[cut:]
@@ -209,7 +211,21 @@ def wrap(text: str, font: Font, width: float) -> list[str]:
     return lines
 
 
+# Emoji and pictographs: no card font has them (they would show as empty boxes), so they go.
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\U0001fc00-\U0001ffff\u2600-\u27bf\u2b00-\u2bff\ufe00-\ufe0f\u200d\u20e3]"
+)
+_SLACK_EMOJI = re.compile(r":[a-z0-9_+\-]{2,40}:")
+
+
+def plain_text(text: str) -> str:
+    """Text as the card draws it: emoji (and Slack's :emoji_codes:) removed, spacing tidied."""
+    cleaned = _SLACK_EMOJI.sub("", _EMOJI.sub("", text))
+    return re.sub(r"[ \t]{2,}", " ", cleaned) if cleaned != text else text
+
+
 def _clip(text: str) -> str:
+    text = plain_text(text)
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " …"
 
 
@@ -403,24 +419,58 @@ def _findings(layout: _Layout, diagnosis: Diagnosis) -> None:
         layout.y += 8
 
 
-def _column_widths(table: Table, font: Font) -> list[int]:
-    count = max(len(table.columns), max((len(row) for row in table.rows), default=0))
+MIN_COLUMN = 48  # px: narrower than this a cell shows one or two glyphs per line
+MAX_CELL_LINES = 6  # a cell wraps to at most this many lines, then ends with "…"
+MAX_COLUMNS = CONTENT // MIN_COLUMN  # more columns than fit at the floor are cut with a note
+
+
+def column_widths(natural: Sequence[int], total: int = CONTENT, floor: int = MIN_COLUMN) -> list[int]:
+    """Widths for columns wanting `natural` px within `total`: each at least `floor`.
+
+    Narrow columns keep their natural width; the rest share what is left equally (water
+    filling), so one wide column cannot squeeze the others below the floor, and the sum never
+    exceeds `total` when `len(natural) * floor <= total`.
+    """
+    count = len(natural)
     if count == 0:
         return []
-    natural = [0] * count
-    for row in [table.columns, *table.rows]:
-        for index, cell in enumerate(row):
-            natural[index] = max(natural[index], int(font.getlength(str(cell))) + 20)
-    total = sum(natural) or 1
-    if total <= CONTENT:
-        return [w + (CONTENT - total) // count for w in natural]
-    # Too wide: share the width in proportion, but keep every column readable.
-    floor = min(90, CONTENT // count)
-    widths = [max(floor, w * CONTENT // total) for w in natural]
-    excess = sum(widths) - CONTENT
-    widest = widths.index(max(widths))
-    widths[widest] -= max(0, excess)
+    if sum(natural) <= total:
+        spare = (total - sum(natural)) // count
+        return [width + spare for width in natural]
+    widths = [0] * count
+    pending = sorted(range(count), key=lambda index: natural[index])
+    left = total
+    while pending:
+        share = max(floor, left // len(pending))
+        index = pending[0]
+        if natural[index] <= share:
+            widths[index] = max(floor, natural[index])
+            left -= widths[index]
+            pending.pop(0)
+            continue
+        for rest in pending:
+            widths[rest] = share
+        break
     return widths
+
+
+def _column_widths(table: Table, font: Font) -> list[int]:
+    count = min(MAX_COLUMNS, max(len(table.columns), max((len(row) for row in table.rows), default=0)))
+    if count == 0:
+        return []
+    natural = [MIN_COLUMN] * count
+    for row in [table.columns, *table.rows]:
+        for index, cell in enumerate(row[:count]):
+            natural[index] = max(natural[index], int(font.getlength(_clip(str(cell)))) + 20)
+    return column_widths(natural)
+
+
+def _cell_lines(text: str, font: Font, width: int) -> list[str]:
+    """A cell's wrapped lines, at most `MAX_CELL_LINES` (the last one ends with "…" when cut)."""
+    lines = wrap(_clip(text), font, max(width, 8))
+    if len(lines) > MAX_CELL_LINES:
+        lines = [*lines[: MAX_CELL_LINES - 1], lines[MAX_CELL_LINES - 1][:-1] + "…"]
+    return lines
 
 
 def _table(layout: _Layout, table: Table) -> None:
@@ -431,8 +481,12 @@ def _table(layout: _Layout, table: Table) -> None:
     rows = [list(row) for row in table.rows[:MAX_TABLE_ROWS]]
     if len(table.rows) > MAX_TABLE_ROWS:
         rows.append([f"… +{len(table.rows) - MAX_TABLE_ROWS}"])
-    for row_index, row in enumerate([table.columns, *rows]):
-        cells = [wrap(_clip(str(cell)), font, width - 16) for cell, width in zip(row, widths, strict=False)]
+    columns = list(table.columns)
+    hidden = max([len(columns), *(len(row) for row in rows)]) - len(widths)
+    if hidden > 0:
+        layout.text(MARGIN, f"(+{hidden} columns not shown)", layout.fonts.small, MUTED, CONTENT)
+    for row_index, row in enumerate([columns, *rows]):
+        cells = [_cell_lines(str(cell), font, width - 16) for cell, width in zip(row, widths, strict=False)]
         height = max((len(lines) for lines in cells), default=1) * line_height + 10
         top = layout.y
         fill = TABLE_HEAD if row_index == 0 else (ZEBRA if row_index % 2 == 0 else PAPER)
@@ -540,7 +594,7 @@ def render_evidence_card(
         seller: who asked (display name or Slack handle).
         when: when the checks ran.
         question: the seller's own words, quoted on the card when given.
-        title: the flow's title in the diagnosis language; the flow id when empty.
+        title: the flow's title in the diagnosis language (the flow id, made readable, when empty).
         fonts: fonts to draw with; the project's CJK font when None.
 
     Returns:
@@ -548,7 +602,8 @@ def render_evidence_card(
     """
     fonts = fonts or default_fonts()
     layout = _Layout(fonts=fonts)
-    _header(layout, diagnosis, title or diagnosis.flow, account, seller, when)
+    title = title or diagnosis.flow.replace("_", " ").capitalize()
+    _header(layout, diagnosis, title, account, seller, when)
     if question.strip():
         _question(layout, question, diagnosis.language)
     if diagnosis.findings:
@@ -561,7 +616,7 @@ def render_evidence_card(
         _next_steps(layout, diagnosis)
     layout.y += 16
     footer_y = layout.y
-    footer = f"{_label('footer', diagnosis.language)} · {diagnosis.flow} / {diagnosis.verdict}"
+    footer = f"{_label('footer', diagnosis.language)} · {title or diagnosis.flow} / {diagnosis.verdict}"
     layout.ops.append(_rule_op(footer_y))
     layout.y += 8
     layout.text(MARGIN, footer, fonts.small, MUTED, CONTENT)

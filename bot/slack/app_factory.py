@@ -24,7 +24,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.handler import RetryHandler
 
-from bot.escalation import EscalationService
+from bot.escalation import AnswerBook, EscalationService
+from bot.escalation.message import FlowTitles
 from bot.settings import Settings
 from bot.slack import actions, commands, events, home, messages, views
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
@@ -47,6 +48,7 @@ BOT_SCOPES = (
     "users:read",
     "channels:history",
     "groups:history",
+    "reactions:write",  # "on it" while a check runs, "delivered" on relayed messages
 )
 
 
@@ -82,6 +84,18 @@ def default_evidence_renderer() -> Callable[..., bytes] | None:
     return render_evidence_card
 
 
+def flow_titles(components: Any) -> FlowTitles | None:
+    """Flow titles from the knowledge (cases and cards show titles, not flow ids)."""
+
+    def title(flow: str, language: Any) -> str:
+        try:  # read when a case needs it: building the app does not load the knowledge
+            return str(components.knowledge.flow(flow).text(language).title)
+        except (AttributeError, KeyError):
+            return flow.replace("_", " ").capitalize()
+
+    return title
+
+
 def check_config(settings: Settings, *, socket_mode: bool = False) -> None:
     """Raise `SlackConfigError` naming what to set when Slack cannot be served with `settings`."""
     if socket_mode and not settings.slack_app_token:
@@ -112,7 +126,11 @@ def build_app(
     gate = AckGate()
     clock = getattr(components.services, "clock", lambda: datetime.now(UTC))
     escalations = EscalationService(
-        sessions, channel=settings.escalation_channel, clock=clock, evidence=default_evidence_renderer()
+        sessions,
+        channel=settings.escalation_channel,
+        clock=clock,
+        evidence=default_evidence_renderer(),
+        titles=flow_titles(components),
     )
     if settings.oauth_enabled:
         # Imported only for installs: these stores pull in SQLAlchemy's asyncio support.
@@ -169,8 +187,12 @@ def build_app(
         client_for_team=client_for_team,
         events=EventDeduper(sessions, clock),
         throttle=ChannelThrottle(),
+        answers=AnswerBook(sessions, clock),
     )
     app.middleware(_attach(services))
+    if settings.oauth_enabled:
+        # Uninstall and token revocation delete the workspace's stored installation and bot.
+        app.enable_token_revocation_listeners()
     for surface in (events, messages, commands, actions, views, home):
         surface.register(app)
     return app

@@ -205,8 +205,12 @@ def run_command(command: dict[str, Any], context: BoltContext, client: WebClient
         params = {"store": argument} if argument else {}
         runner.run_action("sync_now", params, question=argument)
     elif name == "/escalate":
+        # The seller's words as typed (none: the conversation's last question); the evidence is
+        # the conversation's diagnosis, or the check these words point to, run now.
+        # The words as typed (escaped wherever shown), unless an agent named an account first.
+        typed = str(command.get("text", "")).strip()
         runner.escalate(
-            question=argument or "(the seller gave no details)",
+            question=typed[:4000] if plan.speaker == speaker_of(context) else argument,
             reason="The seller asked for a person with /escalate.",
             thread_ts="",
             attachments=[],

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from bot.conversation import Conversation
-    from bot.escalation import EscalationService
+    from bot.escalation import AnswerBook, EscalationService
     from bot.slack.dedupe import EventDeduper
     from bot.slack.progress import ChannelThrottle
 
@@ -37,6 +37,7 @@ class SlackServices:
     client_for_team: Callable[[str], WebClient]
     events: EventDeduper  # drops Slack's retries of an event already handled
     throttle: ChannelThrottle  # progress edits per channel, about one a second
+    answers: AnswerBook | None = None  # whose each answer is and what it found (buttons, cases)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SlackServices:
         # Bolt deep-copies `context` for lazy listeners; these services are shared wiring

@@ -11,12 +11,15 @@ from slack_sdk import WebClient
 
 from bot.conversation import Speaker
 from bot.escalation import EscalationService
-from bot.render.blocks import MAX_VIEW_BLOCKS, action_button, escape, format_time, render_template, truncate
+from bot.render.blocks import MAX_VIEW_BLOCKS, action_button, render_template, truncate
+from bot.render.mrkdwn import escape, slack_date
 from bot.slack.identity import account_name
+from bot.slack.poster import SlackPoster
 from bot.slack.turns import not_linked_text, services_of, speaker_of
 from erp.accounts import list_stores
-from erp.models import AuthStatus, Role, Store
+from erp.models import AuthStatus, Escalation, Role, Store
 from handlers.diagnosis import Action, ActionKind, Language
+from handlers.text import say
 
 log = logging.getLogger(__name__)
 
@@ -36,62 +39,123 @@ def publish_home(event: dict[str, Any], context: BoltContext, client: WebClient)
         return
     services = services_of(context)
     speaker = speaker_of(context)
+    user = str(event.get("user", speaker.user_id))
+    language = home_language(services, context.team_id or "", str(event.get("channel", "")), user)
     with services.sessions() as session:
         stores = list_stores(session, speaker.account_id) if speaker.account_id is not None else []
         name = account_name(session, speaker.account_id)
-    view = home_view(speaker, name, stores, services.escalations)
-    client.views_publish(user_id=str(event.get("user", speaker.user_id)), view=view)
+    if speaker.role == Role.AGENT:
+        # An agent looking at the queue is a good moment to deliver what Slack refused before.
+        try:
+            services.escalations.retry_undelivered(SlackPoster(client), team_id=context.team_id or "")
+        except Exception:
+            log.exception("retrying undelivered cases failed")
+    view = home_view(speaker, name, stores, services.escalations, language)
+    client.views_publish(user_id=user, view=view)
+
+
+def home_language(services: Any, team_id: str, channel: str, user: str) -> Language:
+    """The language of the user's conversation with the bot (their DM), English by default."""
+    if not channel:
+        return "en"
+    key = f"slack:{team_id}:{channel}:{user}"
+    answers = getattr(services, "answers", None)
+    latest = answers.latest(key) if answers is not None else None
+    if latest is not None:
+        return latest.language
+    store = getattr(services.conversation, "store", None)
+    try:
+        return "zh" if store is not None and store.remembered_language(key) == "zh" else "en"
+    except Exception:
+        return "en"
 
 
 def store_line(store: Store, language: Language = "en") -> str:
     """One store: platform, authorization, last order sync and last report import, with failures."""
     lines = [f"*{escape(store.name)}* ({escape(store.platform)} {escape(store.region)})".replace(" )", ")")]
     if store.auth_status != AuthStatus.AUTHORIZED:
+        label = say(language, "authorization", "授权")
         lines.append(
-            f":warning: authorization {escape(store.auth_status)}: {escape(store.auth_error or '')}".rstrip(
-                ": "
-            )
+            f":warning: {label} {escape(store.auth_status)}: {escape(store.auth_error or '')}".rstrip(": ")
         )
-    sync = f"Last order sync: {format_time(_aware(store.last_order_sync_at), language)}"
+    never = say(language, "never", "从未")
+    sync = (
+        say(language, "Last order sync", "上次订单同步")
+        + ": "
+        + slack_date(_aware(store.last_order_sync_at), never=never)
+    )
     if store.last_order_sync_error:
         sync += f"  :x: {escape(truncate(store.last_order_sync_error, 300))}"
-    report = f"Last report import: {format_time(_aware(store.last_report_import_at), language)}"
+    report = (
+        say(language, "Last report import", "上次报告导入")
+        + ": "
+        + slack_date(_aware(store.last_report_import_at), never=never)
+    )
     if store.last_report_import_error:
         report += f"  :x: {escape(truncate(store.last_report_import_error, 300))}"
     return "\n".join([*lines, sync, report])
 
 
+def _case_line(case: Escalation, language: Language, *, agent: bool) -> str:
+    state = {
+        "open": say(language, "open", "待处理"),
+        "taken": say(language, "being handled", "处理中"),
+        "resolved": say(language, "resolved", "已解决"),
+    }.get(case.state, case.state)
+    what = escape(truncate(case.summary or case.question or say(language, "request", "请求"), 200))
+    line = f"*#{case.id}* {what} ({escape(state)})"
+    if not case.cs_thread_ts:
+        line += say(
+            language,
+            "  :warning: not delivered to the support channel yet",
+            "  :warning: 尚未送达客服频道",
+        )
+        if agent and case.delivery_error:
+            line += f" ({escape(case.delivery_error)})"
+    return line
+
+
 def home_view(
-    speaker: Speaker, account: str, stores: list[Store], escalations: EscalationService
+    speaker: Speaker,
+    account: str,
+    stores: list[Store],
+    escalations: EscalationService,
+    language: Language = "en",
 ) -> dict[str, Any]:
     """The Home tab for `speaker`: their account's stores only (agents also see every open case)."""
+    hint = say(
+        language, "Type `/sellerdesk help` to see what I can do.", "输入 `/sellerdesk help` 查看我能做什么。"
+    )
     if speaker.account_id is None:
         return render_template(
             "home.j2",
             title="SellerDesk",
-            intro=not_linked_text("en"),
+            intro=not_linked_text(language),
             stores=[],
             cases=[],
             cases_title="",
             buttons=[],
-            hint="Type `/sellerdesk help` to see what I can do.",
+            hint=hint,
         )
-    cases = escalations.open_cases(None if speaker.role == Role.AGENT else speaker.account_id)
-    case_lines = [
-        f"*#{case.id}* {escape(case.flow or 'request')} {escape(case.verdict)}: "
-        f"{escape(truncate(case.summary, 200))} ({escape(case.state)})"
-        for case in cases[:10]
-    ]
+    agent = speaker.role == Role.AGENT
+    cases = escalations.open_cases(None if agent else speaker.account_id)
+    case_lines = [_case_line(case, language, agent=agent) for case in cases[:10]]
     shown = stores[:MAX_STORES]
-    store_lines = [store_line(store) for store in shown]
+    store_lines = [store_line(store, language) for store in shown]
     if len(stores) > len(shown):
-        store_lines.append(f"…and {len(stores) - len(shown)} more stores.")
+        store_lines.append(
+            say(
+                language,
+                f"…and {len(stores) - len(shown)} more stores.",
+                f"……还有 {len(stores) - len(shown)} 个店铺。",
+            )
+        )
     buttons = [
         button
         for index, action in enumerate(
             [
-                Action(ActionKind.SYNC_NOW, "Sync orders now", {}),
-                Action(ActionKind.TALK_TO_PERSON, "Talk to a person", {}),
+                Action(ActionKind.SYNC_NOW, say(language, "Sync orders now", "立即同步订单"), {}),
+                Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系客服"), {}),
             ]
         )
         if (button := action_button(action, flow="home", verdict="home", index=index))
@@ -99,12 +163,18 @@ def home_view(
     view = render_template(
         "home.j2",
         title=f"SellerDesk: {account}" if account else "SellerDesk",
-        intro="" if stores else "No stores are connected to this account yet.",
+        intro=""
+        if stores
+        else say(language, "No stores are connected to this account yet.", "这个账号还没有连接店铺。"),
         stores=store_lines,
         cases=case_lines,
-        cases_title="*Open cases with customer service*",
+        cases_title=say(language, "*Open cases with customer service*", "*客服处理中的工单*"),
         buttons=buttons,
-        hint="Ask me anything in the Messages tab, or use `/sync-orders`, `/find-order`, `/check-sku`.",
+        hint=say(
+            language,
+            "Ask me anything in the Messages tab, or use `/sync-orders`, `/find-order`, `/check-sku`.",
+            "在“消息”标签页里直接问我，或使用 `/sync-orders`、`/find-order`、`/check-sku`。",
+        ),
     )
     view["blocks"] = view["blocks"][:MAX_VIEW_BLOCKS]
     return view

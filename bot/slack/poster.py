@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.conversation import Attachment
-from bot.render.blocks import SlackMessage, render_text
+from bot.render.blocks import SlackMessage, render_mrkdwn, render_text
 from erp.models import FollowUp
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,42 @@ class SlackPoster:
 
     def say(self, channel: str, text: str, *, thread_ts: str | None = None) -> str:
         return self.post(channel, render_text(text), thread_ts=thread_ts)
+
+    def notify(self, channel: str, mrkdwn: str, *, thread_ts: str | None = None) -> str:
+        """Post words we wrote as mrkdwn (real mentions and dates; typed parts escaped by the caller)."""
+        return self.post(channel, render_mrkdwn(mrkdwn), thread_ts=thread_ts)
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        """Add a reaction (a receipt: "on it", "passed on"); a failure only costs the receipt."""
+        if not (channel and ts):
+            return
+        try:
+            self.client.reactions_add(channel=channel, timestamp=ts, name=name)
+        except SlackApiError as exc:
+            log.info("reaction %s not added: %s", name, exc.response.get("error"))
+
+    def unreact(self, channel: str, ts: str, name: str) -> None:
+        if not (channel and ts):
+            return
+        try:
+            self.client.reactions_remove(channel=channel, timestamp=ts, name=name)
+        except SlackApiError as exc:
+            log.info("reaction %s not removed: %s", name, exc.response.get("error"))
+
+    def replace_original(self, response_url: str, message: SlackMessage) -> bool:
+        """Replace the message a button was clicked on (through its `response_url`)."""
+        from slack_sdk.webhook import WebhookClient
+
+        if not response_url:
+            return False
+        try:
+            response = WebhookClient(response_url, timeout=10).send(
+                text=message.text, blocks=message.blocks, replace_original=True
+            )
+        except Exception:  # the click still counts; only its display is stale
+            log.exception("replacing a clicked message failed")
+            return False
+        return response.status_code == 200
 
     def update(self, channel: str, ts: str, message: SlackMessage) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
@@ -83,7 +119,13 @@ class SlackPoster:
             thread_ts=thread_ts or None,
             initial_comment=comment or None,
             file_uploads=[
-                {"content": file.content, "filename": file.filename, "title": file.title or file.filename}
+                {
+                    "content": file.content,
+                    "filename": file.filename,
+                    "title": file.title or file.filename,
+                    # Screen readers and notifications read this instead of the picture.
+                    "alt_txt": (file.title or file.filename)[:1000],
+                }
                 for file in files
             ],
         )

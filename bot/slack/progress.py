@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from bot.render.blocks import SlackMessage, paginate, render_template
 from bot.slack.poster import SlackPoster
@@ -20,8 +21,8 @@ from handlers.text import say
 
 def progress_line(p: StoreSyncProgress, language: Language) -> str:
     """One store's line, e.g. "Amazon US: 1,240 orders (page 13)…" or "Shopee MY: done, 312 new"."""
-    if p.done and p.error:
-        return say(language, f"{p.store}: failed: {p.error}", f"{p.store}：失败：{p.error}")
+    if p.error:  # a failed store is shown as failed, whatever it fetched before
+        return say(language, f":x: {p.store}: failed: {p.error}", f":x: {p.store}：失败：{p.error}")
     if p.done and not (p.inserted or p.updated) and p.fetched:
         return say(
             language,
@@ -39,6 +40,51 @@ def progress_line(p: StoreSyncProgress, language: Language) -> str:
         f"{p.store}: {p.fetched:,} orders (page {p.pages})…",
         f"{p.store}：{p.fetched:,} 个订单（第 {p.pages} 页）…",
     )
+
+
+WORKING_REACTION = "hourglass_flowing_sand"
+WORKING_AFTER = 1.0  # seconds: a quicker answer needs no "on it" sign
+
+
+class WorkingSignal:
+    """Shows the seller the bot is on it when an answer takes longer than a second.
+
+    A reaction on the seller's message appears after `WORKING_AFTER` seconds and goes away with
+    the answer; a quick answer never shows it.
+    """
+
+    def __init__(self, poster: SlackPoster, channel: str, ts: str, *, after: float = WORKING_AFTER) -> None:
+        self.poster = poster
+        self.channel = channel
+        self.ts = ts
+        self._lock = threading.Lock()
+        self._shown = False
+        self._stopped = False
+        self._timer = threading.Timer(after, self._show)
+        self._timer.daemon = True
+        if channel and ts:
+            self._timer.start()
+
+    def _show(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._shown = True
+        self.poster.react(self.channel, self.ts, WORKING_REACTION)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._stopped = True
+            shown = self._shown
+        if shown:
+            self.poster.unreact(self.channel, self.ts, WORKING_REACTION)
+
+
+def working_signal(poster: SlackPoster, event: dict[str, Any] | None) -> WorkingSignal:
+    """The "on it" sign for the message that started a turn (none for clicks and commands)."""
+    event = event or {}
+    return WorkingSignal(poster, str(event.get("channel", "")), str(event.get("ts", "")))
 
 
 class ChannelThrottle:
@@ -111,6 +157,8 @@ class SlackProgress:
                 return
             for name, snapshot in list(self._stores.items()):
                 if not snapshot.done:
+                    # The sync reports a failed store's final state (shown as failed); one that
+                    # ended well sends no final word, so it is shown done with what it fetched.
                     self._stores[name] = replace(snapshot, done=True)
                     self._dirty = True
             if self._dirty:

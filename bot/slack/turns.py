@@ -16,11 +16,10 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.conversation import Attachment, Reply, Speaker, Turn
-from bot.escalation import EscalationRequest
 from bot.render.blocks import SlackMessage, render_reply
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
 from bot.slack.poster import SlackPoster
-from bot.slack.progress import SlackProgress
+from bot.slack.progress import SlackProgress, working_signal
 from handlers.diagnosis import Language
 from handlers.text import say
 
@@ -56,6 +55,12 @@ def clean_text(text: str) -> str:
     text = _MENTION.sub(" ", text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return " ".join(text.split())[:MAX_QUESTION]
+
+
+def has_letters(text: str) -> bool:
+    """Whether the text has words to tell a language by (not only a SKU, an order id or a link)."""
+    words = [word for word in _LINK.sub(" ", text).split() if len(word) > 1 and word.isalpha()]
+    return bool(_CJK.search(text)) or len(words) >= 2
 
 
 def guess_language(text: str) -> Language:
@@ -132,10 +137,14 @@ class TurnRunner:
                 kind, params, self.speaker, key=key or self.place.key, language=language, progress=progress
             ),
             question,
+            language,
         )
 
-    def _run(self, call: Callable[[SlackProgress], Reply], question: str) -> Reply:
-        language = guess_language(question)
+    def _run(
+        self, call: Callable[[SlackProgress], Reply], question: str, language: Language | None = None
+    ) -> Reply:
+        language = language or self._language(question)
+        working = working_signal(self.poster, self.event)
         progress = SlackProgress(
             self.poster,
             self.place.channel,
@@ -153,13 +162,28 @@ class TurnRunner:
                 progress.finish()
             except Exception:  # a progress edit failing must not hide the answer itself
                 log.exception("progress update failed")
-        self.deliver(reply, question=question)
+        try:
+            self.deliver(reply, question=question)
+        finally:
+            working.stop()
         return reply
+
+    def _language(self, question: str) -> Language:
+        """The words' language; with no words to tell, the conversation's remembered one."""
+        if question.strip() and has_letters(question):
+            return guess_language(question)
+        store = getattr(self.services.conversation, "store", None)
+        try:
+            remembered = store.remembered_language(self.place.key) if store is not None else "en"
+        except Exception:
+            return "en"
+        return "zh" if remembered == "zh" else "en"
 
     def deliver(self, reply: Reply, *, question: str = "") -> list[str]:
         """Post the reply (split to Block Kit's limits), upload its files, escalate if needed."""
         place = self.place
         timestamps = self.poster.post_all(place.channel, render_reply(reply), thread_ts=place.thread_ts)
+        self._remember(reply, timestamps, question)
         if reply.files:
             thread = place.thread_ts or (timestamps[0] if timestamps else None)
             self.poster.upload(place.channel, reply.files, thread_ts=thread)
@@ -174,33 +198,43 @@ class TurnRunner:
         *,
         reply: Reply | None = None,
         question: str = "",
-        found: list[str] | None = None,
         reason: str = "",
         thread_ts: str | None = None,
         attachments: list[Attachment] | None = None,
         language: Language | None = None,
     ) -> None:
-        """Open a customer-service case for this conversation (the seller must be linked)."""
-        if self.speaker.account_id is None:
-            self.say(not_linked_text(language or guess_language(question)))
-            return
-        diagnosis = reply.diagnosis if reply is not None else None
-        request = EscalationRequest(
-            speaker=self.speaker,
-            account_id=self.speaker.account_id,
-            language=language or (reply.language if reply else guess_language(question)),
+        """Open (or join) the customer-service case of this conversation, with its evidence."""
+        from bot.slack.escalate import open_case
+
+        open_case(
+            self,
+            reply=reply,
             question=question,
-            reason=reason or (getattr(reply, "escalate_reason", "") if reply is not None else ""),
-            diagnosis=diagnosis,
-            found=found or ([] if diagnosis or reply is None else [reply.text]),
-            seller_channel=self.place.channel,
-            seller_thread_ts=thread_ts if thread_ts is not None else (self.place.thread_ts or ""),
-            attachments=attachments
-            if attachments is not None
-            else seller_files(self.poster, self.event or {}),
-            seller_name=self.poster.user_name(self.speaker.user_id),
+            reason=reason,
+            thread_ts=thread_ts,
+            attachments=attachments,
+            language=language,
         )
-        self.services.escalations.open(request, self.poster)
+
+    def _remember(self, reply: Reply, timestamps: list[str], question: str) -> None:
+        """Whose answer this is and what it found: its buttons and a later case depend on it."""
+        answers = self.services.answers
+        if answers is None or not timestamps:
+            return
+        try:
+            answers.record(
+                team_id=self.place.team_id,
+                channel=self.place.channel,
+                timestamps=timestamps,
+                user_id=self.speaker.user_id,
+                account_id=self.speaker.account_id,
+                conversation_key=self.place.key,
+                language=reply.language,
+                question=question,
+                diagnosis=reply.diagnosis,
+            )
+        except Exception:  # the answer is out; only its buttons fall back to the clicker's account
+            log.exception("remembering an answer in %s failed", self.place.key)
 
     def say(self, text: str) -> str:
         return self.poster.say(self.place.channel, text, thread_ts=self.place.thread_ts)
@@ -219,12 +253,12 @@ def services_of(context: Any) -> SlackServices:
     return services
 
 
-def seller_files(poster: SlackPoster, event: dict[str, Any]) -> list[Attachment]:
-    """The images a seller attached to a message, fetched with the bot token (at most five)."""
+def seller_files(poster: SlackPoster, event: dict[str, Any], *, images_only: bool = True) -> list[Attachment]:
+    """The images (or, for agents, any files) attached to a message, fetched with the bot token."""
     files: list[Attachment] = []
     for item in (event.get("files") or [])[:MAX_FILES]:
         url = item.get("url_private_download") or item.get("url_private")
-        if not url or not str(item.get("mimetype", "image/")).startswith("image/"):
+        if not url or (images_only and not str(item.get("mimetype", "image/")).startswith("image/")):
             continue
         content = poster.download(str(url))
         if content is not None:

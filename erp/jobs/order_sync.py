@@ -354,7 +354,7 @@ class OrderSync:
                 connector, setup_error = None, exc
         if connector is None:
             assert setup_error is not None
-            return self._finish_failed(info, run_id, tally, setup_error, actor)
+            return _final(progress, self._finish_failed(info, run_id, tally, setup_error, actor))
         _notify(progress, tally.snapshot(info.name, info.platform))
         try:
             while True:
@@ -383,7 +383,7 @@ class OrderSync:
         except Exception as exc:
             if not isinstance(exc, PlatformError):
                 logger.exception("order sync of store %s stopped", store_id)
-            return self._finish_failed(info, run_id, tally, exc, actor)
+            return _final(progress, self._finish_failed(info, run_id, tally, exc, actor))
         return self._finish_done(info, run_id, tally, actor)
 
     def _open_run(
@@ -619,6 +619,12 @@ def _serialized(progress: SyncProgressCallback | None) -> SyncProgressCallback |
             progress(update)
 
     return report
+
+
+def _final(progress: SyncProgressCallback | None, failed: StoreSyncProgress) -> StoreSyncProgress:
+    """A failed store's final snapshot is reported too, so a progress display shows it failed."""
+    _notify(progress, failed)
+    return failed
 
 
 def _notify(progress: SyncProgressCallback | None, update: StoreSyncProgress) -> None:
