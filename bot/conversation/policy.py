@@ -155,9 +155,9 @@ class Decision:
 # -- reading the words ------------------------------------------------------------------------------
 
 _GENERAL = re.compile(
-    r"\b(?:how\s+(?:long|soon|often|many|much|do|does|can|should|to)|when|what\s+(?:is|are|does|happens)|"
-    r"does|do\s+i|is\s+there|can\s+i|need\s+to|have\s+to|where\s+(?:do|can|is))\b"
-    r"|多久|多长时间|几天|什么时候|何时|怎么|如何|怎样|需要|要不要|是否|能不能|可以.*吗|吗[？?]?$|哪里"
+    r"^(?:how|when|what|which|where|does|do|is|are|can|could|should|will|would|must)\b"
+    r"|\b(?:how\s+(?:long|soon|often|many|much|do|does|can|should|to)|when|need\s+to|have\s+to)\b"
+    r"|多久|多长时间|几天|什么时候|何时|怎么|如何|怎样|需要|要不要|是否|能不能|可以.*吗|吗[？?]?$|哪里|什么格式|哪些"
 )
 # A complaint about something that went wrong is a specific case, even when phrased as a question.
 _COMPLAINT = re.compile(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -296,20 +296,3 @@ class ConversationStore:
                     session.rollback()
         logger.warning("conversation %s: its state could not be saved", key)
 
-
-def delete_conversations(
-    session: Session, *, console_users: list[str], slack_users: list[tuple[str, str]]
-) -> int:
-    """Remove the conversations of these console users and Slack (team, user) pairs.
-
-    Slack keys are "slack:TEAM:CHANNEL:USER[:thread]", console keys "console:USER".
-    """
-    key = col(ConversationState.key)
-    conditions = [key == f"console:{user}"[:MAX_KEY] for user in console_users]
-    for team, user in slack_users:
-        conditions.append(key.like(f"slack:{team}:%:{user}"))
-        conditions.append(key.like(f"slack:{team}:%:{user}:%"))
-    if not conditions:
-        return 0
-    result = session.execute(delete(ConversationState).where(or_(*conditions)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
