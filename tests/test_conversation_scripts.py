@@ -102,7 +102,7 @@ def _chinese(text: str) -> bool:
     )
 
 
-# -- a pending question is answered only by an answer ----------------------------------------------
+# -- a pending question is answered only by an answer ---
 
 
 def test_a_new_problem_while_a_sku_is_asked_starts_its_own_flow_zh(demo: Demo) -> None:
@@ -256,7 +256,7 @@ def test_a_bare_store_name_and_link_continue_in_chinese(demo: Demo) -> None:
     assert _chinese(read.split("\n")[0])
 
 
-# -- general questions first -----------------------------------------------------------------------
+# -- general questions first ---
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,7 @@ CASES = [
         "I want to talk to a person about this",
         {"kind": "escalate", "said": "I want to talk to a person about this"},
     ),
-    # -- still not working ---------------------------------------------------------------------------
+    # -- still not working ---
     Case(
         "still not working right after a diagnosis: offer a person",
         _idle(last=LAST),
@@ -188,7 +188,7 @@ CASES = [
         "still not working",
         {"kind": "ask", "flow": "price_not_updated"},
     ),
-    # -- the open question -------------------------------------------------------------------------------
+    # -- the open question ---
     Case(
         "a known SKU fills it",
         Memory("en", SKU_PENDING),
@@ -299,7 +299,7 @@ CASES = [
         {"kind": "fill", "skus": ["DEMO-PRICE-WAIT"]},
         turn=Turn(key="k", speaker=SPEAKER, detail="sku", value="DEMO-PRICE-WAIT"),
     ),
-    # -- choices -------------------------------------------------------------------------------------------
+    # -- choices ---
     Case(
         "the publishing one",
         Memory("en", CLARIFY),
@@ -340,7 +340,7 @@ CASES = [
         match=UNSURE,
         entities=Entities(skus=["DEMO-SHOP-1"]),
     ),
-    # -- general questions first ---------------------------------------------------------------------------
+    # -- general questions first ---
     Case(
         "how long does a price change take",
         _idle(),
@@ -371,7 +371,7 @@ CASES = [
         match=SURE["price"],
         entities=Entities(skus=["DEMO-PRICE-WAIT"]),
     ),
-    # -- follow-ups -------------------------------------------------------------------------------------------
+    # -- follow-ups ---
     Case(
         "what about another SKU: same flow, same store",
         _idle(last=LAST),
@@ -422,7 +422,7 @@ CASES = [
         match=SURE["publish"],
         entities=Entities(skus=["DEMO-PUB-CMYK"]),
     ),
-    # -- nothing to go on --------------------------------------------------------------------------------------
+    # -- nothing to go on ---
     Case("emoji only", Memory("zh"), "😀🙏", {"kind": "empty", "language": "zh"}, language=None),
     Case("out of scope", _idle(), "what's the weather in Paris today?", {"kind": "out_of_scope"}),
     Case(

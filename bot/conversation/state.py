@@ -295,4 +295,3 @@ class ConversationStore:
                 except IntegrityError:
                     session.rollback()
         logger.warning("conversation %s: its state could not be saved", key)
-
