@@ -256,6 +256,15 @@ def test_a_bare_store_name_and_link_continue_in_chinese(demo: Demo) -> None:
     assert _chinese(read.split("\n")[0])
 
 
+def test_a_short_english_question_in_a_chinese_conversation_is_answered_in_english(demo: Demo) -> None:
+    chat = _chat(demo, "zh-then-en")
+    chat.say("改价了怎么没变")
+    chat.say("ok")  # a word that asks nothing: still Chinese
+    assert chat.last.language == "zh"
+    chat.say("picture problem")  # two words that ask something: English now
+    assert chat.last.kind == "clarify" and chat.last.language == "en"
+
+
 # -- general questions first ---
 
 

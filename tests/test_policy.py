@@ -66,7 +66,7 @@ CLARIFY = Pending(
             "产品图片不显示或显示裂图",
         ],
         "publish_image_error": ["Publishing reports a wrong picture", "刊登时报图片错误"],
-        PERSON: ["talk to a person", "人工"],
+        PERSON: ["something else: talk to a person", "something else", "都不是", "人工"],
     },
     entities={"skus": ["DEMO-PUB-CMYK"]},
     question="DEMO-PUB-CMYK picture problem",
@@ -325,6 +325,14 @@ CASES = [
         {"kind": "choose", "flow": "image_not_displaying"},
     ),
     Case("picking a person", Memory("en", CLARIFY), "3", {"kind": "escalate"}, language=None),
+    Case("something else", Memory("en", CLARIFY), "something else", {"kind": "escalate"}),
+    Case("都不是", Memory("zh", CLARIFY), "都不是", {"kind": "escalate", "language": "zh"}, language="zh"),
+    Case(
+        "an unclear reply to a clarifying question offers the choices again",
+        Memory("en", CLARIFY),
+        "hmm",
+        {"kind": "clarify", "choices": tuple(CLARIFY.flows), "skus": ["DEMO-PUB-CMYK"]},
+    ),
     Case(
         "a clicked flow keeps the question's details",
         Memory("en", CLARIFY),

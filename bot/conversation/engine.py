@@ -52,6 +52,19 @@ CHECKS_WITHOUT_DETAILS = frozenset({"orders_not_synced"})
 # Fewer Latin words than this (and no Chinese) keep the conversation's language.
 SHORT_LATIN_WORDS = 3
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
+# Words that pick "something else: talk to a person" among offered choices.
+_PERSON_LABELS = [
+    "something else: talk to a person",
+    "something else",
+    "none of these",
+    "none",
+    "other",
+    "a person",
+    "都不是：联系人工客服",
+    "都不是",
+    "其他",
+    "别的",
+]
 
 
 class Conversation:
@@ -191,17 +204,23 @@ class Conversation:
         entities = extract_entities(text[:MAX_MATCH_CHARS], known_skus=skus, known_stores=stores)
         spans = find_entity_spans(text[:MAX_MATCH_CHARS], known_skus=skus, known_stores=stores)
         masked = _without_entities(text[:MAX_MATCH_CHARS], spans)
-        # A bare SKU, store name, link or number says nothing about the language, nor do one or
-        # two Latin words ("ok", "xyz", "thanks") in a Chinese conversation: it continues in its
-        # language until the seller writes a sentence in the other.
-        wordy = _LATIN_WORD.findall(masked)[SHORT_LATIN_WORDS - 1 :] or any(_is_han(c) for c in masked)
+        # A bare SKU, store name, link or number says nothing about the language, nor does a word
+        # or two that asks nothing ("ok", "xyz", "thanks") in a Chinese conversation: it continues
+        # in its language until the seller writes a sentence, or a question, in the other.
+        match = MatchView.of(self.matcher.match(text[:MAX_MATCH_CHARS]), list(self.handlers))
+        latin = len(_LATIN_WORD.findall(masked))
+        wordy = (
+            any(_is_han(char) for char in masked)
+            or latin >= SHORT_LATIN_WORDS
+            or (latin >= 2 and match.certainty != "none")
+        )
         last = memory.last
         last_stores = set(last.entities.get("stores", [])) if last else set()
         since = (self.services.clock() - last.at).total_seconds() if last and last.at else None
         return Reading(
             text=text,
             act=read_act(text),
-            match=MatchView.of(self.matcher.match(text[:MAX_MATCH_CHARS]), list(self.handlers)),
+            match=match,
             entities=entities,
             language=detect_language(masked) if wordy else None,
             other_stores=tuple(name for name in stores if name not in last_stores) if last_stores else (),
@@ -291,7 +310,7 @@ class Conversation:
             for flow in flows
             if flow != PERSON
         } | (
-            {PERSON: ["talk to a person", "a person", "person", "人工", "客服", "都不是"]}
+            {PERSON: [*_PERSON_LABELS, "talk to a person", "person", "人工", "客服"]}
             if PERSON in flows
             else {}
         )
