@@ -12,20 +12,9 @@ import time
 from pathlib import Path
 
 from tests.test_console import APP, run_console
+from tests.test_console_demo import _env
 
 WAIT = 90.0
-
-
-def _env(database_url: str, data_dir: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "SELLERDESK_")) and key != "DATABASE_URL"
-    }
-    env.update(
-        {"DATABASE_URL": database_url, "SELLERDESK_DATA_DIR": str(data_dir), "PYTHONIOENCODING": "utf-8"}
-    )
-    return env
 
 
 def _read_until(fd: int, marker: bytes, seen: bytes, count: int = 1) -> bytes:
