@@ -140,9 +140,10 @@ class Replies:
                 "抱歉，这个问题我在这里帮不上忙：我可以检查订单同步、价格、上传、商品报告、图片和店铺数据。"
                 "其他问题可以由人工客服为您解答。",
             )
-            + " "
-            + say(language, "You could ask me, for example:", "您可以这样问我，例如："),
-            steps=list(EXAMPLES[language]),
+            + "\n"
+            + say(language, "You could ask me, for example:", "您可以这样问我，例如：")
+            # In the text itself, so every surface (Slack's message blocks too) shows them.
+            + "".join(f"\n  - {example}" for example in EXAMPLES[language]),
             actions=[Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服"))],
         )
 
