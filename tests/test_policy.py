@@ -517,6 +517,7 @@ def test_pending_questions_leave_the_answer_to_acts_first() -> None:
         ("图片显示不出来", False),
         ("how long does it take, my order still did not sync", False),
         ("price change", False),
+        ("where did my uploaded sku go? upload page blank", False),
     ],
 )
 def test_general_or_specific(text: str, general: bool) -> None:

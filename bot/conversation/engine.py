@@ -243,7 +243,6 @@ class Conversation:
             return self.replies.message(language, "I don't know that check.", "我不认识这个检查。")
         flow = str(decision.flow or "")
         if kind == "empty":
-            language = memory.language if turn.language is None else language
             return self.replies.help(language, empty=True)
         if kind == "act":
             self.store.save(key, Memory(language, pending, last))

@@ -162,6 +162,7 @@ _GENERAL = re.compile(
 # A complaint about something that went wrong is a specific case, even when phrased as a question.
 _COMPLAINT = re.compile(
     r"\b(?:not|no|never|still|wrong|fail(?:s|ed|ing)?|error|errors|missing|stuck|broken|rejected|"
+    r"blank|empty|gone|lost|disappear(?:s|ed)?|"
     r"won'?t|can'?t|cannot|isn'?t|aren'?t|doesn'?t|didn'?t|hasn'?t|haven'?t|wasn'?t|"
     r"didnt|doesnt|isnt|wont|cant|hasnt|havent|wasnt)\b"
     r"|没|不|未|失败|错误|报错|还是|一直|丢|卡住|驳回|异常"
