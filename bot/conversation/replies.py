@@ -164,8 +164,9 @@ class Replies:
                 'Ask me in your own words, for example "order 112-0000001-0000001 did not sync". '
                 "I can check:",
                 "请用您自己的话提问，例如“订单 112-0000001-0000001 没有同步”。我可以检查：",
-            ),
-            steps=topics,
+            )
+            # The topics are part of the text: every surface shows them, before anything added.
+            + "".join(f"\n  - {topic}" for topic in topics),
         )
 
     def act(self, act: str, language: Language, waiting: str = "") -> Reply:
