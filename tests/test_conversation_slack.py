@@ -39,3 +39,16 @@ def test_a_general_question_in_a_dm_is_answered_then_the_check_offered(slack_bot
     assert "1-2 days" in read and "Tell me the SKU" in read
     zh = _answer(slack_bot, "改价后多久生效", "D9", 1)
     assert "1-2 天" in zh
+
+
+def test_a_person_asked_for_after_a_diagnosis_gets_its_evidence(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    diagnosed = _answer(slack_bot, "why is DEMO-UP-FAILED not on the upload page?", "D10", 1)
+    assert "DEMO-UP-FAILED" in diagnosed
+    person = _answer(slack_bot, "I want to talk to a person", "D10", 2)
+    assert "person" in person and "DEMO-UP-FAILED" in person  # told what is passed on
+    case = fake.wait_for(lambda: fake.posts(ESCALATION_CHANNEL), message="the case")[0]
+    assert "DEMO-UP-FAILED" in _read(case) and "talk to a person" in _read(case)
+    # The evidence card of the last diagnosis goes into the case's thread.
+    files = fake.wait_for(lambda: fake.uploaded_files(ESCALATION_CHANNEL), message="the evidence card")
+    assert files[0][1].startswith(b"\x89PNG")

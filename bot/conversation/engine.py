@@ -28,6 +28,7 @@ from bot.conversation.state import (
     entities_dict,
     is_empty,
     merge_entities,
+    restore_diagnosis,
 )
 from bot.conversation.types import QuestionMatcher, Reply, Speaker, Turn
 from bot.conversation.words import MAX_MATCH_CHARS, clean_text
@@ -254,7 +255,10 @@ class Conversation:
         if kind == "escalate":
             escalated = replace(last, escalated=True) if last else None
             self.store.save(key, Memory(language, None, escalated))
-            return self.replies.escalated(language, last.flow if last else None, summary, decision.said)
+            reply = self.replies.escalated(language, last.flow if last else None, summary, decision.said)
+            # The person gets the whole last diagnosis (its evidence card), not just its summary.
+            reply.diagnosis = restore_diagnosis(last.diagnosis) if last else None
+            return reply
         if kind == "offer_person":
             self.store.save(key, Memory(language, None, last))
             return self.replies.offer_person(language, flow, summary)
@@ -433,6 +437,7 @@ class Conversation:
             question=question,
             at=self.services.clock(),
             escalated=result.escalate,
+            diagnosis=result.to_json(),
         )
         self.store.save(key, Memory(language, None, last))
         return Reply(

@@ -7,6 +7,7 @@ the bot waits for (`Pending`, forgotten after `PENDING_TTL`), and the last check
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -19,7 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from erp.models import ConversationState
-from handlers.diagnosis import Language
+from handlers.diagnosis import (
+    CheckStatus,
+    Diagnosis,
+    Finding,
+    ImageEvidence,
+    Language,
+    Table,
+)
 from knowledge.entities import Entities
 
 logger = logging.getLogger(__name__)
@@ -33,6 +41,9 @@ LAST_TTL = timedelta(hours=2)
 ENTITY_KINDS = ("skus", "order_ids", "urls", "stores")
 MAX_CHOICES = 25
 MAX_TEXT = 500
+# The last diagnosis is kept whole (for the person a seller asks for) up to this size as JSON;
+# a bigger one keeps its summary and findings only.
+MAX_DIAGNOSIS_CHARS = 20_000
 
 EntityMap = dict[str, list[str]]
 
@@ -111,9 +122,11 @@ class LastCheck:
     question: str = ""
     at: datetime | None = None
     escalated: bool = False
+    diagnosis: dict[str, Any] | None = None  # `Diagnosis.to_json()`, see `restore_diagnosis`
 
     def to_state(self) -> dict[str, object]:
         return {
+            "diagnosis": _bounded(self.diagnosis),
             "flow": self.flow,
             "verdict": self.verdict,
             "summary": self.summary[:MAX_TEXT],
@@ -141,7 +154,54 @@ class LastCheck:
             question=str(state.get("question") or ""),
             at=at,
             escalated=bool(state.get("escalated")),
+            diagnosis=state.get("diagnosis") if isinstance(state.get("diagnosis"), Mapping) else None,
         )
+
+
+def _bounded(diagnosis: dict[str, Any] | None) -> dict[str, Any] | None:
+    if diagnosis is None:
+        return None
+    if len(json.dumps(diagnosis, default=str)) <= MAX_DIAGNOSIS_CHARS:
+        return diagnosis
+    slim = {**diagnosis, "tables": [], "images": []}
+    return slim if len(json.dumps(slim, default=str)) <= MAX_DIAGNOSIS_CHARS else None
+
+
+def restore_diagnosis(data: Mapping[str, Any] | None) -> Diagnosis | None:
+    """The stored diagnosis again (without thumbnails or actions: it travels to a person), or
+    None when there is none or it cannot be read."""
+    if not data:
+        return None
+    try:
+        return Diagnosis(
+            flow=str(data["flow"]),
+            verdict=str(data["verdict"]),
+            summary=str(data["summary"]),
+            language=_language(data.get("language")),
+            findings=[
+                Finding(str(f["check"]), str(f["result"]), CheckStatus(f["status"]))
+                for f in data.get("findings") or []
+            ],
+            tables=[
+                Table(
+                    str(t["title"]), [str(c) for c in t["columns"]], [[str(v) for v in r] for r in t["rows"]]
+                )
+                for t in data.get("tables") or []
+            ],
+            images=[
+                ImageEvidence(**{k: v for k, v in i.items() if k != "thumbnail_png"})
+                for i in data.get("images") or []
+            ],
+            next_steps=[str(step) for step in data.get("next_steps") or []],
+            escalate=bool(data.get("escalate")),
+            escalate_reason=str(data.get("escalate_reason") or ""),
+            store=data.get("store"),
+            sku=data.get("sku"),
+            order_id=data.get("order_id"),
+        )
+    except (KeyError, TypeError, ValueError):
+        logger.warning("a stored diagnosis could not be read; the person gets its summary only")
+        return None
 
 
 @dataclass(frozen=True)
