@@ -34,9 +34,9 @@ _DETAIL_OFFER: dict[str, tuple[str, str]] = {
     "store": ("Tell me which store and I'll show what it holds.", "告诉我是哪个店铺，我来查看它的数据。"),
 }
 _DETAIL_NAME: dict[str, tuple[str, str]] = {
-    "sku": ("a SKU", "SKU"),
+    "sku": ("one of your SKUs", "您的 SKU"),
     "order_id": ("an order number", "订单号"),
-    "image_url": ("a picture link", "图片链接"),
+    "image_url": ("a picture link or SKU", "图片链接或 SKU"),
     "store": ("one of your stores", "您的店铺名称"),
 }
 
@@ -104,8 +104,8 @@ class Replies:
         shown = said if len(said) <= 40 else said[:39] + "…"
         return say(
             language,
-            f"“{shown}” is not {en} I know. (Say cancel to drop this question.)",
-            f"“{shown}”不是我能识别的{zh}。（回复“算了”可以放弃这个问题。）",
+            f"I couldn't match “{shown}” to {en}. (Say cancel to drop this question.)",
+            f"无法把“{shown}”对应到{zh}。（回复“算了”可以放弃这个问题。）",
         )
 
     def clarify(self, language: Language, flows: Sequence[str]) -> Reply:
