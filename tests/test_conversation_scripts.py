@@ -415,3 +415,23 @@ def test_state_rows_stay_one_per_conversation(demo: Demo) -> None:
     with Session(demo.components.engine) as session:
         rows = session.exec(select(ConversationState).where(ConversationState.key == chat.key)).all()  # type: ignore[arg-type]
     assert len(rows) == 1 and rows[0].state["language"] == "zh" and rows[0].state["kind"] == "idle"
+
+
+# -- the demo's scenarios still reach their verdicts, in both languages ------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_demo_scenario_reaches_its_verdict(demo: Demo, language: str) -> None:
+    """Each language on a fresh demo: a product-page check imports a fresh report, which changes
+    what the next check of that SKU finds."""
+    from erp.demo import DEMO_SCENARIOS, question_zh, scenario_text
+
+    missed = []
+    for index, scenario in enumerate(DEMO_SCENARIOS):
+        question = scenario.question if language == "en" else question_zh(scenario)
+        chat = _chat(demo, f"scenario-{index}-{language}")
+        chat.say(scenario_text(question, demo.cdn_url))
+        reached = chat.last.diagnosis.verdict if chat.last.diagnosis else chat.last.kind
+        if (chat.last.flow, reached, chat.last.language) != (scenario.flow, scenario.verdict, language):
+            missed.append((question, chat.last.flow, reached, chat.last.language))
+    assert missed == []
