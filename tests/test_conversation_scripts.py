@@ -22,7 +22,7 @@ from bot.conversation import Reply, Speaker, Turn
 from bot.render.text import render_reply
 from bot.settings import Settings
 from erp.demo import seed_demo, start_embedded_platforms
-from erp.models import ConversationState
+from erp.models import ConversationState, SyncRun
 from handlers.diagnosis import ActionKind
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -218,6 +218,22 @@ def test_a_word_that_is_no_sku_asks_again(demo: Demo) -> None:
     assert "xyz" in read and "算了" in read  # what was not taken, and the way out
     chat.say("DEMO-PRICE-WAIT")
     assert chat.last.kind == "diagnosis" and chat.last.language == "zh"
+
+
+def test_asking_again_runs_no_check_again(demo: Demo) -> None:
+    """A wrong answer to "which order?" after a sync gets the question again, not another sync."""
+    chat = _chat(demo, "ask-again")
+    chat.say("orders of Amazon US are not syncing")
+    assert chat.last.kind == "ask_detail" and chat.last.detail_request is not None
+    assert chat.last.detail_request.detail == "order_id"
+    with demo.components.session() as session:
+        syncs = len(session.exec(select(SyncRun)).all())
+    read = chat.say("xyz")
+    assert chat.last.kind == "ask_detail" and "xyz" in read
+    with demo.components.session() as session:
+        assert len(session.exec(select(SyncRun)).all()) == syncs
+    chat.say("112-9999999-9999999")  # the question is still the same one
+    assert chat.last.kind == "diagnosis" and chat.last.flow == "orders_not_synced"
 
 
 def test_demo_reset_clears_the_demos_conversations(demo: Demo, database_url: str) -> None:

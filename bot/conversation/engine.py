@@ -34,7 +34,7 @@ from bot.conversation.types import QuestionMatcher, Reply, Speaker, Turn
 from bot.conversation.words import MAX_MATCH_CHARS, clean_text
 from erp.models import Product
 from erp.progress import SyncProgressCallback
-from handlers.diagnosis import Action, ActionKind, DetailRequest, Diagnosis, Language
+from handlers.diagnosis import Action, ActionKind, Choice, DetailRequest, Diagnosis, Language
 from handlers.registry import HANDLERS, FlowRequest, Handler
 from handlers.services import Services
 from handlers.sku_lookup import visible_stores
@@ -289,11 +289,26 @@ class Conversation:
         if kind == "ask_store":
             request = self.replies.ask_store(flow, language, decision.choices)
             return self._ask(request, key, decision.entities, decision.question, last)
-        reply = self._run(flow, key, speaker, decision.entities, decision.question, language, progress)
-        if kind == "ask" and decision.said and reply.kind == "ask_detail" and reply.detail_request:
-            note = self.replies.not_recognised(reply.detail_request.detail, decision.said, language)
-            reply.text = note + "\n" + reply.text
-            reply.detail_request = replace(reply.detail_request, prompt=reply.text)
+        if kind == "ask" and pending is not None and pending.kind == "detail" and pending.prompt:
+            return self._ask_again(pending, decision, key, last)
+        return self._run(flow, key, speaker, decision.entities, decision.question, language, progress)
+
+    def _ask_again(self, pending: Pending, decision: Decision, key: str, last: LastCheck | None) -> Reply:
+        """The open question once more, as it was asked (no live check runs again for it), after
+        a line saying what was not taken as its answer."""
+        language = decision.language
+        prompt = pending.prompt
+        if decision.said:
+            prompt = self.replies.not_recognised(pending.detail, decision.said, language) + "\n" + prompt
+        request = DetailRequest(
+            flow=pending.flow,
+            detail=pending.detail,  # type: ignore[arg-type]
+            prompt=prompt,
+            language=language,
+            choices=[Choice(value, (pending.labels.get(value) or [value])[0]) for value in pending.choices],
+        )
+        reply = self._ask(request, key, merge_entities(Entities(), pending.entities), pending.question, last)
+        self.store.save(key, Memory(language, replace(pending, language=language), last))  # as asked
         return reply
 
     def _waiting(self, pending: Pending | None, language: Language) -> str:
