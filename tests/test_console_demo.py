@@ -242,7 +242,7 @@ def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path)
             "[1] Undo: restore Shopee MY",
             "Shopee MY is back with all its data",
             "删除店铺数据",  # the flow's title (explained first, in Chinese)
-            "请问是哪个店铺？",
+            "告诉我是哪个店铺",  # the live check offered after the explanation
             "[2] Amazon US (amazon)",
             "删除 Amazon US 的数据将从本软件中移除",
             # The empty line and the emoji: answered in the language the seller last wrote in.

@@ -140,7 +140,8 @@ def test_pending_detail_continues_with_a_bare_answer(world: World) -> None:
     assert second.diagnosis.verdict == "damaged"
     with Session(world.engine) as session:
         state = session.get(ConversationState, "k2")
-        assert state is not None and state.state == {"kind": "idle", "language": "en"}  # nothing pending
+        assert state is not None and state.state["kind"] == "idle"  # nothing pending
+        assert state.state["last"]["flow"] == "image_not_displaying"  # follow-ups continue from it
 
 
 def test_a_clicked_choice_continues_too(world: World) -> None:
@@ -186,7 +187,8 @@ def test_close_flows_get_a_clarifying_question_and_the_answer_runs_the_flow(worl
     )
     reply = conversation.respond(Turn(key="k5", speaker=world.owner, text="DEMO-SHOP-1 has no record"))
     assert reply.kind == "clarify"
-    assert [c.value for c in reply.choices] == ["upload_sku_missing", "product_sku_missing"]
+    # The two flows, and "something else: talk to a person".
+    assert [c.value for c in reply.choices] == ["upload_sku_missing", "product_sku_missing", "talk_to_person"]
     assert all(c.label and c.label != c.value for c in reply.choices)  # the flows' titles
     # Clicking the second runs it with the SKU remembered from the question.
     chosen = conversation.respond(Turn(key="k5", speaker=world.owner, flow="product_sku_missing"))

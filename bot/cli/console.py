@@ -1,9 +1,12 @@
 """`console [--user U] [--account A]`: chat with the bot in the terminal as a linked seller.
 
 The main job when no Slack credentials are set. On an empty database it seeds the embedded demo
-and starts its sandbox platforms, then chats: with a prompt on a terminal, or one answer block
-per line when questions are piped in. Numbered choices and actions are answered by their number.
-The conversation itself lives in `bot/conversation/`, the layout in `bot/render/text.py`.
+and starts its sandbox platforms, then chats: with a prompt, line editing and history on a
+terminal (the standard library's readline), or one answer block per line when questions are
+piped in. Numbered choices and actions are answered by their number; `help` says what the bot
+can check, `more` shows the last answer's details, `quit` ends. Each run is a new conversation:
+a question left open by an earlier run is not revived. The conversation itself lives in
+`bot/conversation/`, the layout in `bot/render/text.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,6 +28,12 @@ logger = logging.getLogger(__name__)
 
 CONSOLE_TEAM = "console"  # SlackIdentity.team_id of identities that use the console
 _QUIT = {"quit", "exit", "bye", "q", "退出", "再见", ":q"}
+_MORE = {"more", "details", "更多", "详情", "详细"}
+_HELP = {"help", "?", "帮助", "菜单", "menu"}
+HISTORY_FILE = "console-history"
+HISTORY_LENGTH = 500
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
 _FALLBACK_EXAMPLES = (
     "order 112-0000001-0000001 did not sync",
     "图片显示不出来 https://…/picture.jpg",
@@ -61,12 +71,48 @@ def run(args: argparse.Namespace, components: Any) -> int:
             )
             if session.interactive:
                 session.banner(demo_info)
-            return session.loop()
+            with _line_editing(session.interactive, components.settings.data_dir):
+                return session.loop()
     except KeyboardInterrupt:
         print(file=sys.stdout)  # noqa: T201  (leave the terminal on a fresh line)
         return EXIT_OK
+    except BrokenPipeError:
+        # `sellerdesk console | head`: the reader has gone. End quietly; the interpreter's own
+        # flush at exit must not fail again on the closed pipe.
+        _silence_stdout()
+        return EXIT_OK
     except _ConsoleError as error:
         return fail(str(error))
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def _line_editing(interactive: bool, data_dir: str) -> Iterator[None]:
+    """On a terminal: arrow keys, editing and a history kept between runs (readline)."""
+    if not interactive:
+        yield
+        return
+    try:
+        import readline
+    except ImportError:  # a Python built without readline still chats, without editing
+        yield
+        return
+    path = os.path.join(data_dir, HISTORY_FILE)
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(HISTORY_LENGTH)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.makedirs(data_dir, exist_ok=True)
+            readline.write_history_file(path)
 
 
 class _ConsoleError(Exception):
@@ -180,6 +226,11 @@ class ConsoleSession:
         self.last: Reply | None = None
         self.confirming: Any = None  # the delete action waiting for the store's name
         self.language = "en"  # of the line being answered: live progress speaks it too
+        forget = getattr(components.conversation, "forget", None)
+        if forget is not None:
+            # A new run is a new conversation: a question asked hours ago, whose numbered
+            # options are gone with the last run, must not take this run's first line.
+            forget(self.key)
 
     # -- output -----------------------------------------------------------------------------------
 
@@ -205,7 +256,10 @@ class ConsoleSession:
         self.write("Ask in your own words, English or 中文. Try / 试试:")
         for example in examples:
             self.write(f"  {example}")
-        self.write("Type 'help' for what I can check, 'quit' to leave. 输入 quit 退出。")
+        self.write(
+            "Type 'help' for what I can check, 'more' for an answer's details, 'quit' to leave. "
+            "输入 help 查看帮助，more 查看详情，输入 quit 退出。"
+        )
         self.write()
 
     def _progress(self, update: Any) -> None:
@@ -232,6 +286,8 @@ class ConsoleSession:
                 return EXIT_OK
             try:
                 self.answer(line)
+            except BrokenPipeError:
+                raise  # nobody reads any more: end (quietly, see `run`)
             except Exception:  # one bad turn must not end the chat
                 logger.exception("console turn failed")
                 self.write("Something went wrong on my side; nothing was changed. Please try again.")
@@ -256,7 +312,8 @@ class ConsoleSession:
         from knowledge.language import detect_language
 
         conversation = self.components.conversation
-        self.language = detect_language(line) if line.strip() else self.language
+        if _HAN.search(line) or len(_LATIN_WORD.findall(line)) >= 3:
+            self.language = detect_language(line)  # a bare SKU or number keeps the language
         if self.confirming is not None:
             action, self.confirming = self.confirming, None
             store = action.params.get("store", "")
@@ -264,6 +321,10 @@ class ConsoleSession:
                 self._show(self._action(action))
             else:
                 self.write("Cancelled: nothing was deleted. 已取消，未删除任何数据。")
+            return
+        command = line.strip().casefold()
+        if command in _MORE:
+            self._more()
             return
         option = self._option(line)
         language = self.last.language if self.last is not None else None
@@ -298,6 +359,26 @@ class ConsoleSession:
         self._show(
             conversation.respond(Turn(key=self.key, speaker=self.speaker, text=line), progress=self._progress)
         )
+        if command in _HELP:
+            self.write(
+                "At this console: a number picks an option, 'more' shows the last answer's details, "
+                "'quit' leaves."
+                if self.language != "zh"
+                else "在控制台：输入编号选择选项，more 查看上一条回答的详情，quit 退出。"
+            )
+
+    def _more(self) -> None:
+        """The last answer's details: the part a short answer leaves one step away."""
+        from bot.render import text as text_render
+
+        details = getattr(text_render, "render_details", None)
+        shown = details(self.last) if details is not None and self.last is not None else ""
+        if shown:
+            self.write(shown)
+        elif self.language == "zh":
+            self.write("上一条回答没有更多详情了。")
+        else:
+            self.write("There are no more details for the last answer.")
 
     def _ask_confirmation(self, action: Any) -> None:
         # The console's version of Slack's confirmation modal: type the store's name.
@@ -347,6 +428,7 @@ class ConsoleSession:
     def _show(self, reply: Any) -> None:
         from bot.render.text import render_reply
 
+        self.language = reply.language
         self.write(render_reply(reply))
         for attached in reply.files:
             path = self._save(attached)

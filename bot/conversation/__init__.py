@@ -1,8 +1,10 @@
 """The conversation: one seller turn in, one reply out, the same for Slack and the console.
 
-`types` is the contract the surfaces share, `engine` the `Conversation` that answers a turn,
-`state` what a conversation waits for, `actions` the proposed actions, `replies` the answers that
-come from knowledge, `words` reading the seller's text.
+`types` is the contract the surfaces share, `policy` decides what a turn is (a pure function,
+tested as a table), `engine` the `Conversation` that reads a turn and carries the decision out,
+`state` what a conversation remembers (its language, the open question, the last check),
+`actions` the proposed actions, `replies` the answers that come from knowledge, `words` reading
+the seller's text.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.conversation.replies import Replies
-from bot.conversation.state import ConversationStore
+from bot.conversation.state import ConversationStore, Memory
 from bot.conversation.types import Attachment, Reply, Speaker
 from erp.models import AuditLog, FollowUp, PlatformReport, ReportStatus
 from erp.progress import SyncProgressCallback
@@ -72,7 +72,7 @@ class ActionRunner:
             )
             if diagnosis.verdict == "explained":  # refused: keep a trace of who tried
                 self._audit(speaker, str(kind), "refused", diagnosis.summary, store_id=store_id)
-            self._store.clear(key, language)
+            self._store.save(key, Memory(language))  # the store changed: start afresh
             return Reply(
                 kind="diagnosis",
                 language=language,

@@ -1,52 +1,71 @@
 """The conversation engine: one seller turn in, one reply out, the same for Slack and the console.
 
-A turn carries the seller's words or a choice they clicked; the engine matches the question,
-asks for a missing detail or a clarification, runs the flow's handler and returns a `Reply` that
-`bot/render/` lays out. What the conversation waits for is kept by `ConversationStore`, so a
-bare answer ("DEMO-UP-OK", a store name, a link, a clicked choice) continues the flow that asked
-for it, whichever process receives it.
+A turn is read (the act, the match, the entities, its language), the dialogue policy
+(`bot/conversation/policy.py`) decides what it is, and the engine carries the decision out: runs
+the flow's handler, explains from knowledge, asks, or hands over to a person. What the
+conversation remembers (`Memory`: its language, the open question, the last check) is kept by
+`ConversationStore`, so whichever process receives the next turn continues it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import col, select
 
 from bot.conversation.actions import ActionRunner
+from bot.conversation.policy import PERSON, Decision, MatchView, Reading, decide
 from bot.conversation.replies import Replies
 from bot.conversation.state import (
     ConversationStore,
+    LastCheck,
+    Memory,
     Pending,
     entities_dict,
     is_empty,
     merge_entities,
-    with_detail,
+    restore_diagnosis,
 )
 from bot.conversation.types import QuestionMatcher, Reply, Speaker, Turn
-from bot.conversation.words import HELP_WORDS, MAX_MATCH_CHARS, clean_text, has_words
+from bot.conversation.words import MAX_MATCH_CHARS, clean_text
 from erp.models import Product
 from erp.progress import SyncProgressCallback
-from handlers.diagnosis import DetailRequest, Language
+from handlers.diagnosis import Action, ActionKind, Choice, DetailRequest, Diagnosis, Language
 from handlers.registry import HANDLERS, FlowRequest, Handler
 from handlers.services import Services
 from handlers.sku_lookup import visible_stores
-from knowledge.entities import Entities, extract_entities
+from handlers.text import say
+from knowledge.acts import read_act
+from knowledge.entities import Entities, EntitySpan, extract_entities, find_entity_spans
 from knowledge.language import detect_language
 
 logger = logging.getLogger(__name__)
 
 # Known SKUs given to entity extraction; a huge catalogue is cut to its newest products.
 MAX_KNOWN_SKUS = 5_000
-# A bare answer to "which SKU / store / order?" is short; a long message is a new question.
-MAX_BARE_ANSWER_WORDS = 4
-# Flows whose explanation already answers the general question ("when are images captured?",
-# "how do I delete a store's data?"): with no detail given, explain first, then offer the check.
-EXPLAIN_FIRST = frozenset({"image_grab", "delete_store_data"})
-# Flows with a live check that needs no detail at all (the order sync runs for every store).
+# Flows whose live check needs no detail and does real work (a sync of every store): a general
+# question about them is explained with the check offered, never run unasked.
 CHECKS_WITHOUT_DETAILS = frozenset({"orders_not_synced"})
+# Fewer Latin words than this (and no Chinese) keep the conversation's language.
+SHORT_LATIN_WORDS = 3
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+# Words that pick "something else: talk to a person" among offered choices.
+_PERSON_LABELS = [
+    "something else: talk to a person",
+    "something else",
+    "none of these",
+    "none",
+    "other",
+    "a person",
+    "都不是：联系人工客服",
+    "都不是",
+    "其他",
+    "别的",
+]
 
 
 class Conversation:
@@ -162,124 +181,211 @@ class Conversation:
 
     # -- turns --------------------------------------------------------------------------------
 
+    def forget(self, key: str) -> None:
+        """Start the conversation afresh (a new console session): nothing pending, no last check."""
+        self.store.forget(key)
+
     def _respond(
         self, turn: Turn, text: str, language: Language, progress: SyncProgressCallback | None
     ) -> Reply:
         speaker = turn.speaker
         account_id = int(speaker.account_id or 0)
-        pending = self.store.load(turn.key)
-        if pending is not None and not text and turn.language is None:
-            language = pending.language
+        memory = self.store.load(turn.key)
+        if turn.detail and turn.value is not None and not turn.flow and memory.pending is None:
+            text = clean_text(turn.value)  # a choice clicked after its question expired: read it as words
+        reading = self._read(account_id, text, memory)
+        decision = decide(memory, turn, reading)
+        return self._carry_out(decision, turn, memory, progress)
 
-        # A click: a clarify button, or a choice offered with a detail question.
-        if turn.flow and turn.flow in self.handlers:
-            remembered = pending.entities if pending else {}
-            entities = merge_entities(self._extract(account_id, text), remembered)
-            if turn.detail and turn.value:
-                entities = with_detail(entities, turn.detail, turn.value)
-            question = text or (pending.question if pending else "")
-            return self._run(turn.flow, turn.key, speaker, entities, question, language, progress)
-        if turn.detail and turn.value is not None:
-            if pending is not None and pending.kind == "detail":
-                entities = with_detail(merge_entities(Entities(), pending.entities), turn.detail, turn.value)
-                return self._run(
-                    pending.flow, turn.key, speaker, entities, pending.question, language, progress
-                )
-            text = clean_text(turn.value)
+    def _read(self, account_id: int, text: str, memory: Memory) -> Reading:
+        """Everything the policy needs to know about the words, read once."""
+        if not text:
+            return Reading(text="")
+        skus, stores = self._known(account_id)
+        entities = extract_entities(text[:MAX_MATCH_CHARS], known_skus=skus, known_stores=stores)
+        spans = find_entity_spans(text[:MAX_MATCH_CHARS], known_skus=skus, known_stores=stores)
+        masked = _without_entities(text[:MAX_MATCH_CHARS], spans)
+        # A bare SKU, store name, link or number says nothing about the language, nor does a word
+        # or two that asks nothing ("ok", "xyz", "thanks") in a Chinese conversation: it continues
+        # in its language until the seller writes a sentence, or a question, in the other.
+        match = MatchView.of(self.matcher.match(text[:MAX_MATCH_CHARS]), list(self.handlers))
+        latin = len(_LATIN_WORD.findall(masked))
+        wordy = (
+            any(_is_han(char) for char in masked)
+            or latin >= SHORT_LATIN_WORDS
+            or (latin >= 2 and match.certainty != "none")
+        )
+        last = memory.last
+        last_stores = set(last.entities.get("stores", [])) if last else set()
+        since = (self.services.clock() - last.at).total_seconds() if last and last.at else None
+        return Reading(
+            text=text,
+            act=read_act(text),
+            match=match,
+            entities=entities,
+            language=detect_language(masked) if wordy else None,
+            other_stores=tuple(name for name in stores if name not in last_stores) if last_stores else (),
+            since_last=since,
+        )
 
-        if not text or not has_words(text):
-            # Nothing to tell the language by: answer in the one the seller last wrote in.
-            if turn.language is None:
-                language = pending.language if pending else self.store.remembered_language(turn.key)
+    def _carry_out(
+        self, decision: Decision, turn: Turn, memory: Memory, progress: SyncProgressCallback | None
+    ) -> Reply:
+        """Do what the policy decided; the memory is saved with the conversation's language."""
+        language = decision.language
+        key, speaker = turn.key, turn.speaker
+        kind = decision.kind
+        pending, last = memory.pending, memory.last
+        summary = last.summary if last else ""
+        if kind in ("run", "fill", "choose", "recheck", "ask", "explain", "ask_store") and (
+            decision.flow not in self.handlers
+        ):
+            self.store.save(key, Memory(language, pending, last))
+            return self.replies.message(language, "I don't know that check.", "我不认识这个检查。")
+        flow = str(decision.flow or "")
+        if kind == "empty":
             return self.replies.help(language, empty=True)
-        if text.casefold() in HELP_WORDS:
-            return self.replies.help(language, empty=False)
-
-        entities = self._extract(account_id, text)
-        if pending is not None:
-            continued = self._continue(pending, turn, text, entities, language, progress)
-            if continued is not None:
-                return continued
-
-        match = self.matcher.match(text[:MAX_MATCH_CHARS])
-        flow = getattr(match, "flow", None)
-        alternatives = [_alternative_flow(a) for a in getattr(match, "alternatives", []) or []]
-        alternatives = [a for a in alternatives if a and a != flow and a in self.handlers]
-        if flow is None or flow not in self.handlers:
-            self.store.clear(turn.key, language)
+        if kind == "act":
+            self.store.save(key, Memory(language, pending, last))
+            waiting = self._waiting(pending, language)
+            return self.replies.act(str(decision.act), language, waiting)
+        if kind == "cancel":
+            self.store.save(key, Memory(language))
+            return self.replies.cancelled(language, had_pending=pending is not None)
+        if kind == "escalate":
+            escalated = replace(last, escalated=True) if last else None
+            self.store.save(key, Memory(language, None, escalated))
+            reply = self.replies.escalated(language, last.flow if last else None, summary, decision.said)
+            # The person gets the whole last diagnosis (its evidence card), not just its summary.
+            reply.diagnosis = restore_diagnosis(last.diagnosis) if last else None
+            return reply
+        if kind == "offer_person":
+            self.store.save(key, Memory(language, None, last))
+            return self.replies.offer_person(language, flow, summary)
+        if kind == "out_of_scope":
+            self.store.save(key, Memory(language, None, last))
             return self.replies.out_of_scope(language)
-        if getattr(match, "close", False) and alternatives:
-            flows = [flow, alternatives[0]]
+        if kind == "clarify":
+            flows = [f for f in decision.choices if f in self.handlers or f == PERSON]
             self.store.save(
-                turn.key,
-                Pending(
-                    kind="clarify",
-                    language=language,
-                    flows=flows,
-                    entities=entities_dict(entities),
-                    question=text,
+                key,
+                Memory(
+                    language,
+                    Pending(
+                        kind="clarify",
+                        language=language,
+                        flows=flows,
+                        choices=flows,
+                        labels=self._flow_labels(flows),
+                        entities=entities_dict(decision.entities),
+                        question=decision.question,
+                    ),
+                    last,
                 ),
             )
             return self.replies.clarify(language, flows)
-        return self._run(flow, turn.key, speaker, entities, text, language, progress)
+        if kind == "explain":
+            return self._explain(decision, key, speaker, memory)
+        if kind == "ask_store":
+            request = self.replies.ask_store(flow, language, decision.choices)
+            return self._ask(request, key, decision.entities, decision.question, last)
+        if kind == "ask" and pending is not None and pending.kind == "detail" and pending.prompt:
+            return self._ask_again(pending, decision, key, last)
+        return self._run(flow, key, speaker, decision.entities, decision.question, language, progress)
 
-    def _continue(
-        self,
-        pending: Pending,
-        turn: Turn,
-        text: str,
-        entities: Entities,
-        language: Language,
-        progress: SyncProgressCallback | None,
-    ) -> Reply | None:
-        """Continue the flow waiting for this answer, or None when the text is a new question."""
+    def _ask_again(self, pending: Pending, decision: Decision, key: str, last: LastCheck | None) -> Reply:
+        """The open question once more, as it was asked (no live check runs again for it), after
+        a line saying what was not taken as its answer."""
+        language = decision.language
+        prompt = pending.prompt
+        if decision.said:
+            prompt = self.replies.not_recognised(pending.detail, decision.said, language) + "\n" + prompt
+        request = DetailRequest(
+            flow=pending.flow,
+            detail=pending.detail,  # type: ignore[arg-type]
+            prompt=prompt,
+            language=language,
+            choices=[Choice(value, (pending.labels.get(value) or [value])[0]) for value in pending.choices],
+        )
+        reply = self._ask(request, key, merge_entities(Entities(), pending.entities), pending.question, last)
+        self.store.save(key, Memory(language, replace(pending, language=language), last))  # as asked
+        return reply
+
+    def _waiting(self, pending: Pending | None, language: Language) -> str:
+        if pending is None:
+            return ""
         if pending.kind == "clarify":
-            chosen = self._chosen_flow(pending.flows, text)
-            if chosen is None:
-                return None
-            merged = merge_entities(entities, pending.entities)
-            return self._run(chosen, turn.key, turn.speaker, merged, pending.question, language, progress)
+            return say(language, "which of the checks I listed you mean", "您指的是我列出的哪一种问题")
+        return pending.prompt or self.replies.offer_prompt(pending.detail, language)
 
-        answer = self._answer_for(pending.detail, text, entities)
-        if answer is None:
-            return None
-        merged = merge_entities(answer, pending.entities)
-        return self._run(pending.flow, turn.key, turn.speaker, merged, pending.question, language, progress)
+    def _flow_labels(self, flows: list[str]) -> dict[str, list[str]]:
+        return {
+            flow: [
+                self.replies.flow_title(flow, "en"),
+                self.replies.flow_title(flow, "zh"),
+                flow.replace("_", " "),
+            ]
+            for flow in flows
+            if flow != PERSON
+        } | (
+            {PERSON: [*_PERSON_LABELS, "talk to a person", "person", "人工", "客服"]}
+            if PERSON in flows
+            else {}
+        )
 
-    def _answer_for(self, detail: str, text: str, entities: Entities) -> Entities | None:
-        """The entities a reply gives for the awaited detail, or None when it does not answer it."""
-        has = {
-            "sku": bool(entities.skus) or bool(entities.urls),  # picture links answer "which product"
-            "order_id": bool(entities.order_ids),
-            "image_url": bool(entities.urls) or bool(entities.skus),
-            "store": bool(entities.stores),
-        }
-        if has.get(detail, False):
-            return entities
-        words = text.split()
-        if len(words) > MAX_BARE_ANSWER_WORDS or len(text) > 120:
-            return None
-        if len(words) > 1 and getattr(self.matcher.match(text), "flow", None) is not None:
-            return None  # a short new question ("price not updated"), not a store's name
-        # A short reply that names no entity is still the seller's answer: "demo_up_ok", a store
-        # name with a typo, a number. The handler says clearly when it does not recognise it.
-        if detail in ("sku", "order_id") and len(words) == 1:
-            return with_detail(entities, detail, words[0].strip(".,;:!?。，"))
-        if detail in ("store", "image_url"):
-            return with_detail(entities, detail, text)
-        return None
+    def _explain(self, decision: Decision, key: str, speaker: Speaker, memory: Memory) -> Reply:
+        """A general question: the flow's knowledge, then the live check offered (its question
+        left open, so a bare SKU or store next continues it)."""
+        language, flow = decision.language, str(decision.flow)
+        if decision.why:
+            self.store.save(key, Memory(language, None, memory.last))
+            return self.replies.explain(flow, language, why=True)
+        request: DetailRequest
+        actions: list[Action] = []
+        if flow in CHECKS_WITHOUT_DETAILS or not self.replies.required_details(flow):
+            request = self.replies.offer(flow, language)
+            if flow == "orders_not_synced":
+                actions.append(
+                    Action(ActionKind.SYNC_NOW, say(language, "Sync my stores now", "立即同步我的店铺"))
+                )
+        else:
+            result = self._handle(flow, speaker, Entities(), decision.question, language, None)
+            if not isinstance(result, DetailRequest):
+                self.store.save(key, Memory(language, None, memory.last))
+                return self._diagnosis_reply(result, key, Entities(), decision.question, language)
+            request = replace(result, prompt=self.replies.offer_prompt(result.detail, language))
+        self._remember_question(key, request, Entities(), decision.question, memory.last)
+        return self.replies.explain(flow, language, request, actions=actions)
 
-    def _chosen_flow(self, flows: Sequence[str], text: str) -> str | None:
-        answer = text.strip().casefold()
-        if answer.isdigit() and 1 <= int(answer) <= len(flows):
-            return flows[int(answer) - 1]
-        for flow in flows:
-            if answer == flow.casefold():
-                return flow
-            for language in ("en", "zh"):
-                if answer == self.replies.flow_title(flow, language).casefold():
-                    return flow
-        return None
+    def _ask(
+        self, request: DetailRequest, key: str, entities: Entities, question: str, last: LastCheck | None
+    ) -> Reply:
+        self._remember_question(key, request, entities, question, last)
+        return Reply(
+            kind="ask_detail",
+            language=request.language,
+            text=request.prompt,
+            flow=request.flow,
+            detail_request=request,
+            choices=list(request.choices),
+        )
+
+    def _remember_question(
+        self, key: str, request: DetailRequest, entities: Entities, question: str, last: LastCheck | None
+    ) -> None:
+        language = request.language
+        pending = Pending(
+            kind="detail",
+            language=language,
+            flow=request.flow,
+            detail=request.detail,
+            choices=[choice.value for choice in request.choices],
+            labels={choice.value: [choice.label] for choice in request.choices},
+            entities=entities_dict(entities),
+            question=question,
+            prompt=request.prompt,
+        )
+        self.store.save(key, Memory(language, pending, last))
 
     # -- running a flow -------------------------------------------------------------------------
 
@@ -293,6 +399,28 @@ class Conversation:
         language: Language,
         progress: SyncProgressCallback | None,
     ) -> Reply:
+        if (
+            is_empty(entities)
+            and flow not in CHECKS_WITHOUT_DETAILS
+            and not self.replies.required_details(flow)
+        ):
+            # Every detail is optional and none was given: nothing to check, the knowledge answers.
+            self.store.save(key, Memory(language, None, self.store.load(key).last))
+            return self.replies.explain(flow, language)
+        result = self._handle(flow, speaker, entities, question, language, progress)
+        if isinstance(result, DetailRequest):
+            return self._ask(result, key, entities, question, self.store.load(key).last)
+        return self._diagnosis_reply(result, key, entities, question, language)
+
+    def _handle(
+        self,
+        flow: str,
+        speaker: Speaker,
+        entities: Entities,
+        question: str,
+        language: Language,
+        progress: SyncProgressCallback | None,
+    ) -> Diagnosis | DetailRequest:
         request = FlowRequest(
             account_id=int(speaker.account_id or 0),
             actor=speaker.actor,
@@ -302,43 +430,36 @@ class Conversation:
             question=question[:MAX_MATCH_CHARS],
             progress=progress,
         )
-        if (
-            is_empty(entities)
-            and flow not in CHECKS_WITHOUT_DETAILS
-            and not self.replies.required_details(flow)
-        ):
-            # Every detail is optional and none was given: nothing to check, the knowledge answers.
-            self.store.clear(key, language)
-            return self.replies.explain(flow, language)
-        result = self.handlers[flow](request, self.services)
-        if isinstance(result, DetailRequest):
-            self.store.save(
-                key,
-                Pending(
-                    kind="detail",
-                    language=language,
-                    flow=flow,
-                    detail=result.detail,
-                    entities=entities_dict(entities),
-                    question=question,
-                ),
-            )
-            if flow in EXPLAIN_FIRST and is_empty(entities):
-                return self.replies.explain(flow, language, result)
-            return Reply(
-                kind="ask_detail",
-                language=language,
-                text=result.prompt,
-                flow=flow,
-                detail_request=result,
-                choices=list(result.choices),
-            )
-        self.store.clear(key, language)
+        return self.handlers[flow](request, self.services)
+
+    def _diagnosis_reply(
+        self, result: Diagnosis, key: str, entities: Entities, question: str, language: Language
+    ) -> Reply:
+        # What was checked is remembered, so "what about DEMO-X?" or "the other store?" continue it.
+        checked = merge_entities(
+            Entities(
+                skus=[result.sku] if result.sku else [],
+                order_ids=[result.order_id] if result.order_id else [],
+                stores=[result.store] if result.store else [],
+            ),
+            entities_dict(entities),
+        )
+        last = LastCheck(
+            flow=result.flow,
+            verdict=result.verdict,
+            summary=result.summary,
+            entities=entities_dict(checked),
+            question=question,
+            at=self.services.clock(),
+            escalated=result.escalate,
+            diagnosis=result.to_json(),
+        )
+        self.store.save(key, Memory(language, None, last))
         return Reply(
             kind="diagnosis",
             language=language,
             text=result.summary,
-            flow=flow,
+            flow=result.flow,
             diagnosis=result,
             escalate=result.escalate,
             escalate_reason=result.escalate_reason,
@@ -347,6 +468,11 @@ class Conversation:
     def _extract(self, account_id: int, text: str) -> Entities:
         if not text:
             return Entities()
+        skus, stores = self._known(account_id)
+        return extract_entities(text[:MAX_MATCH_CHARS], known_skus=skus, known_stores=stores)
+
+    def _known(self, account_id: int) -> tuple[list[str], list[str]]:
+        """The seller's SKUs (newest first) and store names: what extraction recognises."""
         with self.services.sessions() as session:
             stores = visible_stores(session, account_id)
             ids = [store.id for store in stores if store.id is not None]
@@ -359,21 +485,18 @@ class Conversation:
                     .limit(MAX_KNOWN_SKUS)
                 )
                 skus = list(dict.fromkeys(session.exec(statement)))
-        return extract_entities(
-            text[:MAX_MATCH_CHARS], known_skus=skus, known_stores=[store.name for store in stores]
-        )
+        return skus, [store.name for store in stores]
 
 
-def _alternative_flow(alternative: object) -> str | None:
-    """An alternative's flow id, whether the matcher gives objects, pairs or mappings."""
-    if isinstance(alternative, str):
-        return alternative
-    if isinstance(alternative, Mapping):
-        value = alternative.get("flow")
-        return str(value) if value else None
-    flow = getattr(alternative, "flow", None)
-    if flow:
-        return str(flow)
-    if isinstance(alternative, tuple | list) and alternative:
-        return str(alternative[0])
-    return None
+def _is_han(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf"
+
+
+def _without_entities(text: str, spans: list[EntitySpan]) -> str:
+    """The words around the entities: what tells the seller's language."""
+    parts, position = [], 0
+    for span in spans:
+        parts.append(text[position : span.start])
+        position = span.end
+    parts.append(text[position:])
+    return " ".join(parts)

@@ -7,7 +7,6 @@ import unicodedata
 
 # The matcher reads the start of a message; a 40,000-character paste is still answered quickly.
 MAX_MATCH_CHARS = 4_000
-HELP_WORDS = frozenset({"help", "?", "帮助", "菜单", "menu", "hi", "hello", "你好", "您好"})
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd]")
 

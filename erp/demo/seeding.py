@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, delete, update
+from sqlalchemy import DateTime, delete, or_, update
 from sqlmodel import Session, col, select
 
 from erp.accounts import add_store, create_account, get_account_by_name, link_slack_user, remove_store
@@ -41,6 +41,7 @@ from erp.models import (
     Account,
     AuditLog,
     AuthStatus,
+    ConversationState,
     Escalation,
     Feedback,
     FollowUp,
@@ -137,6 +138,7 @@ def demo_accounts(session: Session) -> list[Account]:
 
 def _wipe(session: Session) -> None:
     """Remove the demo accounts and everything of theirs; other accounts are not touched."""
+    _forget_conversations(session)
     for account in demo_accounts(session):
         account_id = account.id
         for store in session.exec(select(Store).where(Store.account_id == account_id)).all():
@@ -152,6 +154,25 @@ def _wipe(session: Session) -> None:
         session.execute(delete(Account.__table__).where(Account.__table__.c.id == account_id))  # type: ignore[attr-defined]
         session.commit()
     session.expire_all()
+
+
+def _forget_conversations(session: Session) -> None:
+    """A reset demo starts every conversation of its users afresh: no question left pending.
+
+    Console keys are "console:USER", Slack keys "slack:TEAM:CHANNEL:USER[:thread]".
+    """
+    ids = [account.id for account in demo_accounts(session)]
+    identities = session.exec(select(SlackIdentity).where(col(SlackIdentity.account_id).in_(ids))).all()
+    key = col(ConversationState.key)
+    conditions = [key == f"console:{CONSOLE_USER}"]
+    for identity in identities:
+        if identity.team_id == CONSOLE_TEAM:
+            conditions.append(key == f"console:{identity.user_id}")
+        else:
+            conditions.append(key.like(f"slack:{identity.team_id}:%:{identity.user_id}"))
+            conditions.append(key.like(f"slack:{identity.team_id}:%:{identity.user_id}:%"))
+    session.execute(delete(ConversationState).where(or_(*conditions)))
+    session.commit()
 
 
 def _cdn(name: str) -> str:
