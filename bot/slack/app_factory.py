@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -28,7 +28,8 @@ from bot.escalation import EscalationService
 from bot.settings import Settings
 from bot.slack import actions, commands, events, home, messages, views
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
-from bot.slack.dedupe import EventDeduper
+from bot.slack.dedupe import EventDeduper, request_key
+from bot.slack.edge import clean_strings, serialized
 from bot.slack.identity import resolve_speaker
 from bot.slack.pacing import AckFirstExecutor, AckGate
 from bot.slack.progress import ChannelThrottle
@@ -167,9 +168,10 @@ def build_app(
         escalations=escalations,
         clock=clock,
         client_for_team=client_for_team,
-        events=EventDeduper(sessions, clock),
+        events=EventDeduper(_quick_sessions(components), clock),
         throttle=ChannelThrottle(),
     )
+    app.middleware(_clean_text)
     app.middleware(_attach(services))
     for surface in (events, messages, commands, actions, views, home):
         surface.register(app)
@@ -188,17 +190,53 @@ def _executor(gate: AckGate) -> ThreadPoolExecutor:
     return AckFirstExecutor(gate, max_workers=LAZY_WORKERS, thread_name_prefix="sellerdesk-lazy")
 
 
+def _quick_sessions(components: Any) -> Callable[[], Any]:
+    """Sessions for writes made while Slack waits (delivery ids): they never queue behind a writer."""
+    engine = getattr(components, "engine", None)
+    if engine is None:
+        return components.session
+    from sqlmodel import Session
+
+    from erp.db import quick_engine
+
+    quick = quick_engine(engine)
+    return lambda: Session(quick, expire_on_commit=False)
+
+
+def _clean_text(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
+    """Middleware: strip characters no database can store (NUL...) from everything Slack sent.
+
+    Bolt's lazy listeners parse the raw body again, so a changed body is written back there too.
+    """
+    if clean_strings(req.body) and isinstance(req.raw_body, str):
+        req.raw_body = serialized(req.body, req.raw_body)
+    return next()
+
+
+def _delivery_id(body: dict[str, Any], request: BoltRequest) -> str:
+    """The id that makes a delivery unique: the event id, or a signed request's signature."""
+    if body.get("type") == "event_callback":
+        return str(body.get("event_id") or "")
+    if body.get("type") == "url_verification":
+        return ""
+    signature = (request.headers.get("x-slack-signature") or [""])[0]
+    return request_key(signature) if signature else ""  # Socket Mode requests are not signed
+
+
 def _attach(services: SlackServices) -> Callable[..., Any]:
-    """Middleware: drop retried events, resolve the speaker, hand listeners the services."""
+    """Middleware: drop repeated deliveries, resolve the speaker, hand listeners the services."""
 
     def attach_services(
         context: BoltContext,
         body: dict[str, Any],
+        req: BoltRequest,
         next: Callable[[], BoltResponse],  # noqa: A002
     ) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not services.events.first_delivery(str(event_id)):
-            log.info("event %s already handled; acknowledging the retry", event_id)
+        delivery = _delivery_id(body, req)
+        if delivery and not services.events.first_delivery(delivery):
+            # A retried event, or the same signed command or click sent twice: it did its one
+            # thing the first time.
+            log.info("delivery %s already handled; acknowledging the repeat", delivery[:40])
             return BoltResponse(status=200, body="")
         with services.sessions() as session:
             speaker = resolve_speaker(session, context.team_id or "", context.user_id or "")
