@@ -45,6 +45,19 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g} seconds, not {value:g}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///sellerdesk.db"
@@ -56,6 +69,7 @@ class Settings:
     slack_api_url: str = "https://slack.com/api/"
     escalation_channel: str = ""
     fetch_allow: tuple[str, ...] = ()
+    fetch_total_seconds: float = 30.0  # one picture fetch, DNS to last byte, redirects included
     port: int = 3000
     data_dir: str = "sellerdesk-data"
     order_sync_minutes: int = 30
@@ -90,6 +104,7 @@ class Settings:
             slack_api_url=api_url,
             escalation_channel=env.get("SELLERDESK_ESCALATION_CHANNEL", "").strip(),
             fetch_allow=_allow_list(env.get("SELLERDESK_FETCH_ALLOW", "")),
+            fetch_total_seconds=_seconds(env, "SELLERDESK_FETCH_TOTAL_SECONDS", 30.0, 0.5, 600.0),
             port=_int(env, "PORT", 3000, 1, 65535),
             data_dir=env.get("SELLERDESK_DATA_DIR", "").strip() or cls.data_dir,
             order_sync_minutes=_int(env, "SELLERDESK_ORDER_SYNC_MINUTES", 30, 1, 1440),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -79,3 +80,43 @@ def test_the_bot_token_only_goes_to_slacks_own_hosts(fake_slack: FakeSlack) -> N
     assert poster.download(elsewhere) is None
     assert poster.download("https://files.example.com/steal") is None
     assert len(fake_slack.calls_to("file")) == 1  # only the allowed fetch reached a server
+
+
+def test_each_seller_gets_a_share_of_the_slow_pool_and_keeps_its_order() -> None:
+    import threading
+
+    from bot.slack.pacing import AckGate, SellerPools, is_slow
+
+    release = threading.Event()
+    started: list[str] = []
+    done = threading.Semaphore(0)
+    lock = threading.Lock()
+
+    def task(name: str, block: bool) -> Any:
+        def run() -> None:
+            with lock:
+                started.append(name)
+            if block:
+                release.wait(5)
+            done.release()
+
+        return run
+
+    pools = SellerPools(AckGate(), max_workers=2, slow_workers=2, quick_per_seller=2, slow_per_seller=1)
+    try:
+        for index in range(3):
+            pools.submit_for("account:1", True, task(f"a{index}", block=True))
+        pools.submit_for("account:2", True, task("b0", block=False))
+        assert done.acquire(timeout=5)  # b0 ran although account 1 had three slow tasks first
+        assert started == ["a0", "b0"]
+        assert pools.waiting("account:1", slow=True) == 2
+        release.set()
+        for _ in range(3):
+            assert done.acquire(timeout=5)
+        assert started == ["a0", "b0", "a1", "a2"]
+    finally:
+        release.set()
+        pools.shutdown(wait=True)
+    assert is_slow({"command": "/check-image", "text": "https://x/a.jpg"})
+    assert not is_slow({"command": "/check-sku", "text": "ABC-1"})
+    assert is_slow({"type": "event_callback", "event": {"type": "message", "text": "see https://x/a.jpg"}})

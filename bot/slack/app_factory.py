@@ -31,7 +31,7 @@ from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
 from bot.slack.dedupe import EventDeduper, request_key
 from bot.slack.edge import clean_strings, serialized
 from bot.slack.identity import resolve_speaker
-from bot.slack.pacing import AckFirstExecutor, AckGate
+from bot.slack.pacing import AckGate, FairLazyRunner, SellerPools
 from bot.slack.progress import ChannelThrottle
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,10 @@ BOT_SCOPES = (
 )
 
 
-LAZY_WORKERS = 8
+LAZY_WORKERS = 8  # quick checks (database reads, one marketplace call)
+SLOW_WORKERS = 4  # picture fetches, order syncs, store exports
+QUICK_PER_SELLER = 4  # workers one seller (account) may hold at once in each pool
+SLOW_PER_SELLER = 2
 
 
 class SlackConfigError(ValueError):
@@ -161,6 +164,11 @@ def build_app(
         def client_for_team(team_id: str) -> WebClient:
             return client
 
+    pools = app.listener_runner.listener_executor
+    if isinstance(pools, SellerPools):
+        # Bolt hands lazy listeners to its executor without saying whose they are; this runner
+        # (same interface) names the seller and the kind of work, so the pools can be fair.
+        app.listener_runner.lazy_listener_runner = FairLazyRunner(app.logger, pools, _seller_of)
     services = SlackServices(
         settings=settings,
         conversation=components.conversation,
@@ -187,7 +195,24 @@ def build_app(
 def _executor(gate: AckGate) -> ThreadPoolExecutor:
     # Lazy listeners run checks that wait on marketplaces for seconds; Bolt's default of five
     # workers would queue the sixth seller behind them.
-    return AckFirstExecutor(gate, max_workers=LAZY_WORKERS, thread_name_prefix="sellerdesk-lazy")
+    return SellerPools(
+        gate,
+        max_workers=LAZY_WORKERS,
+        slow_workers=SLOW_WORKERS,
+        quick_per_seller=QUICK_PER_SELLER,
+        slow_per_seller=SLOW_PER_SELLER,
+        thread_name_prefix="sellerdesk-lazy",
+    )
+
+
+def _seller_of(request: BoltRequest) -> str:
+    """Whose work a request starts: the linked account, else the Slack user."""
+    context = request.context
+    speaker = context.get(SPEAKER_KEY)
+    account = getattr(speaker, "account_id", None)
+    if account is not None:
+        return f"account:{account}"
+    return f"slack:{context.team_id or ''}:{context.user_id or ''}"
 
 
 def _quick_sessions(components: Any) -> Callable[[], Any]:
