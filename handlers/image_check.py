@@ -228,7 +228,7 @@ def _allow_entry_matches(entry: str, host: str, port: int, address: IPAddress) -
     return entry in (host, f"{host}:{port}", f"[{host}]:{port}")
 
 
-def _redact(url: str) -> str:
+def redacted_url(url: str) -> str:
     """The URL without query string or credentials: signed links carry secrets in both."""
     try:
         parsed = httpx.URL(url)
@@ -382,11 +382,11 @@ class ImageChecker:
             result.content_type = stop.content_type or result.content_type
             result.bytes = stop.size if stop.size is not None else result.bytes
         except Exception as exc:  # noqa: BLE001 - a hostile file must end in a verdict, never a traceback
-            logger.exception("image check failed unexpectedly for %s", _redact(url))
+            logger.exception("image check failed unexpectedly for %s", redacted_url(url))
             result.verdict = ImageVerdict.DAMAGED
             result.detail = f"could not be read ({type(exc).__name__})"
         result.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
-        logger.debug("image check %s: %s %s", _redact(url), result.verdict, result.detail)
+        logger.debug("image check %s: %s %s", redacted_url(url), result.verdict, result.detail)
         return result, converted
 
     # -- fetching ---------------------------------------------------------------------------
@@ -647,14 +647,14 @@ class ImageChecker:
                 result.thumbnail_png = thumbnail_png(image, box=self.policy.thumbnail_box)
             except _DECODE_ERRORS as exc:
                 # The picture decoded, so the verdict stands; only the evidence lacks a preview.
-                logger.warning("no thumbnail for %s: %s", _redact(result.url), exc)
+                logger.warning("no thumbnail for %s: %s", redacted_url(result.url), exc)
             result.verdict, result.detail = self._verdict(image)
             if not convert:
                 return None
             try:
                 return to_srgb_jpeg(image)
             except _DECODE_ERRORS as exc:
-                logger.warning("conversion failed for %s: %s", _redact(result.url), exc)
+                logger.warning("conversion failed for %s: %s", redacted_url(result.url), exc)
                 result.detail = f"{result.detail}; conversion failed: {exc}".lstrip("; ")
                 return None
 
