@@ -15,7 +15,7 @@ import erp.models  # noqa: F401  (registers every table on SQLModel.metadata)
 # (a report import) commit in batches, so background work gets in between within this.
 BUSY_TIMEOUT = 30.0
 # On Slack's acknowledgement path a write must not wait: Slack gives up after 3 seconds.
-QUICK_BUSY_TIMEOUT = 0.25
+QUICK_BUSY_TIMEOUT = 0.1
 
 
 def is_memory_sqlite(url: str) -> bool:

@@ -120,3 +120,32 @@ def test_each_seller_gets_a_share_of_the_slow_pool_and_keeps_its_order() -> None
     assert is_slow({"command": "/check-image", "text": "https://x/a.jpg"})
     assert not is_slow({"command": "/check-sku", "text": "ABC-1"})
     assert is_slow({"type": "event_callback", "event": {"type": "message", "text": "see https://x/a.jpg"}})
+
+
+def test_a_locked_sqlite_never_makes_event_dedupe_wait_or_fail(engine: Engine, database_url: str) -> None:
+    import sqlite3
+    import time
+
+    import pytest
+
+    from erp.db import quick_engine
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's row locks never make this insert wait")
+    quick = quick_engine(engine)
+    deduper = EventDeduper(lambda: Session(quick, expire_on_commit=False), lambda: datetime.now(UTC))
+    # Another process's long write transaction (a report import) holds the write lock.
+    writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        first = deduper.first_delivery("EvLocked")
+        retry = deduper.first_delivery("EvLocked")
+        other = deduper.first_delivery("EvOther")
+        elapsed = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert (first, retry, other) == (True, False, True)  # handled once, from memory
+    assert elapsed < 0.5, elapsed
+    quick.dispose()

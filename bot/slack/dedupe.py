@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 KEEP_EVENTS = timedelta(days=1)
 PURGE_EVERY = 500  # events between two purges of old ids
 REMEMBER = 20_000  # recent ids kept in memory: several minutes of a busy workspace
+# After the database refused a write (locked by a long writer), ids go to memory only for this
+# long: every ack meanwhile would otherwise wait out the lock timeout first.
+BUSY_PAUSE = 1.0
 
 
 def request_key(signature: str) -> str:
@@ -46,6 +50,7 @@ class EventDeduper:
         self._seen = 0
         self._lock = threading.Lock()
         self._recent: OrderedDict[str, None] = OrderedDict()
+        self._paused_until = 0.0  # monotonic time until which the database is not asked
 
     def first_delivery(self, event_id: str) -> bool:
         """True the first time `event_id` arrives; False for a retry (or a second process's copy)."""
@@ -58,13 +63,21 @@ class EventDeduper:
             self._recent[key] = None
             if len(self._recent) > REMEMBER:
                 self._recent.popitem(last=False)
+            if time.monotonic() < self._paused_until:
+                return True
         try:
             with self.sessions() as session:
                 fresh = first_delivery(session, key, now=self.clock())
         except OperationalError as exc:
             # Locked by a long writer (or unreachable): this process's memory decides, and the
             # delivery is handled once here rather than refused with an error Slack would retry.
-            log.warning("delivery ids not recorded (%s); using this process's memory", _first_line(exc))
+            with self._lock:
+                self._paused_until = time.monotonic() + BUSY_PAUSE
+            log.warning(
+                "delivery ids not recorded for %g s (%s); this process's memory decides",
+                BUSY_PAUSE,
+                _first_line(exc),
+            )
             return True
         if purge:
             try:
