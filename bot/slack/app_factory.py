@@ -233,7 +233,7 @@ def _clean_text(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltRespo
 
     Bolt's lazy listeners parse the raw body again, so a changed body is written back there too.
     """
-    if clean_strings(req.body) and isinstance(req.raw_body, str):
+    if clean_strings(req.body) and req.mode == "http" and req.raw_body:
         req.raw_body = serialized(req.body, req.raw_body)
     return next()
 
