@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 
 class SettingsError(ValueError):
@@ -32,30 +35,27 @@ def _allow_list(raw: str) -> tuple[str, ...]:
     return entries
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _bounded(
+    env: Mapping[str, str], name: str, default: N, low: N, high: N, parse: Callable[[str], N], what: str
+) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+        raise SettingsError(f"{name} must be {what}, not {raw!r}") from exc
     if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return _bounded(env, name, default, low, high, int, "a whole number")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from exc
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low:g} and {high:g} seconds, not {value:g}")
-    return value
+    return _bounded(env, name, default, low, high, float, "a number of seconds")
 
 
 @dataclass(frozen=True)

@@ -547,54 +547,32 @@ class ImageChecker:
                 content_type=content_type,
             )
         reader = BodyReader(cap, coding)
+
+        def stop(verdict: ImageVerdict, detail: str, size: int) -> _Stop:
+            return _Stop(verdict, detail, http_status=status, content_type=content_type, size=size)
+
+        over_budget = f"timed out: the download took longer than {self.policy.total_timeout:g} s"
         try:
             # Raw chunks as they arrive: the cap counts bytes off the wire before any decoding,
             # and the deadline is checked while bytes drip.
             for chunk in response.iter_raw():
                 reader.feed(chunk)
                 if time.monotonic() > deadline:
-                    raise _Stop(
-                        ImageVerdict.UNREACHABLE,
-                        f"timed out: the download took longer than {self.policy.total_timeout:g} s",
-                        http_status=status,
-                        content_type=content_type,
-                        size=reader.size,
-                    )
+                    raise stop(ImageVerdict.UNREACHABLE, over_budget, reader.size)
         except TooLarge as over:
-            raise _Stop(
-                ImageVerdict.TOO_LARGE,
-                f"more than {cap / MB:g} MB: download stopped at {over.received:,} bytes",
-                http_status=status,
-                content_type=content_type,
-                size=over.received,
-            ) from over
+            detail = f"more than {cap / MB:g} MB: download stopped at {over.received:,} bytes"
+            raise stop(ImageVerdict.TOO_LARGE, detail, over.received) from over
         except zlib.error as exc:
-            raise _Stop(
-                ImageVerdict.DAMAGED,
-                f"the compressed ({coding}) answer is corrupt",
-                http_status=status,
-                content_type=content_type,
-                size=reader.raw,
+            raise stop(
+                ImageVerdict.DAMAGED, f"the compressed ({coding}) answer is corrupt", reader.raw
             ) from exc
         except httpx.TimeoutException as exc:
             left = self._deadline.left()
-            raise _Stop(
-                ImageVerdict.UNREACHABLE,
-                f"timed out: the download took longer than {self.policy.total_timeout:g} s"
-                if left is not None and left <= 0
-                else "timed out reading the picture",
-                http_status=status,
-                content_type=content_type,
-                size=reader.size,
-            ) from exc
+            detail = over_budget if left is not None and left <= 0 else "timed out reading the picture"
+            raise stop(ImageVerdict.UNREACHABLE, detail, reader.size) from exc
         except httpx.HTTPError as exc:
-            raise _Stop(
-                ImageVerdict.UNREACHABLE,
-                f"connection broke while downloading ({type(exc).__name__})",
-                http_status=status,
-                content_type=content_type,
-                size=reader.size,
-            ) from exc
+            detail = f"connection broke while downloading ({type(exc).__name__})"
+            raise stop(ImageVerdict.UNREACHABLE, detail, reader.size) from exc
         return reader.body()
 
     # -- reading ----------------------------------------------------------------------------
