@@ -105,3 +105,35 @@ def test_every_ack_is_quick_and_no_500_while_a_large_import_runs(
             select(PlatformReport).where(PlatformReport.store_id == slack_bot.world.us_store_id)
         )
         assert [r.row_count for r in stored if r.source == "file"] == [ROWS]
+
+
+def test_linking_while_a_writer_holds_sqlite_answers_at_once_and_keeps_the_code(
+    slack_bot: RunningBot,
+) -> None:
+    import sqlite3
+
+    import pytest
+
+    from erp.accounts import create_link_code
+    from erp.models import Account, SlackIdentity
+
+    url = slack_bot.components.settings.database_url
+    if not url.startswith("sqlite"):
+        pytest.skip("PostgreSQL writers do not lock the link tables")
+    with slack_bot.session() as session:
+        code = create_link_code(session, account=session.get(Account, slack_bot.world.demo_id), role="member")
+    writer = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process's long write, as an import holds it
+    try:
+        started = time.perf_counter()
+        busy = slack_bot.send.command("/sellerdesk", f"link {code}", user="UNEW")
+        elapsed = time.perf_counter() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert busy.status_code == 200 and elapsed < 2.0, elapsed
+    assert "try `/sellerdesk link` again" in busy.text
+    linked = slack_bot.send.command("/sellerdesk", f"link {code}", user="UNEW")
+    assert "Linked" in linked.text  # the code was not used up by the attempt that had to give up
+    with slack_bot.session() as session:
+        assert session.exec(select(SlackIdentity).where(SlackIdentity.user_id == "UNEW")).one()

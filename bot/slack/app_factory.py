@@ -169,6 +169,7 @@ def build_app(
         # Bolt hands lazy listeners to its executor without saying whose they are; this runner
         # (same interface) names the seller and the kind of work, so the pools can be fair.
         app.listener_runner.lazy_listener_runner = FairLazyRunner(app.logger, pools, _seller_of)
+    quick_sessions = _quick_sessions(components)
     services = SlackServices(
         settings=settings,
         conversation=components.conversation,
@@ -176,8 +177,9 @@ def build_app(
         escalations=escalations,
         clock=clock,
         client_for_team=client_for_team,
-        events=EventDeduper(_quick_sessions(components), clock),
+        events=EventDeduper(quick_sessions, clock),
         throttle=ChannelThrottle(),
+        quick_sessions=quick_sessions,
     )
     app.middleware(_clean_text)
     app.middleware(_attach(services))

@@ -37,6 +37,9 @@ class SlackServices:
     client_for_team: Callable[[str], WebClient]
     events: EventDeduper  # drops Slack's retries of an event already handled
     throttle: ChannelThrottle  # progress edits per channel, about one a second
+    # Sessions for the few writes made while Slack waits for the ack: on SQLite they give up
+    # after a fraction of a second instead of queueing behind a long writer.
+    quick_sessions: Callable[[], Session] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SlackServices:
         # Bolt deep-copies `context` for lazy listeners; these services are shared wiring
