@@ -202,3 +202,12 @@ def test_a_replayed_sync_runs_once(slack_bot: RunningBot) -> None:
     fake.wait_for(lambda: [p for p in fake.posts("DU1") if "sd_feedback" in _texts(p.args)], timeout=30)
     time.sleep(0.5)
     assert len([p for p in fake.posts("DU1") if "sd_feedback" in _texts(p.args)]) == 1
+
+
+def test_the_url_verification_challenge_is_answered_when_signed(slack_bot: RunningBot) -> None:
+    body = json.dumps({"token": "legacy", "challenge": "c-123", "type": "url_verification"}).encode()
+    timestamp = str(int(time.time()))
+    signed = _post(slack_bot, body, "application/json", timestamp, sign(SIGNING_SECRET, timestamp, body))
+    assert signed.status_code == 200 and "c-123" in signed.text
+    unsigned = httpx.post(slack_bot.send.url, content=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 401 and "c-123" not in unsigned.text
