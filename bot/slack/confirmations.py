@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col
 
 from erp.models import DeleteConfirmation
 
 VALID_FOR = timedelta(minutes=30)  # a modal left open longer is opened again
+KEEP_FOR = timedelta(days=1)  # records older than this are removed when a new modal opens
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ def open_confirmation(
     now: datetime,
 ) -> str:
     """Record what a delete modal is opened for; returns the token the modal carries."""
+    table = DeleteConfirmation.__table__  # type: ignore[attr-defined]
+    session.execute(delete(table).where(table.c.opened_at < now - KEEP_FOR))
     token = secrets.token_urlsafe(24)
     session.add(
         DeleteConfirmation(
