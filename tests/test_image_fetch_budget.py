@@ -71,3 +71,36 @@ def test_the_raw_bytes_count_against_the_cap(image_host: ImageServer) -> None:
     with ImageChecker(image_host.policy(max_bytes=picture // 4)) as checker:
         result = checker.check(image_host.url("/encoded/gzip/rgb.jpg"))
     assert result.verdict is ImageVerdict.TOO_LARGE, result.detail
+
+
+def test_a_tls_handshake_that_never_comes_stops_at_the_budget() -> None:
+    import socket
+    import threading
+
+    from handlers.image_check import FetchPolicy
+
+    # A host that accepts the connection and then says nothing: the TLS handshake waits on it.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        try:
+            while True:
+                held.append(listener.accept()[0])
+        except OSError:
+            return
+
+    threading.Thread(target=accept, daemon=True).start()
+    policy = FetchPolicy(allow=("127.0.0.1",), connect_timeout=5.0, read_timeout=5.0, total_timeout=1.0)
+    try:
+        with ImageChecker(policy) as checker:
+            started = time.monotonic()
+            result = checker.check(f"https://127.0.0.1:{port}/picture.jpg")
+            elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+    assert result.verdict is ImageVerdict.UNREACHABLE and "timed out" in result.detail, result.detail
+    assert elapsed < 1.6, elapsed
