@@ -103,7 +103,10 @@ class Components:
     def image_checker(self) -> ImageChecker:
         from handlers.image_check import FetchPolicy, ImageChecker
 
-        return ImageChecker(FetchPolicy(allow=self.settings.fetch_allow))
+        settings = self.settings
+        return ImageChecker(
+            FetchPolicy(allow=settings.fetch_allow, total_timeout=settings.fetch_total_seconds)
+        )
 
     @cached_property
     def order_sync(self) -> OrderSync:

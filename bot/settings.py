@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 
 class SettingsError(ValueError):
@@ -32,17 +35,27 @@ def _allow_list(raw: str) -> tuple[str, ...]:
     return entries
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _bounded(
+    env: Mapping[str, str], name: str, default: N, low: N, high: N, parse: Callable[[str], N], what: str
+) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from exc
+        raise SettingsError(f"{name} must be {what}, not {raw!r}") from exc
     if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return _bounded(env, name, default, low, high, int, "a whole number")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    return _bounded(env, name, default, low, high, float, "a number of seconds")
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class Settings:
     slack_api_url: str = "https://slack.com/api/"
     escalation_channel: str = ""
     fetch_allow: tuple[str, ...] = ()
+    fetch_total_seconds: float = 30.0  # one picture fetch, DNS to last byte, redirects included
     port: int = 3000
     data_dir: str = "sellerdesk-data"
     order_sync_minutes: int = 30
@@ -90,6 +104,7 @@ class Settings:
             slack_api_url=api_url,
             escalation_channel=env.get("SELLERDESK_ESCALATION_CHANNEL", "").strip(),
             fetch_allow=_allow_list(env.get("SELLERDESK_FETCH_ALLOW", "")),
+            fetch_total_seconds=_seconds(env, "SELLERDESK_FETCH_TOTAL_SECONDS", 30.0, 0.5, 600.0),
             port=_int(env, "PORT", 3000, 1, 65535),
             data_dir=env.get("SELLERDESK_DATA_DIR", "").strip() or cls.data_dir,
             order_sync_minutes=_int(env, "SELLERDESK_ORDER_SYNC_MINUTES", 30, 1, 1440),

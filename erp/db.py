@@ -11,17 +11,44 @@ from sqlmodel import SQLModel, create_engine
 
 import erp.models  # noqa: F401  (registers every table on SQLModel.metadata)
 
+# How long a SQLite writer waits for another's lock before "database is locked". Long writers
+# (a report import) commit in batches, so background work gets in between within this.
+BUSY_TIMEOUT = 30.0
+# On Slack's acknowledgement path a write must not wait: Slack gives up after 3 seconds.
+QUICK_BUSY_TIMEOUT = 0.1
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and foreign keys so it behaves like a server database."""
+
+def is_memory_sqlite(url: str) -> bool:
+    return url in ("sqlite://", "sqlite:///:memory:")
+
+
+def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys, so it behaves like a
+    server database: readers never wait for a writer, and writers queue instead of failing.
+
+    Args:
+        url: the database URL.
+        busy_timeout: seconds a SQLite write waits for another writer's lock.
+    """
     if url.startswith("sqlite"):
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
-        if url in ("sqlite://", "sqlite:///:memory:"):
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": busy_timeout}}
+        if is_memory_sqlite(url):
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def quick_engine(engine: Engine) -> Engine:
+    """An engine for the acknowledgement path: on SQLite, writes give up after a fraction of a
+    second instead of queueing behind a long writer (PostgreSQL's row locks never make these
+    small inserts wait, so the engine itself is used there, as for an in-memory SQLite).
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "sqlite" or is_memory_sqlite(url):
+        return engine
+    return make_engine(url, busy_timeout=QUICK_BUSY_TIMEOUT)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

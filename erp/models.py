@@ -472,3 +472,23 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=60)  # sync_orders | request_report | convert_image | delete_store_data ...
     result: str = Field(max_length=30)  # ok | failed | refused
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class DeleteConfirmation(SQLModel, table=True):
+    """What a delete-confirmation modal was opened for, kept on our side when it is opened.
+
+    The modal carries only the token; the store the typed name must match, and the store that
+    is deleted, come from this row, never from what the client sends back. Plain ids (no foreign
+    keys): a record outlives nothing it names and never blocks removing an account.
+    """
+
+    token: str = Field(primary_key=True, max_length=64)
+    actor: str = Field(max_length=120)  # slack:T123:U456: only they can submit it
+    account_id: int
+    store_id: int
+    store_name: str = Field(max_length=200)
+    channel: str = Field(default="", max_length=40)
+    thread_ts: str = Field(default="", max_length=40)
+    language: str = Field(default="en", max_length=5)
+    opened_at: datetime = Field(default_factory=utcnow)
+    used_at: datetime | None = None

@@ -19,8 +19,10 @@ import logging
 import os
 import re
 import socket
+import ssl
 import time
 import warnings
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -39,6 +41,7 @@ from handlers.image_convert import (
     thumbnail_png,
     to_srgb_jpeg,
 )
+from handlers.image_fetch import INFLATABLE, BodyReader, DeadlineTransport, FetchDeadline, Resolver, TooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +135,9 @@ class FetchPolicy:
         max_bytes: the download is aborted past this many bytes.
         connect_timeout: seconds to open a connection.
         read_timeout: seconds to wait for the next bytes.
-        total_timeout: seconds for the whole fetch, so a server dripping bytes cannot hold a worker.
+        total_timeout: seconds for the whole fetch (connect, TLS, status line, headers, every
+            redirect hop and the body), so a server dripping bytes cannot hold a worker.
+        dns_timeout: seconds for each host name lookup (within the total).
         max_redirects: redirects followed before giving up.
         max_pixels: header pixel count above which the picture is refused without decoding.
         platform_max_bytes: above this a warning says some platforms reject the file.
@@ -145,6 +150,7 @@ class FetchPolicy:
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     total_timeout: float = 30.0
+    dns_timeout: float = 5.0
     max_redirects: int = 5
     max_pixels: int = 50_000_000
     platform_max_bytes: int = 5 * MB
@@ -222,7 +228,7 @@ def _allow_entry_matches(entry: str, host: str, port: int, address: IPAddress) -
     return entry in (host, f"{host}:{port}", f"[{host}]:{port}")
 
 
-def _redact(url: str) -> str:
+def redacted_url(url: str) -> str:
     """The URL without query string or credentials: signed links carry secrets in both."""
     try:
         parsed = httpx.URL(url)
@@ -266,25 +272,29 @@ class ImageChecker:
 
     Args:
         policy: fetch and read limits, and the allow list.
-        client: an httpx client to send requests with; one is built (and closed by `close`)
-            when None. Redirects are always followed by the checker, never by the client.
+        verify: how TLS certificates are verified (an SSL context with other roots, for tests).
         concurrency: how many URLs `check_many` fetches at once.
     """
 
     def __init__(
-        self, policy: FetchPolicy | None = None, *, client: httpx.Client | None = None, concurrency: int = 16
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        concurrency: int = 16,
     ) -> None:
         self.policy = policy or FetchPolicy()
         self._concurrency = max(1, concurrency)
-        self._owns_client = client is None
-        self._client = client or httpx.Client(
+        self._deadline = FetchDeadline()
+        self._resolver = Resolver()
+        limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
+        # Redirects are followed by the checker, never by the client (each hop is vetted).
+        self._client = httpx.Client(
             timeout=self._timeout(),
             follow_redirects=False,
             # Proxies from the environment would connect elsewhere than the vetted address.
             trust_env=False,
-            limits=httpx.Limits(
-                max_connections=self._concurrency, max_keepalive_connections=self._concurrency
-            ),
+            transport=DeadlineTransport(self._deadline, verify=verify, limits=limits),
         )
         # Pillow raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS but between its
         # limit and twice it only warns and goes on. warnings.catch_warnings cannot catch it per
@@ -304,10 +314,10 @@ class ImageChecker:
         return httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
 
     def close(self) -> None:
-        """Stop the decoding threads, and close the HTTP client if this checker built it."""
+        """Stop the decoding and resolver threads and close the HTTP client."""
         self._decoder.shutdown(wait=True)
-        if self._owns_client:
-            self._client.close()
+        self._resolver.close()
+        self._client.close()
 
     def __enter__(self) -> ImageChecker:
         return self
@@ -372,11 +382,11 @@ class ImageChecker:
             result.content_type = stop.content_type or result.content_type
             result.bytes = stop.size if stop.size is not None else result.bytes
         except Exception as exc:  # noqa: BLE001 - a hostile file must end in a verdict, never a traceback
-            logger.exception("image check failed unexpectedly for %s", _redact(url))
+            logger.exception("image check failed unexpectedly for %s", redacted_url(url))
             result.verdict = ImageVerdict.DAMAGED
             result.detail = f"could not be read ({type(exc).__name__})"
         result.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
-        logger.debug("image check %s: %s %s", _redact(url), result.verdict, result.detail)
+        logger.debug("image check %s: %s %s", redacted_url(url), result.verdict, result.detail)
         return result, converted
 
     # -- fetching ---------------------------------------------------------------------------
@@ -411,14 +421,18 @@ class ImageChecker:
             "use the picture's public link (or allow the host in SELLERDESK_FETCH_ALLOW)",
         )
 
-    @staticmethod
-    def _resolve(host: str, port: int) -> list[IPAddress]:
+    def _resolve(self, host: str, port: int) -> list[IPAddress]:
         try:
             return [ipaddress.ip_address(host)]
         except ValueError:
             pass
+        left = self._deadline.left()
+        timeout = self.policy.dns_timeout if left is None else min(self.policy.dns_timeout, left)
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = self._resolver.lookup(host, port, timeout)
+        except TimeoutError as exc:
+            detail = f"cannot resolve host {host} (DNS lookup timed out after {timeout:g} s)"
+            raise _Stop(ImageVerdict.UNREACHABLE, detail) from exc
         except (socket.gaierror, UnicodeError, OSError) as exc:
             raise _Stop(ImageVerdict.UNREACHABLE, f"cannot resolve host {host} (DNS lookup failed)") from exc
         addresses: list[IPAddress] = []
@@ -452,6 +466,11 @@ class ImageChecker:
         )
 
     def _fetch(self, url: str, deadline: float) -> _Fetched:
+        # One budget for everything: each lookup, connect, handshake and read gets what is left.
+        with self._deadline.until(deadline):
+            return self._follow(url, deadline)
+
+    def _follow(self, url: str, deadline: float) -> _Fetched:
         current = url
         for _hop in range(self.policy.max_redirects + 1):
             target = self._vet(current)
@@ -480,11 +499,22 @@ class ImageChecker:
     def _send(self, target: _Target) -> httpx.Response:
         try:
             return self._client.send(self._request(target), stream=True, follow_redirects=False)
-        except httpx.ConnectTimeout as exc:
-            raise _Stop(ImageVerdict.UNREACHABLE, "timed out connecting") from exc
-        except httpx.TimeoutException as exc:
-            raise _Stop(ImageVerdict.UNREACHABLE, "timed out waiting for the server") from exc
-        except httpx.ConnectError as exc:
+        except httpx.HTTPError as exc:
+            left = self._deadline.left()
+            if left is not None and left <= 0:  # the shared budget ran out, whichever step it was
+                raise _Stop(ImageVerdict.UNREACHABLE, self._over_budget()) from exc
+            raise self._send_failure(target, exc) from exc
+
+    def _over_budget(self) -> str:
+        return f"timed out: the server took longer than {self.policy.total_timeout:g} s to send the picture"
+
+    @staticmethod
+    def _send_failure(target: _Target, exc: httpx.HTTPError) -> _Stop:
+        if isinstance(exc, httpx.ConnectTimeout):
+            return _Stop(ImageVerdict.UNREACHABLE, "timed out connecting")
+        if isinstance(exc, httpx.TimeoutException):
+            return _Stop(ImageVerdict.UNREACHABLE, "timed out waiting for the server")
+        if isinstance(exc, httpx.ConnectError):
             text = str(exc).lower()
             if "refused" in text:
                 detail = "connection refused"
@@ -492,9 +522,8 @@ class ImageChecker:
                 detail = f"TLS certificate not valid for {target.url.host}: {exc}"
             else:
                 detail = f"could not connect: {exc}"
-            raise _Stop(ImageVerdict.UNREACHABLE, detail) from exc
-        except httpx.HTTPError as exc:
-            raise _Stop(ImageVerdict.UNREACHABLE, f"network error: {type(exc).__name__}") from exc
+            return _Stop(ImageVerdict.UNREACHABLE, detail)
+        return _Stop(ImageVerdict.UNREACHABLE, f"network error: {type(exc).__name__}")
 
     def _read_body(self, response: httpx.Response, status: int, content_type: str, deadline: float) -> bytes:
         cap = self.policy.max_bytes
@@ -507,46 +536,44 @@ class ImageChecker:
                 content_type=content_type,
                 size=int(declared),
             )
-        chunks: list[bytes] = []
-        received = 0
+        coding = response.headers.get("content-encoding", "").strip().lower()
+        if coding not in ("", "identity") and coding not in INFLATABLE:
+            # We asked for identity; an encoding we cannot inflate in bounded steps is not read.
+            raise _Stop(
+                ImageVerdict.UNREACHABLE,
+                f"the server sent the picture compressed ({coding}) although it was asked not to; "
+                "it could not be read",
+                http_status=status,
+                content_type=content_type,
+            )
+        reader = BodyReader(cap, coding)
+
+        def stop(verdict: ImageVerdict, detail: str, size: int) -> _Stop:
+            return _Stop(verdict, detail, http_status=status, content_type=content_type, size=size)
+
+        over_budget = f"timed out: the download took longer than {self.policy.total_timeout:g} s"
         try:
-            # Chunks as they arrive (no re-buffering), so the deadline is checked while bytes drip.
-            for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > cap:
-                    raise _Stop(
-                        ImageVerdict.TOO_LARGE,
-                        f"more than {cap / MB:g} MB: download stopped at {received:,} bytes",
-                        http_status=status,
-                        content_type=content_type,
-                        size=received,
-                    )
+            # Raw chunks as they arrive: the cap counts bytes off the wire before any decoding,
+            # and the deadline is checked while bytes drip.
+            for chunk in response.iter_raw():
+                reader.feed(chunk)
                 if time.monotonic() > deadline:
-                    raise _Stop(
-                        ImageVerdict.UNREACHABLE,
-                        f"timed out: the download took longer than {self.policy.total_timeout:g} s",
-                        http_status=status,
-                        content_type=content_type,
-                        size=received,
-                    )
-                chunks.append(chunk)
+                    raise stop(ImageVerdict.UNREACHABLE, over_budget, reader.size)
+        except TooLarge as over:
+            detail = f"more than {cap / MB:g} MB: download stopped at {over.received:,} bytes"
+            raise stop(ImageVerdict.TOO_LARGE, detail, over.received) from over
+        except zlib.error as exc:
+            raise stop(
+                ImageVerdict.DAMAGED, f"the compressed ({coding}) answer is corrupt", reader.raw
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise _Stop(
-                ImageVerdict.UNREACHABLE,
-                "timed out reading the picture",
-                http_status=status,
-                content_type=content_type,
-                size=received,
-            ) from exc
+            left = self._deadline.left()
+            detail = over_budget if left is not None and left <= 0 else "timed out reading the picture"
+            raise stop(ImageVerdict.UNREACHABLE, detail, reader.size) from exc
         except httpx.HTTPError as exc:
-            raise _Stop(
-                ImageVerdict.UNREACHABLE,
-                f"connection broke while downloading ({type(exc).__name__})",
-                http_status=status,
-                content_type=content_type,
-                size=received,
-            ) from exc
-        return b"".join(chunks)
+            detail = f"connection broke while downloading ({type(exc).__name__})"
+            raise stop(ImageVerdict.UNREACHABLE, detail, reader.size) from exc
+        return reader.body()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -598,14 +625,14 @@ class ImageChecker:
                 result.thumbnail_png = thumbnail_png(image, box=self.policy.thumbnail_box)
             except _DECODE_ERRORS as exc:
                 # The picture decoded, so the verdict stands; only the evidence lacks a preview.
-                logger.warning("no thumbnail for %s: %s", _redact(result.url), exc)
+                logger.warning("no thumbnail for %s: %s", redacted_url(result.url), exc)
             result.verdict, result.detail = self._verdict(image)
             if not convert:
                 return None
             try:
                 return to_srgb_jpeg(image)
             except _DECODE_ERRORS as exc:
-                logger.warning("conversion failed for %s: %s", _redact(result.url), exc)
+                logger.warning("conversion failed for %s: %s", redacted_url(result.url), exc)
                 result.detail = f"{result.detail}; conversion failed: {exc}".lstrip("; ")
                 return None
 

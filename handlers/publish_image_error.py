@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, func, select
 
-from erp.models import PublishAttempt
+from erp.models import PublishAttempt, Store
 from handlers.diagnosis import (
     Action,
     ActionKind,
@@ -129,7 +129,7 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
     if lost:
         verdict, (summary, steps, actions) = "image_lost", _image_lost(language, lost, len(results))
     elif not_rgb:
-        verdict, (summary, steps, actions) = "not_rgb", _not_rgb(language, not_rgb)
+        verdict, (summary, steps, actions) = "not_rgb", _not_rgb(language, not_rgb, store)
     elif unstable:
         verdict, (summary, steps, actions) = (
             "platform_unstable",
@@ -200,13 +200,14 @@ def _image_lost(language: Language, lost: Sequence[ImageCheckResult], total: int
     )
 
 
-def _not_rgb(language: Language, not_rgb: Sequence[ImageCheckResult]) -> _Answer:
+def _not_rgb(language: Language, not_rgb: Sequence[ImageCheckResult], store: Store | None = None) -> _Answer:
     modes = ", ".join(sorted({r.mode or "?" for r in not_rgb}))
     actions = [
         Action(
             kind=ActionKind.CONVERT_RGB,
             label=say(language, f"Convert to RGB: {_name(r.url)}", f"转换为 RGB：{_name(r.url)}"),
-            params={"url": r.url},
+            # The store goes along so the conversion's audit row can name it.
+            params={"url": r.url, **({"store_id": str(store.id)} if store is not None and store.id else {})},
         )
         for r in not_rgb[:MAX_CONVERT_ACTIONS]
     ]

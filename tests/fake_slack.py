@@ -760,6 +760,7 @@ def slack_bot(
         slack_api_url=fake_slack.url,
         escalation_channel=ESCALATION_CHANNEL,
         fetch_allow=("127.0.0.1",),
+        fetch_total_seconds=4.0,  # a slow picture host holds a check this long at most
         data_dir=str(tmp_path / "data"),
     )
     components = Components(settings)

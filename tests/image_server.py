@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import ssl
 import struct
+import sys
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -219,6 +220,7 @@ class ImageServer:
     sent: dict[str, int] = field(default_factory=dict)  # bytes streamed per path
     finished: dict[str, threading.Event] = field(default_factory=dict)  # streaming path ended
     requests: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # each request's headers, lower-cased
     lock: threading.Lock = field(default_factory=threading.Lock)
     # /gate/N waits here until `parties` requests are in flight together: proof of concurrency
     # without measuring time. `peak` is the most requests seen in flight at once.
@@ -227,6 +229,10 @@ class ImageServer:
     peak: int = 0
     # Seconds every picture waits before it is sent: a far-away host, for the benchmark.
     latency: float = 0.0
+    # Seconds between two bytes of /drip-head's status line and headers, and before each
+    # /slow-hops redirect answers.
+    drip_every: float = 0.05
+    hop_wait: float = 0.3
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -241,7 +247,9 @@ class ImageServer:
             self.sent.clear()
             self.finished.clear()
             self.requests.clear()
+            self.headers.clear()
             self.gate = None
+            self.drip_every, self.hop_wait = 0.05, 0.3
             self.in_flight = self.peak = 0
 
     def finished_event(self, path: str) -> threading.Event:
@@ -254,6 +262,12 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the benchmark opens many connections at once
     state: ImageServer
     stop: threading.Event
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A checker hanging up on a slow or oversized answer is what the tests want, not an error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -268,6 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         with state.lock:
             state.requests.append(path)
+            state.headers.append({k.lower(): v for k, v in self.headers.items()})
         route = _ROUTES.get(path) or _prefix_route(path)
         if route is not None:
             route(self, path)
@@ -373,6 +388,62 @@ def _drip(handler: _Handler, path: str) -> None:
     handler.close_connection = True
 
 
+def _drip_head(handler: _Handler, path: str) -> None:
+    # A whole answer whose status line and headers come one byte at a time, never silent long
+    # enough for a read timeout: only a deadline over the whole fetch (not only the body) stops
+    # the check before the last header byte, `drip_every * len(head)` seconds later.
+    state = handler.server.state
+    body = state.images["/small.jpg"][0]
+    head = (
+        "HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n"
+        f"Content-Length: {len(body)}\r\nX-Padding: {'a' * 40}\r\n\r\n"
+    ).encode()
+    try:
+        for byte in head:
+            if handler.server.stop.wait(state.drip_every):
+                return
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+        handler.wfile.write(body)
+    except OSError:
+        pass
+    finally:
+        state.finished_event(path).set()
+        handler.close_connection = True
+
+
+def _slow_hops(handler: _Handler, path: str) -> None:
+    # /slow-hops/N: each hop waits `hop_wait` (a slow server, but inside any read timeout).
+    remaining = int(path.rsplit("/", 1)[1])
+    handler.server.stop.wait(handler.server.state.hop_wait)
+    handler.redirect(f"/slow-hops/{remaining - 1}" if remaining > 0 else "/small.jpg")
+
+
+def gzip_bomb(size: int) -> bytes:
+    """`size` zero bytes, gzip-compressed (67 MB of zeros make about 65 KB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(CHUNK * 16)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join(parts) + packer.flush()
+
+
+def _encoded(handler: _Handler, path: str) -> None:
+    # /encoded/<coding>/<picture>: the picture sent with a Content-Encoding nobody asked for.
+    coding, name = path.removeprefix("/encoded/").split("/", 1)
+    state = handler.server.state
+    if name == "bomb":
+        body = state.images.get("/gzip-bomb", (b"", ""))[0]
+    else:
+        picture = state.images["/" + name][0]
+        body = zlib.compress(picture) if coding == "deflate" else _gzip(picture)
+    handler._send(200, body, "image/jpeg", {"Content-Encoding": coding})
+
+
+def _gzip(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return packer.compress(data) + packer.flush()
+
+
 _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/redirect/private": lambda h, p: h.redirect("http://10.0.0.1/product.jpg"),
     "/redirect/metadata": lambda h, p: h.redirect("http://169.254.169.254/latest/meta-data/", 301),
@@ -386,6 +457,7 @@ _ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/declared-2gb": lambda h, p: h.stream(p, {"Content-Length": str(2 * 1024**3)}, chunked=False),
     "/slow": _slow,
     "/drip": _drip,
+    "/drip-head": _drip_head,
 }
 
 
@@ -394,6 +466,10 @@ def _prefix_route(path: str) -> Callable[[_Handler, str], None] | None:
         return _hops
     if path.startswith("/gate/"):
         return _gate
+    if path.startswith("/slow-hops/") and path.rsplit("/", 1)[1].isdigit():
+        return _slow_hops
+    if path.startswith("/encoded/") and path.count("/") >= 3:
+        return _encoded
     return None
 
 
@@ -426,7 +502,9 @@ def start_image_server(
 
 @pytest.fixture(scope="session")
 def sample_images() -> dict[str, tuple[bytes, str]]:
-    return make_sample_images()
+    images = make_sample_images()
+    images["/gzip-bomb"] = (gzip_bomb(67 * 1024 * 1024), "application/octet-stream")
+    return images
 
 
 @pytest.fixture(scope="session")

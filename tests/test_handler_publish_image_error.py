@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from erp.models import Product, PublishAttempt
+from erp.models import Product, PublishAttempt, Store
 from handlers import publish_image_error
 from handlers.diagnosis import ActionKind, DetailRequest, Diagnosis
 from handlers.registry import FlowRequest
@@ -116,8 +116,11 @@ def test_not_rgb_names_the_mode_and_offers_the_conversion(
     assert isinstance(result, Diagnosis)
     assert result.verdict == "not_rgb"
     assert "CMYK" in result.summary
+    with services.sessions() as session:
+        store = session.exec(select(Store).where(Store.account_id == demo, Store.name == result.store)).one()
+    # The store goes along with the link, so the conversion's audit row can name both.
     assert [(a.kind, a.params) for a in result.actions] == [
-        (ActionKind.CONVERT_RGB, {"url": host.url("cmyk.jpg")})
+        (ActionKind.CONVERT_RGB, {"url": host.url("cmyk.jpg"), "store_id": str(store.id)})
     ]
     assert [i.mode for i in result.images] == ["RGB", "CMYK"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -79,3 +80,72 @@ def test_the_bot_token_only_goes_to_slacks_own_hosts(fake_slack: FakeSlack) -> N
     assert poster.download(elsewhere) is None
     assert poster.download("https://files.example.com/steal") is None
     assert len(fake_slack.calls_to("file")) == 1  # only the allowed fetch reached a server
+
+
+def test_each_seller_gets_a_share_of_the_slow_pool_and_keeps_its_order() -> None:
+    import threading
+
+    from bot.slack.pacing import AckGate, SellerPools, is_slow
+
+    release = threading.Event()
+    started: list[str] = []
+    done = threading.Semaphore(0)
+    lock = threading.Lock()
+
+    def task(name: str, block: bool) -> Any:
+        def run() -> None:
+            with lock:
+                started.append(name)
+            if block:
+                release.wait(5)
+            done.release()
+
+        return run
+
+    pools = SellerPools(AckGate(), max_workers=2, slow_workers=2, quick_per_seller=2, slow_per_seller=1)
+    try:
+        for index in range(3):
+            pools.submit_for("account:1", True, task(f"a{index}", block=True))
+        pools.submit_for("account:2", True, task("b0", block=False))
+        assert done.acquire(timeout=5)  # b0 ran although account 1 had three slow tasks first
+        assert started == ["a0", "b0"]
+        assert pools.waiting("account:1", slow=True) == 2
+        release.set()
+        for _ in range(3):
+            assert done.acquire(timeout=5)
+        assert started == ["a0", "b0", "a1", "a2"]
+    finally:
+        release.set()
+        pools.shutdown(wait=True)
+    assert is_slow({"command": "/check-image", "text": "https://x/a.jpg"})
+    assert not is_slow({"command": "/check-sku", "text": "ABC-1"})
+    assert is_slow({"type": "event_callback", "event": {"type": "message", "text": "see https://x/a.jpg"}})
+
+
+def test_a_locked_sqlite_never_makes_event_dedupe_wait_or_fail(engine: Engine, database_url: str) -> None:
+    import sqlite3
+    import time
+
+    import pytest
+
+    from erp.db import quick_engine
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's row locks never make this insert wait")
+    quick = quick_engine(engine)
+    deduper = EventDeduper(lambda: Session(quick, expire_on_commit=False), lambda: datetime.now(UTC))
+    # Another process's long write transaction (a report import) holds the write lock.
+    writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        first = deduper.first_delivery("EvLocked")
+        retry = deduper.first_delivery("EvLocked")
+        other = deduper.first_delivery("EvOther")
+        elapsed = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert (first, retry, other) == (True, False, True)  # handled once, from memory
+    assert elapsed < 0.5, elapsed
+    quick.dispose()

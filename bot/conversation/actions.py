@@ -8,12 +8,13 @@ from datetime import timedelta
 from bot.conversation.replies import Replies
 from bot.conversation.state import ConversationStore, Memory
 from bot.conversation.types import Attachment, Reply, Speaker
-from erp.models import AuditLog, FollowUp, PlatformReport, ReportStatus
+from erp.models import AuditLog, FollowUp, PlatformReport, ReportStatus, Store
 from erp.progress import SyncProgressCallback
 from handlers.delete_store_data import perform_delete, perform_undo
 from handlers.diagnosis import ActionKind, Language
+from handlers.image_check import redacted_url
 from handlers.services import Services
-from handlers.sku_lookup import format_time, visible_stores
+from handlers.sku_lookup import format_time, named_stores, visible_stores
 from handlers.text import say
 from knowledge.entities import Entities
 
@@ -44,13 +45,16 @@ class ActionRunner:
     ) -> Reply:
         account_id = int(speaker.account_id or 0)
         if kind == ActionKind.SYNC_NOW:
+            self._audit_foreign_sync(params.get("store", ""), speaker)
             entities = Entities(
                 stores=[params["store"]] if params.get("store") else [],
                 order_ids=[params["order_id"]] if params.get("order_id") else [],
             )
             return self._run_flow("orders_not_synced", key, speaker, entities, "", language, progress)
         if kind == ActionKind.CONVERT_RGB:
-            return self._convert(params.get("url", ""), speaker, language)
+            return self._convert(
+                params.get("url", ""), speaker, language, store_id=_int(params.get("store_id"))
+            )
         if kind == ActionKind.REQUEST_REPORT:
             return self._request_report(params, speaker, language)
         if kind == ActionKind.NOTIFY_REPORT:
@@ -97,20 +101,40 @@ class ActionRunner:
             )
         return self._replies.message(language, "I can't do that from here.", "这个操作无法在这里完成。")
 
-    def _convert(self, url: str, speaker: Speaker, language: Language) -> Reply:
+    def _convert(
+        self, url: str, speaker: Speaker, language: Language, *, store_id: int | None = None
+    ) -> Reply:
         if not url.strip():
             return self._replies.message(
                 language, "Which picture? I did not get its link.", "请问是哪张图片？没有收到链接。"
             )
+        # The audit row names the picture (without query or credentials: signed links carry
+        # secrets there) and its store, when the store is the seller's own.
+        with self.services.sessions() as session:
+            own = {s.id for s in visible_stores(session, int(speaker.account_id or 0))}
+        store_id = store_id if store_id in own else None
+        shown = redacted_url(url.strip())
         result, jpeg = self.services.images.convert_to_rgb(url.strip())
         if jpeg is None:
-            self._audit(speaker, "convert_image", "failed", f"{result.verdict}: {result.detail}"[:500])
+            self._audit(
+                speaker,
+                "convert_image",
+                "failed",
+                f"{shown}: {result.verdict}: {result.detail}"[:500],
+                store_id=store_id,
+            )
             return self._replies.message(
                 language,
                 f"I could not convert that picture: {result.detail or result.verdict}.",
                 f"无法转换这张图片：{result.detail or result.verdict}。",
             )
-        self._audit(speaker, "convert_image", "ok", f"{result.mode} -> RGB, {len(jpeg)} bytes")
+        self._audit(
+            speaker,
+            "convert_image",
+            "ok",
+            f"{shown}: {result.mode} -> RGB, {len(jpeg)} bytes"[:500],
+            store_id=store_id,
+        )
         stem = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0][:60] or "picture"
         filename = f"{stem}-rgb.jpg"
         return Reply(
@@ -134,6 +158,15 @@ class ActionRunner:
             stores = {s.id: s for s in visible_stores(session, int(speaker.account_id or 0))}
         store = stores.get(store_id) if store_id is not None else None
         if store is None:
+            self._audit(
+                speaker,
+                "request_report",
+                "refused",
+                f"a {kind} report for store {params.get('store_id', '')!r}, not a store of this account"[
+                    :500
+                ],
+                store_id=self._existing_store(store_id),
+            )
             return self._replies.message(
                 language, "I can't find that store in your account.", "您的账号里找不到这个店铺。"
             )
@@ -193,6 +226,24 @@ class ActionRunner:
             f"I'll check again after the next report import ({format_time(due)}) and tell you what it shows.",
             f"我会在下一次报告导入（{format_time(due)}）后再检查一次，并告诉您结果。",
         )
+
+    def _audit_foreign_sync(self, name: str, speaker: Speaker) -> None:
+        """Audit a sync asked for a store the account does not have (another's, or none)."""
+        if not name.strip():
+            return
+        with self.services.sessions() as session:
+            stores = visible_stores(session, int(speaker.account_id or 0))
+        _, unknown = named_stores(stores, [name])
+        if unknown:
+            detail = f"sync requested for {name.strip()[:120]!r}, not a store of this account"
+            self._audit(speaker, "sync_orders", "refused", detail)
+
+    def _existing_store(self, store_id: int | None) -> int | None:
+        """`store_id` when such a store exists (the audit row may name it), else None."""
+        if store_id is None:
+            return None
+        with self.services.sessions() as session:
+            return store_id if session.get(Store, store_id) is not None else None
 
     def _audit(
         self, speaker: Speaker, action: str, result: str, detail: str, *, store_id: int | None = None

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -29,9 +29,10 @@ from bot.escalation.message import FlowTitles
 from bot.settings import Settings
 from bot.slack import actions, commands, events, home, messages, views
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
-from bot.slack.dedupe import EventDeduper
+from bot.slack.dedupe import EventDeduper, request_key
+from bot.slack.edge import clean_strings, serialized
 from bot.slack.identity import resolve_speaker
-from bot.slack.pacing import AckFirstExecutor, AckGate
+from bot.slack.pacing import AckGate, FairLazyRunner, SellerPools
 from bot.slack.progress import ChannelThrottle
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,10 @@ BOT_SCOPES = (
 )
 
 
-LAZY_WORKERS = 8
+LAZY_WORKERS = 8  # quick checks (database reads, one marketplace call)
+SLOW_WORKERS = 4  # picture fetches, order syncs, store exports
+QUICK_PER_SELLER = 4  # workers one seller (account) may hold at once in each pool
+SLOW_PER_SELLER = 2
 
 
 class SlackConfigError(ValueError):
@@ -178,6 +182,12 @@ def build_app(
         def client_for_team(team_id: str) -> WebClient:
             return client
 
+    pools = app.listener_runner.listener_executor
+    if isinstance(pools, SellerPools):
+        # Bolt hands lazy listeners to its executor without saying whose they are; this runner
+        # (same interface) names the seller and the kind of work, so the pools can be fair.
+        app.listener_runner.lazy_listener_runner = FairLazyRunner(app.logger, pools, _seller_of)
+    quick_sessions = _quick_sessions(components)
     services = SlackServices(
         settings=settings,
         conversation=components.conversation,
@@ -185,10 +195,12 @@ def build_app(
         escalations=escalations,
         clock=clock,
         client_for_team=client_for_team,
-        events=EventDeduper(sessions, clock),
+        events=EventDeduper(quick_sessions, clock),
         throttle=ChannelThrottle(),
         answers=AnswerBook(sessions, clock),
+        quick_sessions=quick_sessions,
     )
+    app.middleware(_clean_text)
     app.middleware(_attach(services))
     if settings.oauth_enabled:
         # Uninstall and token revocation delete the workspace's stored installation and bot.
@@ -207,20 +219,73 @@ def build_app(
 def _executor(gate: AckGate) -> ThreadPoolExecutor:
     # Lazy listeners run checks that wait on marketplaces for seconds; Bolt's default of five
     # workers would queue the sixth seller behind them.
-    return AckFirstExecutor(gate, max_workers=LAZY_WORKERS, thread_name_prefix="sellerdesk-lazy")
+    return SellerPools(
+        gate,
+        max_workers=LAZY_WORKERS,
+        slow_workers=SLOW_WORKERS,
+        quick_per_seller=QUICK_PER_SELLER,
+        slow_per_seller=SLOW_PER_SELLER,
+        thread_name_prefix="sellerdesk-lazy",
+    )
+
+
+def _seller_of(request: BoltRequest) -> str:
+    """Whose work a request starts: the linked account, else the Slack user."""
+    context = request.context
+    speaker = context.get(SPEAKER_KEY)
+    account = getattr(speaker, "account_id", None)
+    if account is not None:
+        return f"account:{account}"
+    return f"slack:{context.team_id or ''}:{context.user_id or ''}"
+
+
+def _quick_sessions(components: Any) -> Callable[[], Any]:
+    """Sessions for writes made while Slack waits (delivery ids): they never queue behind a writer."""
+    engine = getattr(components, "engine", None)
+    if engine is None:
+        return components.session
+    from sqlmodel import Session
+
+    from erp.db import quick_engine
+
+    quick = quick_engine(engine)
+    return lambda: Session(quick, expire_on_commit=False)
+
+
+def _clean_text(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
+    """Middleware: strip characters no database can store (NUL...) from everything Slack sent.
+
+    Bolt's lazy listeners parse the raw body again, so a changed body is written back there too.
+    """
+    if clean_strings(req.body) and req.mode == "http" and req.raw_body:
+        req.raw_body = serialized(req.body, req.raw_body)
+    return next()
+
+
+def _delivery_id(body: dict[str, Any], request: BoltRequest) -> str:
+    """The id that makes a delivery unique: the event id, or a signed request's signature."""
+    if body.get("type") == "event_callback":
+        return str(body.get("event_id") or "")
+    if body.get("type") == "url_verification":
+        return ""
+    signature = (request.headers.get("x-slack-signature") or [""])[0]
+    return request_key(signature) if signature else ""  # Socket Mode requests are not signed
 
 
 def _attach(services: SlackServices) -> Callable[..., Any]:
-    """Middleware: drop retried events, resolve the speaker, hand listeners the services."""
+    """Middleware: drop repeated deliveries, resolve the speaker, hand listeners the services."""
 
     def attach_services(
         context: BoltContext,
         body: dict[str, Any],
+        req: BoltRequest,
         next: Callable[[], BoltResponse],  # noqa: A002
     ) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not services.events.first_delivery(str(event_id)):
-            log.info("event %s already handled; acknowledging the retry", event_id)
+        delivery = _delivery_id(body, req)
+        if delivery and not services.events.first_delivery(delivery):
+            # A retried event, or the same signed command or click sent twice: it did its one
+            # thing the first time.
+            log.info("delivery %s already handled; acknowledging the repeat", delivery[:40])
             return BoltResponse(status=200, body="")
         with services.sessions() as session:
             speaker = resolve_speaker(session, context.team_id or "", context.user_id or "")

@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from sqlalchemy.exc import OperationalError
 
 from bot.conversation import Speaker, Turn
 from bot.slack.identity import act_for_account
@@ -178,8 +179,18 @@ def plan_command(command: dict[str, Any], context: BoltContext) -> CommandPlan:
 
 
 def _link(services: Any, speaker: Speaker, code: str, language: Language) -> str:
-    with services.sessions() as session:
-        result = redeem_link_code(session, code=code, team_id=speaker.team_id, user_id=speaker.user_id)
+    sessions = services.quick_sessions or services.sessions
+    try:
+        with sessions() as session:
+            result = redeem_link_code(session, code=code, team_id=speaker.team_id, user_id=speaker.user_id)
+    except OperationalError:  # a long writer holds the database: Slack would not wait for it
+        log.warning("linking %s waited on a busy database; asked to try again", speaker.actor)
+        return say(
+            language,
+            "I'm busy with a large import right now and could not link you. The code is still "
+            "valid: try `/sellerdesk link` again in a minute.",
+            "我正在处理大量数据导入，暂时无法绑定。绑定码仍然有效：请一分钟后再输入 `/sellerdesk link`。",
+        )
     if not result.ok:
         return result.reason
     return say(

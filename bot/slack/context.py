@@ -38,6 +38,9 @@ class SlackServices:
     events: EventDeduper  # drops Slack's retries of an event already handled
     throttle: ChannelThrottle  # progress edits per channel, about one a second
     answers: AnswerBook | None = None  # whose each answer is and what it found (buttons, cases)
+    # Sessions for the few writes made while Slack waits for the ack: on SQLite they give up
+    # after a fraction of a second instead of queueing behind a long writer.
+    quick_sessions: Callable[[], Session] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SlackServices:
         # Bolt deep-copies `context` for lazy listeners; these services are shared wiring

@@ -1,40 +1,89 @@
-"""Each Slack event is handled once: Slack retries a delivery it thinks failed."""
+"""Each Slack delivery is handled once: Slack retries events it thinks failed, and a signed
+request can be sent twice (a replay inside the signing window, a proxy that retries).
+
+Events are known by their event id; any other request (slash commands, button clicks, modal
+submissions) by its signature, which covers its timestamp and body: the same signature is the
+same request. Ids are recorded in the database, so several server processes agree.
+
+This runs while Slack waits for its acknowledgement, so it must never wait on a writer: the
+sessions given are expected to have a short lock timeout, and a database that is busy (or
+away) is answered from this process's own memory of recent ids, never with an error.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col
 
 from erp.models import ProcessedEvent
 
+log = logging.getLogger(__name__)
+
 # Slack gives up retrying within the hour; a day of ids is plenty and keeps the table small.
 KEEP_EVENTS = timedelta(days=1)
 PURGE_EVERY = 500  # events between two purges of old ids
+REMEMBER = 20_000  # recent ids kept in memory: several minutes of a busy workspace
+# After the database refused a write (locked by a long writer), ids go to memory only for this
+# long: every ack meanwhile would otherwise wait out the lock timeout first.
+BUSY_PAUSE = 1.0
+
+
+def request_key(signature: str) -> str:
+    """The id of a signed request that is not an event: its v0 signature (64 hex digits)."""
+    return "req:" + signature.strip().removeprefix("v0=")[:90]
 
 
 class EventDeduper:
-    """Records event ids in the database (so several server processes agree) and forgets old ones."""
+    """Records delivery ids in the database, remembers recent ones, and forgets old ones."""
 
     def __init__(self, sessions: Callable[[], Session], clock: Callable[[], datetime]) -> None:
         self.sessions = sessions
         self.clock = clock
         self._seen = 0
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._paused_until = 0.0  # monotonic time until which the database is not asked
 
     def first_delivery(self, event_id: str) -> bool:
         """True the first time `event_id` arrives; False for a retry (or a second process's copy)."""
-        with self.sessions() as session:
-            fresh = first_delivery(session, event_id, now=self.clock())
+        key = event_id[:100]
         with self._lock:
             self._seen += 1
             purge = self._seen % PURGE_EVERY == 0
+            if key in self._recent:
+                return False
+            self._recent[key] = None
+            if len(self._recent) > REMEMBER:
+                self._recent.popitem(last=False)
+            if time.monotonic() < self._paused_until:
+                return True
+        try:
+            with self.sessions() as session:
+                fresh = first_delivery(session, key, now=self.clock())
+        except OperationalError as exc:
+            # Locked by a long writer (or unreachable): this process's memory decides, and the
+            # delivery is handled once here rather than refused with an error Slack would retry.
+            with self._lock:
+                self._paused_until = time.monotonic() + BUSY_PAUSE
+            log.warning(
+                "delivery ids not recorded for %g s (%s); this process's memory decides",
+                BUSY_PAUSE,
+                _first_line(exc),
+            )
+            return True
         if purge:
-            self.forget_before(self.clock() - KEEP_EVENTS)
+            try:
+                self.forget_before(self.clock() - KEEP_EVENTS)
+            except OperationalError as exc:
+                log.warning("old delivery ids not purged this time (%s)", _first_line(exc))
         return fresh
 
     def forget_before(self, moment: datetime) -> int:
@@ -57,3 +106,8 @@ def first_delivery(session: Session, event_id: str, *, now: datetime | None = No
         session.rollback()
         return False
     return True
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -6,6 +6,7 @@ GET /slack/install + /slack/oauth_redirect when OAuth installs are configured.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -17,6 +18,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot.slack.edge import Refusal, SlackEdge
 from bot.slack.pacing import ack_gate_of
 
 if TYPE_CHECKING:
@@ -39,15 +41,24 @@ class SellerDeskWSGI:
         self.bolt = SlackRequestHandler(app)
         self.engine = engine
         self.gate = ack_gate_of(app)
+        # Bolt checks signatures too, but only after parsing the body; the edge checks first.
+        # Bolt keeps the secret it was built with only in this attribute.
+        self.edge = SlackEdge(str(getattr(app, "_signing_secret", "") or ""))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method == "GET":
             return self._health(start_response)
-        if int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY:
-            start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
-            return [b"request too large"]
+        if method == "POST":
+            refusal = self._checked(environ)
+            if refusal is not None:
+                log.warning("refused a request to %s: %s", path[:100], refusal.reason)
+                body = refusal.reason.encode()
+                start_response(
+                    refusal.status_line, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+                )
+                return [body]
         if self.gate is None:
             return self.bolt(environ, start_response)
         # From the request's arrival to its answer, slow checks about to start hold back.
@@ -56,6 +67,24 @@ class SellerDeskWSGI:
             return self.bolt(environ, start_response)
         finally:
             self.gate.leave()
+
+    def _checked(self, environ: dict[str, Any]) -> Refusal | None:
+        """Read the body (bounded) and check it at the edge; Bolt then reads the same bytes."""
+        declared = str(environ.get("CONTENT_LENGTH") or "0").strip()
+        if not declared.isdigit():
+            return Refusal(400, "malformed Content-Length")
+        if int(declared) > MAX_BODY:
+            return Refusal(413, f"request of {declared} bytes, over the {MAX_BODY:,} byte limit")
+        body = environ["wsgi.input"].read(int(declared)) if int(declared) else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        headers["content-type"] = str(environ.get("CONTENT_TYPE", ""))
+        return self.edge.refusal(headers, body)
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         try:

@@ -1,4 +1,9 @@
-"""Modals: the confirmation before an owner deletes a store's data from Slack."""
+"""Modals: the confirmation before an owner deletes a store's data from Slack.
+
+The modal carries only a token; what it confirms (which store, where to answer) is our own
+record of the modal (`bot/slack/confirmations.py`), so a changed submission cannot delete
+another store. Every refused submission is audited with who and why.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ from slack_sdk import WebClient
 from sqlmodel import col, select
 
 from bot.render.blocks import render_template
+from bot.slack.confirmations import Confirmation, find_confirmation, open_confirmation, use_confirmation
 from bot.slack.poster import SlackPoster
 from bot.slack.turns import Place, TurnRunner, services_of, speaker_of
+from erp.accounts import audit
 from erp.models import Role, Store
 from erp.store_data import count_store_data
 from handlers.delete_store_data import scope_sentence
@@ -68,18 +75,22 @@ def open_delete_modal(
             )
             return
         counts = count_store_data(session, store.id).as_dict()
+        token = open_confirmation(
+            session,
+            actor=speaker.actor,
+            account_id=speaker.account_id,
+            store_id=store.id,
+            store_name=store.name,
+            channel=channel,
+            thread_ts=str(message.get("thread_ts") or message.get("ts") or ""),
+            language=language,
+            now=services.clock(),
+        )
     lines = "\n".join(
         f"• {say(language, *_KINDS.get(kind, (kind, kind)))}: {number:,}" for kind, number in counts.items()
     )
-    metadata = json.dumps(
-        {
-            "store_id": store.id,
-            "store": store.name,
-            "channel": channel,
-            "thread_ts": message.get("thread_ts") or message.get("ts") or "",
-            "language": language,
-        }
-    )
+    # Only the token (and the language of error messages) travels with the modal.
+    metadata = json.dumps({"confirm": token, "language": language})
     view = render_template(
         "delete_modal.j2",
         metadata=metadata,
@@ -104,15 +115,14 @@ def open_delete_modal(
 
 
 def check_submission(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
-    """Close the modal only when the typed name matches; otherwise say so under the field."""
+    """Close the modal only when the typed name matches our record; otherwise say so under the field."""
     metadata = _metadata(view)
-    typed = str(
-        ((view.get("state") or {}).get("values") or {}).get("confirm", {}).get("store_name", {}).get("value")
-        or ""
-    )
+    typed = _typed(view)
     language: Language = "zh" if metadata.get("language") == "zh" else "en"
     speaker = speaker_of(context)
+    services = services_of(context)
     if speaker.role != Role.OWNER:
+        _refused(services, speaker, None, "only the account owner can delete a store's data")
         ack(
             response_action="errors",
             errors={
@@ -122,14 +132,38 @@ def check_submission(ack: Ack, view: dict[str, Any], context: BoltContext) -> No
             },
         )
         return
-    if typed.strip() != str(metadata.get("store", "")):
+    with services.sessions() as session:
+        record = find_confirmation(
+            session, str(metadata.get("confirm", "")), actor=speaker.actor, now=services.clock()
+        )
+    if record is None:
+        _refused(
+            services,
+            speaker,
+            None,
+            "not a confirmation we opened for this user (changed, old or used)",
+        )
         ack(
             response_action="errors",
             errors={
                 "confirm": say(
                     language,
-                    f"That is not the store's name. Type {metadata.get('store', '')} exactly.",
-                    f"店铺名称不对，请准确输入 {metadata.get('store', '')}。",
+                    "This confirmation is no longer valid. Nothing was deleted; "
+                    "open it again from the message.",
+                    "此确认已失效，未删除任何数据；请从消息中重新打开。",
+                )
+            },
+        )
+        return
+    if typed.strip() != record.store_name:
+        _refused(services, speaker, record, f"typed {typed.strip()[:60]!r}, not the store's name")
+        ack(
+            response_action="errors",
+            errors={
+                "confirm": say(
+                    language,
+                    f"That is not the store's name. Type {record.store_name} exactly.",
+                    f"店铺名称不对，请准确输入 {record.store_name}。",
                 )
             },
         )
@@ -138,27 +172,42 @@ def check_submission(ack: Ack, view: dict[str, Any], context: BoltContext) -> No
 
 
 def delete_store(view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    """After the modal closed: delete through the conversation (owner check, export, audit there)."""
-    metadata = _metadata(view)
+    """After the modal closed: delete the recorded store through the conversation (export, audit there)."""
     speaker = speaker_of(context)
-    typed = str(
-        ((view.get("state") or {}).get("values") or {}).get("confirm", {}).get("store_name", {}).get("value")
-        or ""
-    )
-    if speaker.role != Role.OWNER or typed.strip() != str(metadata.get("store", "")):
-        return
     services = services_of(context)
-    channel = str(metadata.get("channel") or "") or SlackPoster(client).open_dm(speaker.user_id)
-    place = Place(
-        context.team_id or "", channel, speaker.user_id, str(metadata.get("thread_ts") or "") or None
-    )
+    typed = _typed(view)
+    token = str(_metadata(view).get("confirm", ""))
+    with services.sessions() as session:
+        record = find_confirmation(session, token, actor=speaker.actor, now=services.clock())
+    if speaker.role != Role.OWNER or record is None or typed.strip() != record.store_name:
+        return  # refused (and audited) while acknowledging
+    if not use_confirmation(services.sessions, record.token, now=services.clock()):
+        return  # a second submission of the same modal: it deleted once already
+    channel = record.channel or SlackPoster(client).open_dm(speaker.user_id)
+    place = Place(context.team_id or "", channel, speaker.user_id, record.thread_ts or None)
     runner = TurnRunner(services, client, place, speaker)
-    params = {
-        "store_id": str(metadata.get("store_id", "")),
-        "store": str(metadata.get("store", "")),
-        "confirm": typed,
-    }
+    params = {"store_id": str(record.store_id), "store": record.store_name, "confirm": typed}
     runner.run_action("delete_store_data", params)
+
+
+def _typed(view: dict[str, Any]) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    return str(values.get("confirm", {}).get("store_name", {}).get("value") or "")
+
+
+def _refused(services: Any, speaker: Any, record: Confirmation | None, why: str) -> None:
+    """Audit a refused delete confirmation: who, which store (when known) and why."""
+    with services.sessions() as session:
+        audit(
+            session,
+            actor=speaker.actor,
+            action="delete_store_data",
+            result="refused",
+            account_id=speaker.account_id,
+            store_id=record.store_id if record is not None else None,
+            detail=f"delete confirmation refused: {why}"
+            + (f" (store {record.store_name})" if record is not None else ""),
+        )
 
 
 def _metadata(view: dict[str, Any]) -> dict[str, Any]:
