@@ -414,3 +414,18 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=60)  # sync_orders | request_report | convert_image | delete_store_data ...
     result: str = Field(max_length=30)  # ok | failed | refused
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class TaskPost(SQLModel, table=True):
+    """A Slack message a background task posted: a retry of the task returns it instead of posting again.
+
+    Keyed by the task's idempotency key and the post's place in the task's sequence of posts.
+    """
+
+    __tablename__ = "task_post"
+
+    task_key: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    method: str = Field(max_length=60)
+    response: str = Field(sa_column=Column(Text, nullable=False))
+    posted_at: datetime = Field(default_factory=utcnow, index=True)

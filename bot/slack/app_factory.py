@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -82,18 +82,23 @@ def default_evidence_renderer() -> Callable[..., bytes] | None:
     return render_evidence_card
 
 
-def check_config(settings: Settings, *, socket_mode: bool = False) -> None:
+def check_config(settings: Settings, *, socket_mode: bool = False, worker: bool = False) -> None:
     """Raise `SlackConfigError` naming what to set when Slack cannot be served with `settings`."""
     if socket_mode and not settings.slack_app_token:
         raise SlackConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
-    if not socket_mode and not settings.slack_signing_secret:
+    if not socket_mode and not worker and not settings.slack_signing_secret:
         raise SlackConfigError("SLACK_SIGNING_SECRET is not set: Slack requests cannot be verified")
     if not settings.slack_bot_token and not settings.oauth_enabled:
         raise SlackConfigError("set SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for installs")
 
 
 def build_app(
-    settings: Settings, components: Any, *, token_verification: bool = True, socket_mode: bool = False
+    settings: Settings,
+    components: Any,
+    *,
+    token_verification: bool = True,
+    socket_mode: bool = False,
+    worker: bool = False,
 ) -> App:
     """The Bolt app with every surface registered.
 
@@ -103,11 +108,14 @@ def build_app(
             `conversation` and `services` are used.
         token_verification: call `auth.test` at start (single-workspace mode).
         socket_mode: requests arrive over Socket Mode (no signing secret needed).
+        worker: the app of a task worker: it runs the lazy halves of requests the web process
+            verified and queued (`bot/tasks/slack.py`), and journals its posts.
 
     Raises:
         SlackConfigError: neither a bot token nor OAuth credentials.
     """
-    check_config(settings, socket_mode=socket_mode)
+    check_config(settings, socket_mode=socket_mode, worker=worker)
+    verify = not socket_mode and not worker  # a worker's requests come verified, from the broker
     sessions = components.session
     gate = AckGate()
     clock = getattr(components.services, "clock", lambda: datetime.now(UTC))
@@ -127,7 +135,7 @@ def build_app(
         state_store.create_tables()
         app = App(
             signing_secret=settings.slack_signing_secret or None,
-            request_verification_enabled=not socket_mode,
+            request_verification_enabled=verify,
             client=web_client(settings, None),
             process_before_response=True,
             listener_executor=_executor(gate),
@@ -150,7 +158,7 @@ def build_app(
         client = web_client(settings, settings.slack_bot_token)
         app = App(
             signing_secret=settings.slack_signing_secret or None,
-            request_verification_enabled=not socket_mode,
+            request_verification_enabled=verify,
             client=client,
             process_before_response=True,
             listener_executor=_executor(gate),
@@ -170,6 +178,18 @@ def build_app(
         events=EventDeduper(sessions, clock),
         throttle=ChannelThrottle(),
     )
+    tasks = getattr(components, "tasks", None)
+    if worker:
+        from bot.tasks.journal import PostJournal
+        from bot.tasks.slack import journal_middleware
+
+        journal = PostJournal(components.engine)
+        journal.forget_old()
+        app.middleware(journal_middleware(journal))
+    elif tasks is not None and tasks.distributed:
+        from bot.tasks.slack import use_queue
+
+        use_queue(app, tasks)  # the slow halves go to the workers
     app.middleware(_attach(services))
     for surface in (events, messages, commands, actions, views, home):
         surface.register(app)
@@ -194,10 +214,13 @@ def _attach(services: SlackServices) -> Callable[..., Any]:
     def attach_services(
         context: BoltContext,
         body: dict[str, Any],
+        request: BoltRequest,
         next: Callable[[], BoltResponse],  # noqa: A002
     ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not services.events.first_delivery(str(event_id)):
+        # A worker running the queued half of an event: its first delivery was this event.
+        first = request.lazy_only or not event_id or services.events.first_delivery(str(event_id))
+        if not first:
             log.info("event %s already handled; acknowledging the retry", event_id)
             return BoltResponse(status=200, body="")
         with services.sessions() as session:

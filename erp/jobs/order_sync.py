@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from erp.jobs.locks import StoreLock, ThreadStoreLocks
 from erp.models import AuditLog, AuthStatus, Order, OrderStatus, Platform, Store, SyncRun, SyncStatus
 from erp.platforms.base import (
     AuthorizationExpired,
@@ -193,6 +194,8 @@ class OrderSync:
         connector_for: the marketplace connector of a store.
         max_workers: how many stores sync at the same time.
         clock: the current time (tests pin it); UTC now by default.
+        store_lock: one sync of a store at a time; across processes when given
+            (`erp.jobs.locks.store_locks_for`), within this process by default.
     """
 
     def __init__(
@@ -202,6 +205,7 @@ class OrderSync:
         *,
         max_workers: int = 8,
         clock: Callable[[], datetime] | None = None,
+        store_lock: StoreLock | None = None,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -209,10 +213,9 @@ class OrderSync:
         self._connector_for = connector_for
         self._max_workers = max_workers
         self._clock = clock or (lambda: datetime.now(UTC))
-        # One sync of a store at a time in this process: a second request waits, then runs
-        # incrementally (cheap) so its caller still gets a fresh answer.
-        self._store_locks: dict[int, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        # One sync of a store at a time: a second request waits, then runs incrementally (cheap)
+        # so its caller still gets a fresh answer.
+        self._store_lock: StoreLock = store_lock or ThreadStoreLocks()
 
     def sync_account(
         self,
@@ -315,10 +318,6 @@ class OrderSync:
                         )
                     )
         return results
-
-    def _store_lock(self, store_id: int) -> threading.Lock:
-        with self._locks_guard:
-            return self._store_locks.setdefault(store_id, threading.Lock())
 
     def _sync_store_locked(
         self, store_id: int, *, trigger: str, actor: str, progress: SyncProgressCallback | None
