@@ -9,10 +9,11 @@ own engine, SQLite or PostgreSQL). Every listener gets one `SlackServices` and t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -116,6 +117,8 @@ def build_app(
     """
     check_config(settings, socket_mode=socket_mode, worker=worker)
     verify = not socket_mode and not worker  # a worker's requests come verified, from the broker
+    tasks = getattr(components, "tasks", None)
+    queued = not worker and tasks is not None and tasks.distributed
     sessions = components.session
     gate = AckGate()
     clock = getattr(components.services, "clock", lambda: datetime.now(UTC))
@@ -170,7 +173,11 @@ def build_app(
 
     services = SlackServices(
         settings=settings,
-        conversation=components.conversation,
+        # With a broker this process only acknowledges: the conversation (and the matcher it
+        # trains) is never used here, so it is not built (start-up, memory).
+        conversation=cast(Any, _Deferred(lambda: components.conversation))
+        if queued
+        else components.conversation,
         sessions=sessions,
         escalations=escalations,
         clock=clock,
@@ -178,7 +185,6 @@ def build_app(
         events=EventDeduper(sessions, clock),
         throttle=ChannelThrottle(),
     )
-    tasks = getattr(components, "tasks", None)
     if worker:
         from bot.tasks.journal import PostJournal
         from bot.tasks.slack import journal_middleware
@@ -186,10 +192,10 @@ def build_app(
         journal = PostJournal(components.engine)
         journal.forget_old()
         app.middleware(journal_middleware(journal))
-    elif tasks is not None and tasks.distributed:
+    elif queued:
         from bot.tasks.slack import use_queue
 
-        use_queue(app, tasks)  # the slow halves go to the workers
+        use_queue(app, cast(Any, tasks))  # the slow halves go to the workers
     app.middleware(_attach(services))
     for surface in (events, messages, commands, actions, views, home):
         surface.register(app)
@@ -206,6 +212,21 @@ def _executor(gate: AckGate) -> ThreadPoolExecutor:
     # Lazy listeners run checks that wait on marketplaces for seconds; Bolt's default of five
     # workers would queue the sixth seller behind them.
     return AckFirstExecutor(gate, max_workers=LAZY_WORKERS, thread_name_prefix="sellerdesk-lazy")
+
+
+class _Deferred:
+    """Stands in for a part and builds it on first use."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._built: Any = None
+        self._guard = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._guard:
+            if self._built is None:
+                self._built = self._build()
+        return getattr(self._built, name)
 
 
 def _attach(services: SlackServices) -> Callable[..., Any]:

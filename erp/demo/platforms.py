@@ -114,11 +114,6 @@ def start_embedded_platforms(
     Raises:
         LookupError: the database holds no demo (`seed_demo` makes one).
     """
-    from erp.sandbox.amazon import MARKETPLACES, AmazonSandbox, AmazonSandboxData
-    from erp.sandbox.cdn import DemoImageHost
-    from erp.sandbox.records import OrderLine, SandboxOrder
-    from erp.sandbox.shopee import ShopeeSandbox, ShopeeSandboxData
-
     now = now or utcnow()
     session_factory = session_factory_of(session_factory)
     with session_factory() as session:
@@ -126,6 +121,12 @@ def start_embedded_platforms(
         if demo is None:
             raise LookupError("there is no demo in this database: run `python app.py demo` first")
         move_times_forward(session, demo, now)
+    # Imported only when there is a demo to run: `serve` on real stores starts without them.
+    from erp.sandbox.amazon import MARKETPLACES, AmazonSandbox, AmazonSandboxData
+    from erp.sandbox.cdn import DemoImageHost
+    from erp.sandbox.records import OrderLine, SandboxOrder
+    from erp.sandbox.shopee import ShopeeSandbox, ShopeeSandboxData
+
     started: list[Any] = []
     try:
         cdn = DemoImageHost()
