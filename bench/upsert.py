@@ -27,15 +27,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
 from sqlalchemy.dialects import postgresql, sqlite  # noqa: E402
-from sqlalchemy.engine import Engine, make_url  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from erp.db import create_schema, make_engine  # noqa: E402
 from erp.jobs.order_sync import OrderSync  # noqa: E402
 from erp.models import Account, Order, Store  # noqa: E402
 from erp.platforms.base import OrderPage, PlatformOrder  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sync import fresh_database  # noqa: E402  (the same fresh database as the sync benchmark)
 
 PAGE = 100
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -68,18 +70,6 @@ class Pages:
         chunk = self.orders[start : start + PAGE]
         following = start + PAGE
         return OrderPage(chunk, str(following) if following < len(self.orders) else None)
-
-
-def fresh_database(base_url: str | None, workdir: str, label: str) -> str:
-    if base_url is None:
-        return f"sqlite:///{os.path.join(workdir, label + '.db')}"
-    name = f"sellerdesk_upsert_{label}_{os.getpid()}"
-    admin = make_engine(base_url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 
 def seeded(url: str) -> tuple[Engine, int]:
