@@ -1,16 +1,17 @@
-"""Benchmark: the nightly order sync fanned out to 1, 2 and 4 workers through the broker.
+"""Benchmark: the nightly order sync and report import fanned out to 1, 2 and 4 workers.
 
 Simulated stores on the Amazon sandbox (a child process; each request waits --latency-ms, like
 the network) sync into a fresh PostgreSQL database. For each worker count the scheduler's own
 enqueueing job queues one task per store (`bot.scheduling.enqueueing_jobs`), `python app.py
 worker --queues sync` processes take them, and the benchmark waits until every store's run has
-finished. Printed: wall time, orders per second, peak memory per worker, the speed-up over one
-store at a time in one process, and, side by side in the same run, the page writer's CPU per
+finished; then the same for the nightly report import (one task per store, `--queues nightly`).
+Printed: wall time, orders and report rows per second, peak memory per worker, the sync's speed-up
+over one store at a time in one process, and, side by side in the same run, the page writer's CPU per
 order against a plain Core upsert and `serve`'s ack latency (with a broker) against a bare Bolt
 app under the same load, each as a ratio.
 
     .venv/bin/python bench/scale.py [--stores 20] [--orders 1000] [--latency-ms 20] [--workers 1,2,4]
-        [--threads 16] [--requests 200] [--clients 20]
+        [--threads 16] [--listings 2000] [--requests 200] [--clients 20]
 
 The 2,000-store run: --stores 2000 --orders 200 (hours of sandbox time at 20 ms: run it on a
 machine of its own). Needs PostgreSQL (DATABASE_URL, default postgresql+psycopg://postgres@
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ import upsert  # noqa: E402
 from ack_latency import free_port, peak_memory_mb, prepare_database, signed_command, start_fake_slack  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
-from sync import fresh_database, serve_sandboxes  # noqa: E402
+from sync import fresh_database  # noqa: E402
 
 from erp.db import create_schema, make_engine  # noqa: E402
 from erp.models import Account, Store  # noqa: E402
@@ -68,6 +70,35 @@ def reset(url: str) -> None:
         conn.execute(text('TRUNCATE "order", syncrun, auditlog'))
         conn.execute(text("UPDATE store SET order_watermark = NULL, last_order_sync_at = NULL"))
     engine.dispose()
+
+
+def serve_stores(stores: int, orders: int, listings: int, latency: float, pipe: Connection) -> None:
+    """Child process: one Amazon sandbox per store, with orders and listings (for the reports)."""
+    from erp.sandbox.amazon import AmazonSandbox
+    from erp.sandbox.generate import amazon_data
+
+    sandboxes = []
+    for seed in range(stores):
+        sandbox = AmazonSandbox(amazon_data(seed=seed, orders=orders, listings=listings, days=28))
+        sandbox.start()
+        sandbox.faults.slow(latency)
+        sandboxes.append(sandbox)
+    pipe.send([sandbox.store_fields(rate_limit_scale=10_000.0) for sandbox in sandboxes])
+    pipe.recv()
+    for sandbox in sandboxes:
+        sandbox.stop()
+
+
+def imported_reports(url: str) -> tuple[int, int]:
+    """(reports finished, report rows stored)."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        finished = conn.execute(
+            text("SELECT count(*) FROM platformreport WHERE status IN ('done', 'failed', 'cancelled')")
+        ).scalar()
+        rows = conn.execute(text("SELECT count(*) FROM reportrow")).scalar()
+    engine.dispose()
+    return int(finished or 0), int(rows or 0)
 
 
 def finished_stores(url: str) -> tuple[int, int]:
@@ -105,14 +136,20 @@ def components_for(env: dict[str, str]) -> Any:
 
 
 def fan_out(
-    url: str, env: dict[str, str], workers: int, threads: int, stores: int
+    url: str, env: dict[str, str], workers: int, threads: int, stores: int, job: str = "order_sync"
 ) -> tuple[float, int, list[float]]:
-    """Start `workers` worker processes, enqueue the nightly sync, wait; (wall s, orders, peak MB each)."""
+    """Start `workers` worker processes, enqueue the nightly `job`, wait; (wall s, count, peak MB each).
+
+    The count is orders stored (order sync) or report rows stored (report import).
+    """
     from bot.scheduling import enqueueing_jobs
 
     procs = [
         subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "worker", "--queues", "sync", "--threads", str(threads)],
+            [
+                *(sys.executable, str(ROOT / "app.py"), "worker"),
+                *("--queues", "sync" if job == "order_sync" else "nightly", "--threads", str(threads)),
+            ],
             cwd=ROOT,
             env=env,
             stderr=subprocess.PIPE,
@@ -128,14 +165,15 @@ def fan_out(
                     break
         components = components_for(env)
         started = time.perf_counter()
-        enqueueing_jobs(components, components.tasks)["order_sync"]()
-        done = orders = 0
-        while done < stores:
+        enqueueing_jobs(components, components.tasks)[job]()
+        done = count = 0
+        expected = stores if job == "order_sync" else 2 * stores  # listings and inventory per store
+        while done < expected:
             time.sleep(0.1)
-            done, orders = finished_stores(url)
+            done, count = finished_stores(url) if job == "order_sync" else imported_reports(url)
         elapsed = time.perf_counter() - started
         peaks = [peak_memory_mb(proc.pid) for proc in procs]
-        return elapsed, orders, peaks
+        return elapsed, count, peaks
     finally:
         for proc in procs:
             proc.terminate()
@@ -210,6 +248,9 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--workers", default="1,2,4", help="worker counts to run")
     parser.add_argument("--threads", type=int, default=16, help="threads per worker")
+    parser.add_argument(
+        "--listings", type=int, default=2000, help="listings per store (report rows; 0 skips)"
+    )
     parser.add_argument("--requests", type=int, default=200, help="ack comparison: commands sent (0 skips)")
     parser.add_argument("--clients", type=int, default=20)
     args = parser.parse_args()
@@ -221,7 +262,9 @@ def main() -> int:
     counts = [int(part) for part in args.workers.split(",") if part.strip()]
     parent, child = multiprocessing.Pipe()
     sandboxes = multiprocessing.Process(
-        target=serve_sandboxes, args=(args.stores, args.orders, args.latency_ms / 1000, child), daemon=True
+        target=serve_stores,
+        args=(args.stores, args.orders, args.listings, args.latency_ms / 1000, child),
+        daemon=True,
     )
     sandboxes.start()
     store_fields = parent.recv()
@@ -251,6 +294,14 @@ def main() -> int:
                 f"{orders / wall:8.0f} orders/s  "
                 f"{alone / wall:5.1f}x sequential  peak RSS per worker {max(peaks):.0f} MB"
                 + ("" if orders == total else f"  (stored {orders} of {total})")
+            )
+        for workers in counts if args.listings else []:
+            with make_engine(url).begin() as conn:
+                conn.execute(text("TRUNCATE reportrow, platformreport CASCADE"))
+            wall, rows, peaks = fan_out(url, env, workers, args.threads, args.stores, job="report_import")
+            print(
+                f"  report import, {workers} worker(s): {wall:6.2f} s  {rows / wall:8.0f} rows/s  "
+                f"({rows} rows, 2 reports per store)  peak RSS per worker {max(peaks):.0f} MB"
             )
     parent.send("done")
     sandboxes.join(timeout=10)
