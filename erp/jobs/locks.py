@@ -22,8 +22,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 StoreLock = Callable[[int], AbstractContextManager[object]]
 """Takes the lock of one store (by id) for the length of a `with` block."""
@@ -54,7 +55,9 @@ class PostgresStoreLocks:
     """A session advisory lock per store, on a connection of its own for as long as the sync runs."""
 
     def __init__(self, engine: Engine, lock_class: int = ORDER_SYNC_LOCK_CLASS) -> None:
-        self._engine = engine
+        # Connections of their own, outside the application's pool: a lock is held for a whole
+        # sync, and sixteen stores syncing at once must not starve the pages' own sessions.
+        self._engine = create_engine(engine.url, poolclass=NullPool)
         self._class = lock_class
 
     @contextmanager
@@ -68,7 +71,6 @@ class PostgresStoreLocks:
                 yield connection
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(:cls, :store)"), keys)
-                connection.execute(text("RESET lock_timeout"))  # the connection goes back to the pool
 
 
 class FileStoreLocks:
