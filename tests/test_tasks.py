@@ -177,3 +177,41 @@ def test_broker_tasks_go_to_their_queue_and_a_waiting_store_is_not_queued_twice(
     finally:
         broker.client.flushdb()
         broker.close()
+
+
+def test_worker_without_a_broker_or_with_an_unknown_queue_says_so_in_one_line(
+    database_url: str, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SELLERDESK_"))}
+    env.update(DATABASE_URL=database_url, SELLERDESK_DATA_DIR=str(tmp_path / "data"))
+
+    def worker(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "app.py", "worker", *args],
+            cwd=root,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    alone = worker()
+    assert alone.returncode == 2
+    assert alone.stderr.strip().splitlines() == [
+        "sellerdesk: SELLERDESK_BROKER_URL is not set: without a broker, background tasks run inside "
+        "serve, socket and scheduler, and no worker is needed"
+    ]
+    unknown = worker("--queues", "answers,fast", SELLERDESK_BROKER_URL="redis://127.0.0.1:6379/15")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == [
+        "sellerdesk: --queues: unknown queue 'fast': the queues are answers, sync, nightly, images"
+    ]
+    not_redis = worker(SELLERDESK_BROKER_URL="amqp://127.0.0.1")
+    assert not_redis.returncode == 2 and "must be a Redis URL" in not_redis.stderr
+    assert "Traceback" not in alone.stderr + unknown.stderr + not_redis.stderr
