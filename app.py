@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from bot.conversation import Conversation
+    from bot.tasks.runner import TaskRunner
     from erp.jobs.order_sync import OrderSync
     from erp.jobs.report_import import ReportRefresher
     from erp.jobs.schedule import JobSchedule
@@ -47,6 +48,7 @@ COMMAND_GROUPS = (
     "scheduler",
     "slack",
     "cases",
+    "worker",
 )
 
 
@@ -110,11 +112,14 @@ class Components:
 
     @cached_property
     def order_sync(self) -> OrderSync:
-        from erp.jobs.order_sync import OrderSync
-
         # Marketplace calls spend their time waiting on the network and on per-store rate limits,
         # so 16 stores at once pays off even on two cores (bench/sync.py).
-        return OrderSync(self.session, self.connectors.connector_for, max_workers=16)
+        from erp.jobs.locks import store_locks_for
+        from erp.jobs.order_sync import OrderSync
+
+        # The store lock holds across processes: workers on other machines sync stores too.
+        locks = store_locks_for(self.engine)
+        return OrderSync(self.session, self.connectors.connector_for, max_workers=16, store_lock=locks)
 
     @cached_property
     def report_refresher(self) -> ReportRefresher:
@@ -136,6 +141,28 @@ class Components:
             clock=lambda: datetime.now(UTC),
             export_dir=os.path.join(self.settings.data_dir, "exports"),
         )
+
+    @cached_property
+    def broker(self) -> Any:
+        """The task broker (Dramatiq on Redis) when SELLERDESK_BROKER_URL is set."""
+        from bot.tasks.broker import make_broker
+
+        return make_broker(self.settings.broker_url, heartbeat_seconds=self.settings.worker_heartbeat_seconds)
+
+    @cached_property
+    def tasks(self) -> TaskRunner:
+        """Where background tasks run: the broker's workers, or threads of this process."""
+        if self.settings.broker_url:
+            from bot.tasks.runner import BrokerTasks
+
+            return BrokerTasks(self.broker, self.broker.client)
+        from concurrent.futures import ThreadPoolExecutor
+
+        from bot.tasks.jobs import task_handlers
+        from bot.tasks.runner import InProcessTasks
+
+        pool = ThreadPoolExecutor(8, thread_name_prefix="sellerdesk-task")
+        return InProcessTasks(task_handlers(self), pool)
 
     @cached_property
     def conversation(self) -> Conversation:

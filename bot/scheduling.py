@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -24,12 +24,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from erp.jobs.schedule import JobSchedule
-from erp.models import FollowUp, PlatformReport, ReportStatus, Store
+from erp.models import AuthStatus, FollowUp, PlatformReport, ReportStatus, Store
 
 if TYPE_CHECKING:
+    from bot.tasks.runner import TaskRunner
     from handlers.services import Services
 
 logger = logging.getLogger(__name__)
+ACTOR = "scheduler"
 
 LEADER_LOCK_KEY = 0x5E11_E2DE_5C4E
 """PostgreSQL advisory lock id of the scheduler leader (one bigint, fixed for every process)."""
@@ -376,3 +378,114 @@ def flow_recheck(services: Services, flow: str = "price_not_updated") -> Callabl
         return "\n".join([result.summary, *(f"• {step}" for step in result.next_steps)])
 
     return recheck
+
+
+def build_jobs(components: Any) -> dict[str, Callable[[], object]]:
+    """What each scheduled job does, wired from the application's parts."""
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    def order_sync() -> object:
+        return components.order_sync.sync_all(trigger="schedule", actor=ACTOR)
+
+    def report_import() -> object:
+        return components.report_refresher.import_all(actor=ACTOR)
+
+    def image_grab() -> object:
+        from erp.jobs.image_grab import ImageGrab
+
+        return ImageGrab(components.session, components.image_checker).run(now())
+
+    def purge_deleted() -> object:
+        from erp.store_data import purge_expired
+
+        with components.session() as session:
+            return purge_expired(session, now(), actor=ACTOR)
+
+    jobs: dict[str, Callable[[], object]] = {
+        "order_sync": order_sync,
+        "report_import": report_import,
+        "image_grab": image_grab,
+        "purge_deleted": purge_deleted,
+    }
+    poster = _slack_poster(components)
+    if poster is None:
+        logger.warning("follow-ups are not scheduled: no Slack bot token or OAuth installation to post with")
+    else:
+        recheck = flow_recheck(components.services)
+
+        def follow_ups() -> object:
+            return run_due_follow_ups(components.session, now(), recheck, poster)
+
+        jobs["follow_ups"] = follow_ups
+    return jobs
+
+
+def _slack_poster(components: Any) -> Callable[[FollowUp, str], object] | None:
+    """Posts a follow-up's answer into its Slack thread, with the workspace's bot token."""
+    settings = components.settings
+    if not (settings.slack_bot_token or settings.oauth_enabled):
+        return None
+    from bot.slack.app_factory import web_client
+    from bot.slack.poster import follow_up_poster
+
+    if settings.oauth_enabled:
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+        installations = SQLAlchemyInstallationStore(
+            client_id=settings.slack_client_id, engine=components.engine
+        )
+
+        def client_for_team(team_id: str) -> Any:
+            bot = installations.find_bot(enterprise_id=None, team_id=team_id or None)
+            return web_client(settings, bot.bot_token if bot else None)
+
+    else:
+        client = web_client(settings, settings.slack_bot_token)
+
+        def client_for_team(team_id: str) -> Any:
+            return client
+
+    return follow_up_poster(client_for_team)
+
+
+def enqueueing_jobs(components: Any, tasks: TaskRunner) -> dict[str, Callable[[], object]]:
+    """The scheduled jobs for a scheduler with a broker: each only enqueues, the workers run them.
+
+    Order syncs and report imports become one task per store, so the nightly work fans out
+    across every worker; a store whose task from the last firing has not started yet is not
+    queued twice. The grab, the purge and the follow-ups are one task each.
+    """
+    from bot.tasks import catalog
+
+    def per_store(job: str, task: str) -> Callable[[], object]:
+        def enqueue() -> object:
+            with components.session() as session:
+                stores = session.exec(
+                    select(Store.id)
+                    .where(
+                        col(Store.deleted_at).is_(None), col(Store.auth_status) == AuthStatus.AUTHORIZED.value
+                    )
+                    .order_by(col(Store.id))
+                ).all()
+            queued = sum(
+                tasks.submit(task, {"store_id": store_id}, once=f"{job}:{store_id}") for store_id in stores
+            )
+            logger.info("%s: %d of %d stores queued", job, queued, len(stores))
+            return queued
+
+        return enqueue
+
+    def single(job: str, task: str) -> Callable[[], object]:
+        return lambda: tasks.submit(task, {}, once=job)
+
+    jobs: dict[str, Callable[[], object]] = {
+        "order_sync": per_store("order_sync", catalog.ORDER_SYNC_STORE),
+        "report_import": per_store("report_import", catalog.REPORT_IMPORT_STORE),
+        "image_grab": single("image_grab", catalog.IMAGE_GRAB),
+        "purge_deleted": single("purge_deleted", catalog.PURGE_DELETED),
+    }
+    if _slack_poster(components) is not None:
+        jobs["follow_ups"] = single("follow_ups", catalog.FOLLOW_UPS)
+    return jobs

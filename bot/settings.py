@@ -73,6 +73,10 @@ class Settings:
     port: int = 3000
     data_dir: str = "sellerdesk-data"
     order_sync_minutes: int = 30
+    # Background tasks go to this broker (Redis) for workers on any machine; empty: in-process.
+    broker_url: str = field(default="", repr=False)  # may carry a password
+    # A worker silent this long is taken for dead and its unfinished tasks go to another worker.
+    worker_heartbeat_seconds: int = 30
 
     @property
     def oauth_enabled(self) -> bool:
@@ -94,6 +98,9 @@ class Settings:
         client_secret = _secret(env, "SLACK_CLIENT_SECRET")
         if bool(client_id) != bool(client_secret):
             raise SettingsError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET must be set together")
+        broker_url = env.get("SELLERDESK_BROKER_URL", "").strip()
+        if broker_url and not broker_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("SELLERDESK_BROKER_URL must be a Redis URL (redis://host:6379/0), or unset")
         return cls(
             database_url=database_url,
             slack_bot_token=_secret(env, "SLACK_BOT_TOKEN"),
@@ -108,4 +115,6 @@ class Settings:
             port=_int(env, "PORT", 3000, 1, 65535),
             data_dir=env.get("SELLERDESK_DATA_DIR", "").strip() or cls.data_dir,
             order_sync_minutes=_int(env, "SELLERDESK_ORDER_SYNC_MINUTES", 30, 1, 1440),
+            broker_url=broker_url,
+            worker_heartbeat_seconds=_int(env, "SELLERDESK_WORKER_HEARTBEAT_SECONDS", 30, 2, 3600),
         )

@@ -492,3 +492,18 @@ class DeleteConfirmation(SQLModel, table=True):
     language: str = Field(default="en", max_length=5)
     opened_at: datetime = Field(default_factory=utcnow)
     used_at: datetime | None = None
+
+
+class TaskPost(SQLModel, table=True):
+    """A Slack message a background task posted: a retry of the task returns it instead of posting again.
+
+    Keyed by the task's idempotency key and the post's place in the task's sequence of posts.
+    """
+
+    __tablename__ = "task_post"
+
+    task_key: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    method: str = Field(max_length=60)
+    response: str = Field(sa_column=Column(Text, nullable=False))
+    posted_at: datetime = Field(default_factory=utcnow, index=True)

@@ -12,19 +12,15 @@ import argparse
 import logging
 import signal
 import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.common import EXIT_OK, fail
-from bot.scheduling import SchedulerRunner, flow_recheck, leader_lock_for, run_due_follow_ups
-from erp.models import FollowUp
+from bot.scheduling import SchedulerRunner, build_jobs, enqueueing_jobs, leader_lock_for
 
 logger = logging.getLogger(__name__)
-ACTOR = "scheduler"
 
 
 def add_parser(subparsers: Any) -> list[str]:
@@ -51,7 +47,11 @@ def run(args: argparse.Namespace, components: Any) -> int:
 
 def _run(components: Any, engine: Any) -> int:
     leader = leader_lock_for(engine)
-    runner = SchedulerRunner(components.schedule, build_jobs(components), leader)
+    tasks = components.tasks
+    # With a broker the scheduler only enqueues (one task per store and job) and the workers
+    # run them; without one it runs the jobs itself, as the embedded default always has.
+    jobs = enqueueing_jobs(components, tasks) if tasks.distributed else build_jobs(components)
+    runner = SchedulerRunner(components.schedule, jobs, leader)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -68,6 +68,8 @@ def _run(components: Any, engine: Any) -> int:
         role = (
             "this scheduler leads" if leading else "another scheduler leads; this one stands by to take over"
         )
+        if tasks.distributed:
+            role += "; jobs go to the workers"
         print(f"scheduler running ({role}); Ctrl-C stops it", file=sys.stderr, flush=True)  # noqa: T201
         runner.start()
     except (KeyboardInterrupt, SystemExit):
@@ -76,73 +78,3 @@ def _run(components: Any, engine: Any) -> int:
         runner.shutdown()
     print("scheduler stopped", file=sys.stderr)  # noqa: T201
     return EXIT_OK
-
-
-def build_jobs(components: Any) -> dict[str, Callable[[], object]]:
-    """What each scheduled job does, wired from the application's parts."""
-
-    def now() -> datetime:
-        return datetime.now(UTC)
-
-    def order_sync() -> object:
-        return components.order_sync.sync_all(trigger="schedule", actor=ACTOR)
-
-    def report_import() -> object:
-        return components.report_refresher.import_all(actor=ACTOR)
-
-    def image_grab() -> object:
-        from erp.jobs.image_grab import ImageGrab
-
-        return ImageGrab(components.session, components.image_checker).run(now())
-
-    def purge_deleted() -> object:
-        from erp.store_data import purge_expired
-
-        with components.session() as session:
-            return purge_expired(session, now(), actor=ACTOR)
-
-    jobs: dict[str, Callable[[], object]] = {
-        "order_sync": order_sync,
-        "report_import": report_import,
-        "image_grab": image_grab,
-        "purge_deleted": purge_deleted,
-    }
-    poster = _slack_poster(components)
-    if poster is None:
-        logger.warning("follow-ups are not scheduled: no Slack bot token or OAuth installation to post with")
-    else:
-        recheck = flow_recheck(components.services)
-
-        def follow_ups() -> object:
-            return run_due_follow_ups(components.session, now(), recheck, poster)
-
-        jobs["follow_ups"] = follow_ups
-    return jobs
-
-
-def _slack_poster(components: Any) -> Callable[[FollowUp, str], object] | None:
-    """Posts a follow-up's answer into its Slack thread, with the workspace's bot token."""
-    settings = components.settings
-    if not (settings.slack_bot_token or settings.oauth_enabled):
-        return None
-    from bot.slack.app_factory import web_client
-    from bot.slack.poster import follow_up_poster
-
-    if settings.oauth_enabled:
-        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-
-        installations = SQLAlchemyInstallationStore(
-            client_id=settings.slack_client_id, engine=components.engine
-        )
-
-        def client_for_team(team_id: str) -> Any:
-            bot = installations.find_bot(enterprise_id=None, team_id=team_id or None)
-            return web_client(settings, bot.bot_token if bot else None)
-
-    else:
-        client = web_client(settings, settings.slack_bot_token)
-
-        def client_for_team(team_id: str) -> Any:
-            return client
-
-    return follow_up_poster(client_for_team)

@@ -9,10 +9,11 @@ own engine, SQLite or PostgreSQL). Every listener gets one `SlackServices` and t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -100,18 +101,23 @@ def flow_titles(components: Any) -> FlowTitles | None:
     return title
 
 
-def check_config(settings: Settings, *, socket_mode: bool = False) -> None:
+def check_config(settings: Settings, *, socket_mode: bool = False, worker: bool = False) -> None:
     """Raise `SlackConfigError` naming what to set when Slack cannot be served with `settings`."""
     if socket_mode and not settings.slack_app_token:
         raise SlackConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-...)")
-    if not socket_mode and not settings.slack_signing_secret:
+    if not socket_mode and not worker and not settings.slack_signing_secret:
         raise SlackConfigError("SLACK_SIGNING_SECRET is not set: Slack requests cannot be verified")
     if not settings.slack_bot_token and not settings.oauth_enabled:
         raise SlackConfigError("set SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for installs")
 
 
 def build_app(
-    settings: Settings, components: Any, *, token_verification: bool = True, socket_mode: bool = False
+    settings: Settings,
+    components: Any,
+    *,
+    token_verification: bool = True,
+    socket_mode: bool = False,
+    worker: bool = False,
 ) -> App:
     """The Bolt app with every surface registered.
 
@@ -121,11 +127,16 @@ def build_app(
             `conversation` and `services` are used.
         token_verification: call `auth.test` at start (single-workspace mode).
         socket_mode: requests arrive over Socket Mode (no signing secret needed).
+        worker: the app of a task worker: it runs the lazy halves of requests the web process
+            verified and queued (`bot/tasks/slack.py`), and journals its posts.
 
     Raises:
         SlackConfigError: neither a bot token nor OAuth credentials.
     """
-    check_config(settings, socket_mode=socket_mode)
+    check_config(settings, socket_mode=socket_mode, worker=worker)
+    verify = not socket_mode and not worker  # a worker's requests come verified, from the broker
+    tasks = getattr(components, "tasks", None)
+    queued = not worker and tasks is not None and tasks.distributed
     sessions = components.session
     gate = AckGate()
     clock = getattr(components.services, "clock", lambda: datetime.now(UTC))
@@ -149,7 +160,7 @@ def build_app(
         state_store.create_tables()
         app = App(
             signing_secret=settings.slack_signing_secret or None,
-            request_verification_enabled=not socket_mode,
+            request_verification_enabled=verify,
             client=web_client(settings, None),
             process_before_response=True,
             listener_executor=_executor(gate),
@@ -172,7 +183,7 @@ def build_app(
         client = web_client(settings, settings.slack_bot_token)
         app = App(
             signing_secret=settings.slack_signing_secret or None,
-            request_verification_enabled=not socket_mode,
+            request_verification_enabled=verify,
             client=client,
             process_before_response=True,
             listener_executor=_executor(gate),
@@ -190,7 +201,11 @@ def build_app(
     quick_sessions = _quick_sessions(components)
     services = SlackServices(
         settings=settings,
-        conversation=components.conversation,
+        # With a broker this process only acknowledges: the conversation (and the matcher it
+        # trains) is never used here, so it is not built (start-up, memory).
+        conversation=cast(Any, _Deferred(lambda: components.conversation))
+        if queued
+        else components.conversation,
         sessions=sessions,
         escalations=escalations,
         clock=clock,
@@ -201,6 +216,17 @@ def build_app(
         quick_sessions=quick_sessions,
     )
     app.middleware(_clean_text)
+    if worker:
+        from bot.tasks.journal import PostJournal
+        from bot.tasks.slack import journal_middleware
+
+        journal = PostJournal(components.engine)
+        journal.forget_old()
+        app.middleware(journal_middleware(journal))
+    elif queued:
+        from bot.tasks.slack import use_queue
+
+        use_queue(app, cast(Any, tasks))  # the slow halves go to the workers
     app.middleware(_attach(services))
     if settings.oauth_enabled:
         # Uninstall and token revocation delete the workspace's stored installation and bot.
@@ -272,6 +298,21 @@ def _delivery_id(body: dict[str, Any], request: BoltRequest) -> str:
     return request_key(signature) if signature else ""  # Socket Mode requests are not signed
 
 
+class _Deferred:
+    """Stands in for a part and builds it on first use."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._built: Any = None
+        self._guard = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._guard:
+            if self._built is None:
+                self._built = self._build()
+        return getattr(self._built, name)
+
+
 def _attach(services: SlackServices) -> Callable[..., Any]:
     """Middleware: drop repeated deliveries, resolve the speaker, hand listeners the services."""
 
@@ -282,7 +323,8 @@ def _attach(services: SlackServices) -> Callable[..., Any]:
         next: Callable[[], BoltResponse],  # noqa: A002
     ) -> BoltResponse | None:
         delivery = _delivery_id(body, req)
-        if delivery and not services.events.first_delivery(delivery):
+        # A worker running the queued half of a request: its first delivery was this one.
+        if delivery and not req.lazy_only and not services.events.first_delivery(delivery):
             # A retried event, or the same signed command or click sent twice: it did its one
             # thing the first time.
             log.info("delivery %s already handled; acknowledging the repeat", delivery[:40])

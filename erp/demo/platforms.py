@@ -116,11 +116,6 @@ def start_embedded_platforms(
     Raises:
         LookupError: the database holds no demo (`seed_demo` makes one).
     """
-    from erp.sandbox.amazon import MARKETPLACES, AmazonSandbox, AmazonSandboxData
-    from erp.sandbox.cdn import DemoImageHost
-    from erp.sandbox.records import OrderLine, SandboxOrder
-    from erp.sandbox.shopee import ShopeeSandbox, ShopeeSandboxData
-
     now = now or utcnow()
     session_factory = session_factory_of(session_factory)
     with session_factory() as session:
@@ -129,6 +124,12 @@ def start_embedded_platforms(
             raise LookupError("there is no demo in this database: run `python app.py demo` first")
         move_times_forward(session, demo, now)
     recorded = recorded_cdn_url(session_factory)
+    # Imported only when there is a demo to run: `serve` on real stores starts without them.
+    from erp.sandbox.amazon import MARKETPLACES, AmazonSandbox, AmazonSandboxData
+    from erp.sandbox.cdn import DemoImageHost
+    from erp.sandbox.records import OrderLine, SandboxOrder
+    from erp.sandbox.shopee import ShopeeSandbox, ShopeeSandboxData
+
     started: list[Any] = []
     try:
         cdn = DemoImageHost()

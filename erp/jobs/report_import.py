@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -585,7 +585,7 @@ class ReportRefresher:
         return request.report_id
 
     def import_all(
-        self, *, actor: str = "scheduler", wait_seconds: float = 900.0
+        self, *, actor: str = "scheduler", wait_seconds: float = 900.0, store_ids: Sequence[int] | None = None
     ) -> list[StoreReportOutcome]:
         """The nightly job: fresh reports for every authorized store; one failure never stops the rest.
 
@@ -595,11 +595,12 @@ class ReportRefresher:
         """
         fail_abandoned_imports(self._sessions)
         with self._sessions() as session:
-            stores = session.exec(
-                select(Store)
-                .where(Store.auth_status == AuthStatus.AUTHORIZED, col(Store.deleted_at).is_(None))
-                .order_by(col(Store.id))
-            ).all()
+            query = select(Store).where(
+                Store.auth_status == AuthStatus.AUTHORIZED, col(Store.deleted_at).is_(None)
+            )
+            if store_ids is not None:  # one task per store when workers share the nightly import
+                query = query.where(col(Store.id).in_(list(store_ids)))
+            stores = session.exec(query.order_by(col(Store.id))).all()
         requests: list[_Request] = []
         for store in stores:
             requests.extend(self._request(store, kind, actor) for kind in report_kinds_for(store.platform))

@@ -1,0 +1,328 @@
+"""Benchmark: the nightly order sync and report import fanned out to 1, 2 and 4 workers.
+
+Simulated stores on the Amazon sandbox (a child process; each request waits --latency-ms, like
+the network) sync into a fresh PostgreSQL database. For each worker count the scheduler's own
+enqueueing job queues one task per store (`bot.scheduling.enqueueing_jobs`), `python app.py
+worker --queues sync` processes take them, and the benchmark waits until every store's run has
+finished; then the same for the nightly report import (one task per store, `--queues nightly`).
+Printed: wall time, orders and report rows per second, peak memory per worker, the sync's speed-up
+over one store at a time in one process, and, side by side in the same run, the page writer's CPU per
+order against a plain Core upsert and `serve`'s ack latency (with a broker) against a bare Bolt
+app under the same load, each as a ratio.
+
+    .venv/bin/python bench/scale.py [--stores 20] [--orders 1000] [--latency-ms 20] [--workers 1,2,4]
+        [--threads 16] [--listings 2000] [--requests 200] [--clients 20]
+
+The 2,000-store run: --stores 2000 --orders 200 (hours of sandbox time at 20 ms: run it on a
+machine of its own). Needs PostgreSQL (DATABASE_URL, default postgresql+psycopg://postgres@
+127.0.0.1:5432/postgres: a database is created and dropped) and Redis (SELLERDESK_BROKER_URL,
+default redis://127.0.0.1:6379/10: that database is emptied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import httpx  # noqa: E402
+import upsert  # noqa: E402
+from ack_latency import free_port, peak_memory_mb, prepare_database, signed_command, start_fake_slack  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+from sync import fresh_database  # noqa: E402
+
+from erp.db import create_schema, make_engine  # noqa: E402
+from erp.models import Account, Store  # noqa: E402
+
+SECRET = "bench-signing-secret-0123456789"
+
+
+def seed(url: str, store_fields: list[dict[str, Any]]) -> None:
+    engine = make_engine(url)
+    create_schema(engine)
+    with Session(engine) as session:
+        account = Account(name="scale")
+        session.add(account)
+        session.commit()
+        for number, fields in enumerate(store_fields):
+            session.add(Store(account_id=account.id or 0, name=f"Amazon {number:04d}", **fields))
+        session.commit()
+    engine.dispose()
+
+
+def reset(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text('TRUNCATE "order", syncrun, auditlog'))
+        conn.execute(text("UPDATE store SET order_watermark = NULL, last_order_sync_at = NULL"))
+    engine.dispose()
+
+
+def serve_stores(stores: int, orders: int, listings: int, latency: float, pipe: Connection) -> None:
+    """Child process: one Amazon sandbox per store, with orders and listings (for the reports)."""
+    from erp.sandbox.amazon import AmazonSandbox
+    from erp.sandbox.generate import amazon_data
+
+    sandboxes = []
+    for seed in range(stores):
+        sandbox = AmazonSandbox(amazon_data(seed=seed, orders=orders, listings=listings, days=28))
+        sandbox.start()
+        sandbox.faults.slow(latency)
+        sandboxes.append(sandbox)
+    pipe.send([sandbox.store_fields(rate_limit_scale=10_000.0) for sandbox in sandboxes])
+    pipe.recv()
+    for sandbox in sandboxes:
+        sandbox.stop()
+
+
+def imported_reports(url: str) -> tuple[int, int]:
+    """(reports finished, report rows stored)."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        finished = conn.execute(
+            text("SELECT count(*) FROM platformreport WHERE status IN ('done', 'failed', 'cancelled')")
+        ).scalar()
+        rows = conn.execute(text("SELECT count(*) FROM reportrow")).scalar()
+    engine.dispose()
+    return int(finished or 0), int(rows or 0)
+
+
+def finished_stores(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        done = conn.execute(
+            text("SELECT count(DISTINCT store_id) FROM syncrun WHERE status <> 'running'")
+        ).scalar()
+        orders = conn.execute(text('SELECT count(*) FROM "order"')).scalar()
+    engine.dispose()
+    return int(done or 0), int(orders or 0)
+
+
+def sequential(url: str) -> float:
+    """One store at a time, in this process: the baseline of the speed-up."""
+    from erp.jobs.order_sync import OrderSync
+    from erp.platforms.registry import ConnectorRegistry
+
+    engine = make_engine(url)
+    registry = ConnectorRegistry()
+    sync = OrderSync(lambda: Session(engine), registry.connector_for, max_workers=1)
+    started = time.perf_counter()
+    sync.sync_all()
+    elapsed = time.perf_counter() - started
+    registry.close()
+    engine.dispose()
+    return elapsed
+
+
+def components_for(env: dict[str, str]) -> Any:
+    from app import Components
+    from bot.settings import Settings
+
+    return Components(Settings.from_env(env))
+
+
+def fan_out(
+    url: str, env: dict[str, str], workers: int, threads: int, stores: int, job: str = "order_sync"
+) -> tuple[float, int, list[float]]:
+    """Start `workers` worker processes, enqueue the nightly `job`, wait; (wall s, count, peak MB each).
+
+    The count is orders stored (order sync) or report rows stored (report import).
+    """
+    from bot.scheduling import enqueueing_jobs
+
+    procs = [
+        subprocess.Popen(
+            [
+                *(sys.executable, str(ROOT / "app.py"), "worker"),
+                *("--queues", "sync" if job == "order_sync" else "nightly", "--threads", str(threads)),
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                if "worker running" in line:
+                    break
+        components = components_for(env)
+        started = time.perf_counter()
+        enqueueing_jobs(components, components.tasks)[job]()
+        done = count = 0
+        expected = stores if job == "order_sync" else 2 * stores  # listings and inventory per store
+        while done < expected:
+            time.sleep(0.1)
+            done, count = finished_stores(url) if job == "order_sync" else imported_reports(url)
+        elapsed = time.perf_counter() - started
+        peaks = [peak_memory_mb(proc.pid) for proc in procs]
+        return elapsed, count, peaks
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def ack_latencies(url: str, port: int, requests: int, clients: int, fake: Any) -> list[float]:
+    with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=clients)) as client:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            return list(pool.map(lambda i: signed_command(client, url, fake, i), range(requests)))
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[Any]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            httpx.post(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+def ack_comparison(env: dict[str, str], requests: int, clients: int) -> None:
+    """`serve` with a broker (acks and enqueues) against a bare Bolt app, the same load."""
+    fake, fake_server = start_fake_slack()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/ack.db"
+        prepare_database(url, users=20)
+        serve_env = {**env, "DATABASE_URL": url, "SLACK_API_URL": fake.url, "SLACK_SIGNING_SECRET": SECRET}
+        results: dict[str, list[float]] = {}
+        for label in ("bare Bolt", "serve + broker"):
+            port = free_port()
+            args = (
+                [str(ROOT / "bench" / "bare_bolt.py"), str(port), SECRET, fake.url]
+                if label == "bare Bolt"
+                else [str(ROOT / "app.py"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+            )
+            proc = subprocess.Popen(
+                [sys.executable, *args], cwd=ROOT, env=serve_env, stderr=subprocess.DEVNULL
+            )
+            try:
+                events = f"http://127.0.0.1:{port}/slack/events"
+                wait_healthy(events, proc)
+                ack_latencies(events, port, 20, clients, fake)  # warm up
+                results[label] = sorted(ack_latencies(events, port, requests, clients, fake))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
+    fake_server.shutdown()
+    line = []
+    for label, values in results.items():
+        p50, p99 = statistics.median(values) * 1000, values[int(len(values) * 0.99) - 1] * 1000
+        line.append((label, p50, p99))
+        print(
+            f"  ack {label:15s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+            f"({requests} commands, {clients} clients)"
+        )
+    print(f"  ack p99 ratio serve/bare Bolt: {line[1][2] / line[0][2]:.2f}x")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stores", type=int, default=20)
+    parser.add_argument("--orders", type=int, default=1000, help="orders per store")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--workers", default="1,2,4", help="worker counts to run")
+    parser.add_argument("--threads", type=int, default=16, help="threads per worker")
+    parser.add_argument(
+        "--listings", type=int, default=2000, help="listings per store (report rows; 0 skips)"
+    )
+    parser.add_argument("--requests", type=int, default=200, help="ack comparison: commands sent (0 skips)")
+    parser.add_argument("--clients", type=int, default=20)
+    args = parser.parse_args()
+    base = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    broker = os.environ.get("SELLERDESK_BROKER_URL") or "redis://127.0.0.1:6379/10"
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+    counts = [int(part) for part in args.workers.split(",") if part.strip()]
+    parent, child = multiprocessing.Pipe()
+    sandboxes = multiprocessing.Process(
+        target=serve_stores,
+        args=(args.stores, args.orders, args.listings, args.latency_ms / 1000, child),
+        daemon=True,
+    )
+    sandboxes.start()
+    store_fields = parent.recv()
+    with tempfile.TemporaryDirectory() as workdir:
+        url = fresh_database(base, workdir, "scale")
+        seed(url, store_fields)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SELLERDESK_"))}
+        env.update(
+            DATABASE_URL=url,
+            SELLERDESK_BROKER_URL=broker,
+            SLACK_BOT_TOKEN="xoxb-bench",
+            SELLERDESK_DATA_DIR=os.path.join(workdir, "data"),
+        )
+        total = args.stores * args.orders
+        print(
+            f"{args.stores} stores x {args.orders} orders, {args.latency_ms:g} ms per platform request, "
+            f"PostgreSQL, {os.cpu_count()} cores"
+        )
+        reset(url)
+        alone = sequential(url)
+        print(f"  one store at a time, one process: {alone:6.2f} s  {total / alone:8.0f} orders/s")
+        for workers in counts:
+            reset(url)
+            wall, orders, peaks = fan_out(url, env, workers, args.threads, args.stores)
+            print(
+                f"  {workers} worker(s) x {args.threads} threads: {wall:6.2f} s  "
+                f"{orders / wall:8.0f} orders/s  "
+                f"{alone / wall:5.1f}x sequential  peak RSS per worker {max(peaks):.0f} MB"
+                + ("" if orders == total else f"  (stored {orders} of {total})")
+            )
+        for workers in counts if args.listings else []:
+            with make_engine(url).begin() as conn:
+                conn.execute(text("TRUNCATE reportrow, platformreport CASCADE"))
+            wall, rows, peaks = fan_out(url, env, workers, args.threads, args.stores, job="report_import")
+            print(
+                f"  report import, {workers} worker(s): {wall:6.2f} s  {rows / wall:8.0f} rows/s  "
+                f"({rows} rows, 2 reports per store)  peak RSS per worker {max(peaks):.0f} MB"
+            )
+    parent.send("done")
+    sandboxes.join(timeout=10)
+
+    # Side by side, same run: the page writer against a plain Core upsert (CPU per order).
+    with tempfile.TemporaryDirectory() as workdir:
+        orders = upsert.make_orders(5000, "Unshipped")
+        figures = {}
+        for label, writer in (("page writer", upsert.writer_pass), ("plain Core upsert", upsert.core_pass)):
+            engine, store_id = upsert.seeded(upsert.fresh_database(base, workdir, label.split()[0]))
+            figures[label] = writer(engine, store_id, orders) / len(orders) * 1e6
+            engine.dispose()
+        writer, core = figures["page writer"], figures["plain Core upsert"]
+        print(
+            f"  order upsert CPU: page writer {writer:.1f} us/order, "
+            f"plain Core upsert {core:.1f} us/order: {writer / core:.2f}x"
+        )
+    if args.requests:
+        ack_comparison(env, args.requests, args.clients)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""A store's sync lock holds across processes and dies with the process that held it.
+
+Run on the test's database: an SQLite file (a `flock` beside it) or PostgreSQL (an advisory lock).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from erp.jobs.locks import FileStoreLocks, PostgresStoreLocks, store_locks_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HOLDER = """
+import sys, time
+from erp.db import make_engine
+from erp.jobs.locks import store_locks_for
+with store_locks_for(make_engine(sys.argv[1]))(int(sys.argv[2])):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_store_locked_by_another_process_waits_until_that_process_dies(
+    engine: Engine, database_url: str
+) -> None:
+    locks = store_locks_for(engine)
+    assert isinstance(locks, PostgresStoreLocks | FileStoreLocks)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, database_url, "7"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        taken = threading.Event()
+
+        def take() -> None:
+            with locks(7):
+                taken.set()
+
+        waiter = threading.Thread(target=take, daemon=True)
+        waiter.start()
+        with locks(8):  # another store is free meanwhile
+            pass
+        time.sleep(1.0)
+        assert not taken.is_set()  # store 7 waits for the other process
+        holder.kill()  # killed mid-sync: no unlock runs, the lock goes with the process
+        holder.wait()
+        waiter.join(timeout=20)
+        assert taken.is_set()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
