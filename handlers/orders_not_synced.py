@@ -32,6 +32,7 @@ from handlers.diagnosis import (
 from handlers.services import Services
 from handlers.sku_lookup import ask_store, format_time, named_stores, visible_stores
 from handlers.text import say
+from knowledge.glossary import load_glossary, word
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
@@ -216,7 +217,8 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
             )
         )
     if failed:
-        return _sync_failed(request, failed, findings, table, order_id=order_id)
+        searched = [store for store in search_in if store.name not in failed_names]
+        return _sync_failed(request, failed, findings, table, order_id=order_id, searched=searched)
     return _not_on_platform(request, order_id, search_in, findings, table)
 
 
@@ -446,6 +448,12 @@ def _not_on_platform(
     )
 
 
+def _because(language: Language, result: StoreSyncProgress) -> str:
+    """Why one store's sync failed, in a clause (the glossary's words for the error's kind)."""
+    kind = result.error_kind if load_glossary().has("platform_error", result.error_kind) else "unknown"
+    return word("platform_error", kind, language)
+
+
 def _sync_failed(
     request: FlowRequest,
     failed: Sequence[StoreSyncProgress],
@@ -453,31 +461,56 @@ def _sync_failed(
     table: Table,
     *,
     order_id: str,
+    searched: Sequence[Store] = (),
 ) -> Diagnosis:
     language = request.language
     names = ", ".join(result.store for result in failed)
     expired = [result for result in failed if result.error_kind == "authorization_expired"]
     steps = [_error_text(language, result) for result in failed]
-    if order_id:
-        steps.append(
-            say(
-                language,
-                f"Once the sync works again, order {order_id} should come in; ask me again then.",
-                f"同步恢复后订单 {order_id} 应该就会同步进来，届时可以再问我。",
-            )
-        )
     actions = [Action(ActionKind.SYNC_NOW, say(language, "Sync again", "重新同步"))]
     if not expired:
         actions.append(Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服")))
-    summary = (
-        say(
+    if order_id:
+        # The stores that synced were searched: say so, and why the others could not be, instead
+        # of promising the order "once the sync works" (it may be in none of them).
+        reasons = "; ".join(
+            say(
+                language,
+                f"{result.store} could not be searched because {_because(language, result)}",
+                f"{result.store} 无法查询，原因：{_because(language, result)}",
+            )
+            for result in failed
+        )
+        where = ", ".join(store.name for store in searched)
+        summary = (
+            say(
+                language,
+                f"Order {order_id} is not found in {where} (searched just now); {reasons}.",
+                f"在 {where} 中没有找到订单 {order_id}（刚刚查询）；{reasons}。",
+            )
+            if searched
+            else say(language, f"Order {order_id}: {reasons}.", f"订单 {order_id}：{reasons}。")
+        )
+        steps = [
+            say(
+                language,
+                "Check the order number (copy it from the platform's order page).",
+                "请核对订单号（建议从平台的订单页面复制）。",
+            ),
+            say(
+                language,
+                f"If it belongs to {names}, fix that store first, then ask me again.",
+                f"如果它属于 {names}，请先处理该店铺的问题，然后再问我。",
+            ),
+        ]
+    elif expired and len(expired) == len(failed):
+        summary = say(
             language,
             f"The sync failed for {names}: the store's authorization has expired.",
             f"{names} 同步失败：店铺授权已过期。",
         )
-        if expired and len(expired) == len(failed)
-        else say(language, f"The sync failed for {names}.", f"{names} 同步失败。")
-    )
+    else:
+        summary = say(language, f"The sync failed for {names}.", f"{names} 同步失败。")
     return Diagnosis(
         flow=FLOW,
         verdict="sync_failed",

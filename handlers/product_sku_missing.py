@@ -33,6 +33,7 @@ from handlers.sku_lookup import (
     age,
     ask_store,
     first_sku,
+    format_age,
     latest_done_report,
     products_with_sku,
     recent_product_choices,
@@ -42,6 +43,7 @@ from handlers.sku_lookup import (
     when,
 )
 from handlers.text import say
+from knowledge.glossary import word
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
@@ -269,9 +271,14 @@ def _findings(facts: _Facts, language: Language, now: datetime) -> list[Finding]
 def _reports_table(facts: _Facts, language: Language, now: datetime) -> Table:
     rows: list[list[str]] = []
     named = [
-        (say(language, "listings (latest imported)", "商品报告（最新导入）"), facts.listings),
+        (
+            say(language, "listings (imported before)", "商品报告（之前导入）")
+            if facts.fresh is not None
+            else say(language, "listings (latest imported)", "商品报告（最新导入）"),
+            facts.listings,
+        ),
         (say(language, "inventory (latest imported)", "库存报告（最新导入）"), facts.inventory),
-        (say(language, "listings (requested now)", "商品报告（刚刚请求）"), facts.fresh),
+        (say(language, "listings (imported just now)", "商品报告（刚刚导入）"), facts.fresh),
     ]
     for name, item in named:
         if item is None:
@@ -355,17 +362,18 @@ def _present(facts: _Facts, language: Language, now: datetime, services: Service
     source = facts.fresh if facts.fresh is not None and facts.fresh.row is not None else facts.listings
     assert source is not None and source.row is not None
     row = source.row
-    status = f", status {row.status}" if row.status else ""
+    generated = format_age(language, now, _generated(source.report))
+    status = f", {word('listing_status', row.status, language)}" if row.status else ""
+    status_zh = f"，{word('listing_status', row.status, language)}" if row.status else ""
     diagnosis = _base(
         facts,
         "present",
         say(
             language,
-            f"{facts.sku} is in {facts.store.name}'s listings report generated "
-            f"{when(language, now, _generated(source.report))}{status}: the product page shows it "
-            f"under the store {facts.store.name}.",
-            f"{facts.sku} 在 {facts.store.name} 于 {when(language, now, _generated(source.report))} 生成的"
-            f"商品报告里{status}：产品页面选择店铺 {facts.store.name} 即可看到。",
+            f"{facts.sku} is in the latest listings report of {facts.store.name} (generated "
+            f"{generated}{status}): the product page shows it under the store {facts.store.name}.",
+            f"{facts.sku} 在 {facts.store.name} 最新的商品报告里（{generated}生成{status_zh}）："
+            f"产品页面选择店铺 {facts.store.name} 即可看到。",
         ),
         language,
         now,
@@ -425,20 +433,22 @@ def _omitted(facts: _Facts, language: Language, now: datetime, services: Service
 
 
 def _in_newer_report(facts: _Facts, language: Language, now: datetime, services: Services) -> Diagnosis:
-    assert facts.fresh is not None
-    next_import = _next_import(services, language, now)
+    assert facts.fresh is not None and facts.listings is not None
+    # The fresh report is imported the moment it is ready (ReportRefresher.refresh), so from now
+    # on it is the latest report: say the product page shows the SKU now, as every later answer
+    # (which finds it in the latest report) will.
+    before = format_age(language, now, _generated(facts.listings.report))
+    platform = facts.store.platform.title()
     diagnosis = _base(
         facts,
         "in_newer_report",
         say(
             language,
-            f"{facts.sku} is not in the report the product page was built from, but it is in a fresh "
-            f"listings report {facts.store.platform.title()} generated "
-            f"{when(language, now, _generated(facts.fresh.report))}: the product page shows it after "
-            f"the next import ({next_import}).",
-            f"{facts.sku} 不在产品页面所用的报告里，但在 {facts.store.platform.title()} 于 "
-            f"{when(language, now, _generated(facts.fresh.report))} 生成的新商品报告里："
-            f"下次导入（{next_import}）后产品页面就会显示。",
+            f"{facts.sku} was missing from the report the product page showed (generated {before}); "
+            f"the fresh listings report {platform} generated just now has it and is imported, so the "
+            "product page shows it now.",
+            f"{facts.sku} 不在产品页面之前所用的报告里（{before}生成）；"
+            f"{platform} 刚刚生成的新商品报告里有它，已经导入，产品页面现在就能看到。",
         ),
         language,
         now,
@@ -446,16 +456,10 @@ def _in_newer_report(facts: _Facts, language: Language, now: datetime, services:
     diagnosis.next_steps = [
         say(
             language,
-            "Nothing to do: platform reports can lag a day behind new listings.",
-            "无需操作：平台报告可能比新刊登的商品晚一天。",
+            f"Reload the product page and pick the store {facts.store.name}; platform reports can lag "
+            "a day behind new listings.",
+            f"请刷新产品页面并选择店铺 {facts.store.name}；平台报告可能比新刊登的商品晚一天。",
         ),
-    ]
-    diagnosis.actions = [
-        Action(
-            ActionKind.NOTIFY_REPORT,
-            say(language, "Tell me when the report lands", "报告导入后通知我"),
-            params={"store_id": str(facts.store.id), "sku": facts.sku},
-        )
     ]
     return diagnosis
 
