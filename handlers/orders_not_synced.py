@@ -71,11 +71,14 @@ def _trigger(actor: str) -> str:
     return prefix if prefix in ("slack", "console") else "manual"
 
 
-def _error_text(language: Language, result: StoreSyncProgress) -> str:
+def _error_text(language: Language, result: StoreSyncProgress, *, named: bool = True) -> str:
+    """Why a store's sync failed and what to do; `named` starts it with the store's name (a
+    finding already names the store in its check)."""
     if language == "zh":
-        return f"{result.store}：" + _ERROR_ZH.get(
+        text = _ERROR_ZH.get(
             result.error_kind, "同步意外中断。已同步的订单会保留，请重试，若一直如此请联系人工客服。"
         )
+        return f"{result.store}：{text}" if named else text
     return result.error
 
 
@@ -83,7 +86,7 @@ def sync_table(language: Language, results: Sequence[StoreSyncProgress]) -> Tabl
     """One row per store: how its sync went."""
     rows = []
     for result in results:
-        outcome = say(language, "failed", "失败") if result.error else say(language, "done", "完成")
+        outcome = word("sync_outcome", "failed" if result.error else "done", language)
         rows.append(
             [
                 result.store,
@@ -115,7 +118,7 @@ def _sync_findings(language: Language, results: Sequence[StoreSyncProgress]) -> 
             findings.append(
                 Finding(
                     check=say(language, f"Sync of {result.store}", f"{result.store} 的同步"),
-                    result=_error_text(language, result),
+                    result=_error_text(language, result, named=False),
                     status=CheckStatus.PROBLEM,
                 )
             )
@@ -184,7 +187,7 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
         order = found[0]
         store = names[order.store_id]
         new = (order.store_id, order.platform_order_id) not in existed_before
-        findings.append(_order_finding(language, order, store))
+        findings.insert(0, _order_finding(language, order, store))  # the answer's own check first
         if new or order.status in _PENDING:
             return _synced(request, order, store, new, findings, table)
         return _other_status(request, order, store, findings, table)
@@ -263,6 +266,7 @@ def _order_finding(language: Language, order: Order, store: Store) -> Finding:
 def _platform_finding(
     language: Language, store: Store, order_id: str, platform_order: PlatformOrder | None
 ) -> Finding:
+    status = word("platform_order_status", platform_order.platform_status, language) if platform_order else ""
     if platform_order is None:
         return Finding(
             check=say(language, f"{store.name} asked for the order", f"向 {store.name} 查询订单"),
@@ -273,10 +277,8 @@ def _platform_finding(
         check=say(language, f"{store.name} asked for the order", f"向 {store.name} 查询订单"),
         result=say(
             language,
-            f"the platform has it: status {platform_order.platform_status}, "
-            f"bought {format_time(platform_order.purchased_at)}",
-            f"平台上有该订单：状态 {platform_order.platform_status}，"
-            f"下单时间 {format_time(platform_order.purchased_at)}",
+            f"the platform has it: status {status}, bought {format_time(platform_order.purchased_at)}",
+            f"平台上有该订单：状态“{status}”，下单时间 {format_time(platform_order.purchased_at)}",
         ),
         status=CheckStatus.PROBLEM,
     )
@@ -290,7 +292,12 @@ def _order_table(language: Language, order: Order, store: Store) -> Table:
             [say(language, "Order", "订单号"), order.platform_order_id],
             [say(language, "Store", "店铺"), store.name],
             [say(language, "Status in the software", "软件中的状态"), status_name(language, order.status)],
-            [say(language, "Platform status", "平台状态"), order.platform_status or "-"],
+            [
+                say(language, "Platform status", "平台状态"),
+                word("platform_order_status", order.platform_status, language)
+                if order.platform_status
+                else "-",
+            ],
             [say(language, "Bought", "下单时间"), format_time(order.purchased_at)],
             [say(language, "Total", "金额"), f"{order.total_amount} {order.currency}".strip() or "-"],
             [say(language, "SKUs", "SKU"), ", ".join(order.skus) or "-"],

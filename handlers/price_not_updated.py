@@ -42,7 +42,7 @@ from handlers.sku_lookup import (
     talk_to_person,
     when,
 )
-from handlers.text import say
+from handlers.text import platform_words, say
 from knowledge.glossary import term
 
 if TYPE_CHECKING:
@@ -323,7 +323,9 @@ def _awaiting_approval(facts: _Facts, language: Language, now: datetime) -> Diag
 
 def _rejected(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
     change = facts.change
-    reason = change.reject_reason.strip() or say(language, "no reason given", "平台未说明原因")
+    reason = platform_words(language, change.reject_reason.strip()) or say(
+        language, "no reason given", "平台未说明原因"
+    )
     decided = when(language, now, change.decided_at)
     diagnosis = _diagnosis(
         facts,
@@ -339,7 +341,7 @@ def _rejected(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
         _change_finding(facts, language, now, CheckStatus.PROBLEM),
         Finding(
             check=say(language, "Platform decision", "平台审核结果"),
-            result=say(language, f"rejected {decided}: {reason}", f"已驳回（{decided}）：{reason}"),
+            result=say(language, f"rejected {decided}", f"已驳回（{decided}）"),
             status=CheckStatus.PROBLEM,
         ),
     ]

@@ -27,7 +27,7 @@ from handlers.diagnosis import (
     Language,
 )
 from handlers.image_check import ImageCheckResult, ImageVerdict
-from handlers.image_not_displaying import describe, image_urls
+from handlers.image_not_displaying import convert_action, describe, image_urls
 from handlers.services import Services
 from handlers.sku_lookup import first_sku, visible_stores
 from handlers.text import say
@@ -202,14 +202,7 @@ def _image_lost(language: Language, lost: Sequence[ImageCheckResult], total: int
 
 def _not_rgb(language: Language, not_rgb: Sequence[ImageCheckResult]) -> _Answer:
     modes = ", ".join(sorted({r.mode or "?" for r in not_rgb}))
-    actions = [
-        Action(
-            kind=ActionKind.CONVERT_RGB,
-            label=say(language, f"Convert to RGB: {_name(r.url)}", f"转换为 RGB：{_name(r.url)}"),
-            params={"url": r.url},
-        )
-        for r in not_rgb[:MAX_CONVERT_ACTIONS]
-    ]
+    actions = [convert_action(language, r.url) for r in not_rgb[:MAX_CONVERT_ACTIONS]]
     return (
         say(
             language,
@@ -276,7 +269,3 @@ def _all_fine(language: Language, total: int) -> _Answer:
 
 def _count(number: int, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
-
-
-def _name(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1][:40] or url[:40]

@@ -144,7 +144,7 @@ def test_stale_reports_and_expired_authorization_escalate(
     assert english.escalate and chinese.escalate
     assert "5 days ago" in english.summary and "can't be had now" in english.summary
     assert "authoriz" in english.escalate_reason.lower()
-    assert any("re-authorize Amazon DE" in step for step in english.next_steps)
+    assert any("Re-authorize Amazon DE" in step for step in english.next_steps)
     assert "过期" in chinese.summary
     assert amazon.data.refresh_token not in repr(english.to_json())
     failed = session.exec(select(PlatformReport).where(PlatformReport.status == ReportStatus.FAILED)).all()

@@ -265,6 +265,8 @@ class ConsoleSession:
             else:
                 self.write("Cancelled: nothing was deleted. 已取消，未删除任何数据。")
             return
+        if self._details(line):
+            return
         option = self._option(line)
         language = self.last.language if self.last is not None else None
         if option is None and self._out_of_range(line):
@@ -298,6 +300,15 @@ class ConsoleSession:
         self._show(
             conversation.respond(Turn(key=self.key, speaker=self.speaker, text=line), progress=self._progress)
         )
+
+    def _details(self, line: str) -> bool:
+        """`more` (or 更多): everything the last answer left out; True when that was the line."""
+        from bot.render.text import DETAILS_WORDS, render_details
+
+        if line.strip().casefold() not in DETAILS_WORDS or self.last is None:
+            return False
+        self.write(render_details(self.last))
+        return True
 
     def _ask_confirmation(self, action: Any) -> None:
         # The console's version of Slack's confirmation modal: type the store's name.
@@ -352,11 +363,6 @@ class ConsoleSession:
             path = self._save(attached)
             if path:
                 self.write(f"Saved / 已保存: {path}")
-        if reply.escalate or (reply.diagnosis is not None and reply.diagnosis.escalate):
-            self.write(
-                "(In Slack this opens a case in the customer-service channel; "
-                "在 Slack 中会转交客服频道处理。)"
-            )
         self.last = reply
 
     def _save(self, attached: Any) -> str:

@@ -240,11 +240,22 @@ class Conversation:
             merged = merge_entities(entities, pending.entities)
             return self._run(chosen, turn.key, turn.speaker, merged, pending.question, language, progress)
 
+        if self._surely_another_flow(pending.flow, text):
+            return None  # the seller's words outweigh the detail they carry: a new question
         answer = self._answer_for(pending.detail, text, entities)
         if answer is None:
             return None
         merged = merge_entities(answer, pending.entities)
         return self._run(pending.flow, turn.key, turn.speaker, merged, pending.question, language, progress)
+
+    def _surely_another_flow(self, flow: str, text: str) -> bool:
+        """A sentence the matcher surely reads as another flow ("publish fails, pic DEMO-X" while
+        "which picture?" waits) is that flow's question, even though it names a SKU."""
+        if len(text.split()) < 2:
+            return False
+        match = self.matcher.match(text[:MAX_MATCH_CHARS])
+        other = getattr(match, "flow", None)
+        return other not in (None, flow) and getattr(match, "certainty", "") == "sure"
 
     def _answer_for(self, detail: str, text: str, entities: Entities) -> Entities | None:
         """The entities a reply gives for the awaited detail, or None when it does not answer it."""

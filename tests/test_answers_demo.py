@@ -1,0 +1,146 @@
+"""Every demo scenario, asked in English and in Chinese at the console, read as a seller reads it.
+
+The console session runs in this process on the embedded demo (seeded into an empty database,
+its sandbox platforms and picture host started), through the same conversation code Slack uses.
+Each answer must be short (12 lines of 80 columns, no sentence twice) and a Chinese answer must
+hold no English words besides the allowed kinds: SKUs, store and platform names, ids, URLs,
+units and the picture formats the seller's tools name (RGB, CMYK, JPEG). The platform's own
+words (a rejection reason) are quoted in 「」 as the platform wrote them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import Components
+from bot.cli import console
+from bot.render.brief import display_width
+from bot.settings import Settings
+from erp.demo import DEMO_SCENARIOS, question_zh, scenario_text
+
+MAX_LINES = 12
+WIDTH = 80
+# Words a Chinese answer may hold: units, formats and the names the seller's screens use.
+ALLOWED = {
+    "amazon",
+    "shopee",
+    "us",
+    "my",
+    "de",
+    "sg",
+    "usd",
+    "myr",
+    "eur",
+    "utc",
+    "sku",
+    "rgb",
+    "cmyk",
+    "jpeg",
+    "jpg",
+    "png",
+    "http",
+    "kb",
+    "mb",
+    "px",
+    "slack",
+}
+_URL = re.compile(r"https?://\S+")
+_QUOTED = re.compile(r"「[^」]*」")  # the platform's own words
+_CODE = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b|\b(?=[A-Z]*\d)[A-Z0-9]{6,}\b")  # SKUs and ids
+_FILE = re.compile(r"\b[\w.-]+\.(?:jpe?g|png|html|zip)\b|\b[a-z]+/[a-z0-9.+-]+\b")  # names, MIME types
+_WORD = re.compile(r"[A-Za-z]{2,}")
+_SENTENCE = re.compile(r"(?:[^。！？!?\n.]|\.(?!\s|$))+")  # a "." inside 36.99 or a URL ends none
+_CONTINUED = re.compile(r"\n {3,}")  # a wrapped line's continuation belongs to the line before
+
+
+def english_words(text: str) -> list[str]:
+    """The English words of `text` that are none of the allowed kinds."""
+    for pattern in (_URL, _QUOTED, _CODE, _FILE):
+        text = pattern.sub(" ", text)
+    return [word for word in _WORD.findall(text) if word.casefold() not in ALLOWED]
+
+
+def repeated_sentences(text: str) -> list[str]:
+    seen: set[str] = set()
+    repeated = []
+    for raw in _SENTENCE.findall(_CONTINUED.sub(" ", _URL.sub(" ", text))):
+        sentence = " ".join(raw.split()).strip(" ，,;；:：→-()（）[]")
+        if display_width(sentence) < 16:
+            continue  # "[1] 重新同步" and other labels may well come back
+        if sentence in seen:
+            repeated.append(sentence)
+        seen.add(sentence)
+    return repeated
+
+
+@pytest.fixture
+def demo(database_url: str, tmp_path: Path) -> Iterator[tuple[Components, Any, str]]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "SELLERDESK_"))}
+    env.update({"DATABASE_URL": database_url, "SELLERDESK_DATA_DIR": str(tmp_path / "data")})
+    components = Components(Settings.from_env(env))
+    with console._demo_platforms(components) as info:
+        cdn = next(
+            (found.group(0) for example in info["examples"] for found in [_URL.search(example)] if found),
+            "",
+        )
+        speaker = console._resolve_speaker(components, "demo", None)
+        yield components, speaker, re.sub(r"/img/.*$", "", cdn)
+    components.engine.dispose()
+
+
+def _ask(components: Components, speaker: Any, user: str, *lines: str) -> list[str]:
+    """What the console prints for each line, as a seller piping questions would read it."""
+    out = io.StringIO()
+    session = console.ConsoleSession(
+        components, replace(speaker, user_id=user), io.StringIO(), out, interactive=False
+    )
+    blocks = []
+    for line in lines:
+        out.seek(0)
+        out.truncate()
+        session.answer(line)
+        blocks.append(out.getvalue().rstrip("\n"))
+    return blocks
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_scenario_gets_a_short_answer_in_the_sellers_language(
+    demo: tuple[Components, Any, str], language: str
+) -> None:
+    components, speaker, cdn = demo
+    problems: list[str] = []
+    for index, scenario in enumerate(DEMO_SCENARIOS):
+        question = scenario_text(question_zh(scenario) if language == "zh" else scenario.question, cdn)
+        answer, details = _ask(components, speaker, f"demo-{language}-{index}", question, "更多")
+        lines = answer.splitlines()
+        where = f"{scenario.flow}/{scenario.verdict} [{language}] {question!r}"
+        if len(lines) > MAX_LINES:
+            problems.append(f"{where}: {len(lines)} lines\n{answer}")
+        problems += [
+            f"{where}: {display_width(line)} columns: {line}"
+            for line in lines + details.splitlines()
+            if display_width(line) > WIDTH
+        ]
+        if repeated := repeated_sentences(answer):
+            problems.append(f"{where}: said twice: {repeated}")
+        if language == "zh":
+            for text, part in ((answer, "answer"), (details, "details")):
+                if words := english_words(text):
+                    problems.append(f"{where}: English in the {part}: {words}\n{text}")
+    assert not problems, "\n\n".join(problems)
+
+
+def test_the_language_check_itself_tells_english_from_allowed_names() -> None:
+    assert english_words("订单 112-0000001-0000001 在 Amazon US 的“待处理”中。") == []
+    assert english_words("DEMO-PRICE-LIVE 前台已是 36.99 USD（2026-12-01 18:47 UTC）") == []
+    assert english_words("平台原因：「Price exceeds the maximum」 http://127.0.0.1:80/img/cmyk.jpg") == []
+    assert english_words("状态 Active，结果 failed") == ["Active", "failed"]
+    assert repeated_sentences("价格还没有同步到软件。价格还没有同步到软件。") == ["价格还没有同步到软件"]
