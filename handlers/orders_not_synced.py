@@ -52,12 +52,6 @@ _STATUS_NAMES: dict[str, tuple[str, str]] = {
     OrderStatus.IGNORED: ("Ignored (fulfilled by the platform)", "已忽略（平台配送）"),
 }
 
-_ERROR_ZH: dict[str, str] = {
-    "authorization_expired": "店铺授权已过期。请在“平台授权”中重新授权该店铺，然后再同步。",
-    "rate_limited": "平台暂时限制了请求速度。已同步的订单会保留，下次同步会从中断处继续。",
-    "bad_response": "平台返回了无法读取的内容。已同步的订单会保留，请稍后再试，若一直如此请联系人工客服。",
-    "platform_error": "平台暂时没有正常响应。已同步的订单会保留，下次同步会从中断处继续。",
-}
 
 
 def status_name(language: Language, status: str) -> str:
@@ -71,15 +65,14 @@ def _trigger(actor: str) -> str:
     return prefix if prefix in ("slack", "console") else "manual"
 
 
-def _error_text(language: Language, result: StoreSyncProgress, *, named: bool = True) -> str:
-    """Why a store's sync failed and what to do; `named` starts it with the store's name (a
-    finding already names the store in its check)."""
-    if language == "zh":
-        text = _ERROR_ZH.get(
-            result.error_kind, "同步意外中断。已同步的订单会保留，请重试，若一直如此请联系人工客服。"
-        )
-        return f"{result.store}：{text}" if named else text
-    return result.error
+def _error_kind(result: StoreSyncProgress) -> str:
+    return result.error_kind if load_glossary().has("platform_error", result.error_kind) else "unknown"
+
+
+def _error_text(language: Language, result: StoreSyncProgress) -> str:
+    """What to do about a store's failed sync, naming the store."""
+    fix = word("platform_fix", _error_kind(result), language)
+    return say(language, f"{result.store}: {fix[:1].lower()}{fix[1:]}", f"{result.store}：{fix}")
 
 
 def sync_table(language: Language, results: Sequence[StoreSyncProgress]) -> Table:
@@ -118,7 +111,7 @@ def _sync_findings(language: Language, results: Sequence[StoreSyncProgress]) -> 
             findings.append(
                 Finding(
                     check=say(language, f"Sync of {result.store}", f"{result.store} 的同步"),
-                    result=_error_text(language, result, named=False),
+                    result=_because(language, result),
                     status=CheckStatus.PROBLEM,
                 )
             )
@@ -397,21 +390,14 @@ def _on_platform_not_synced(
         summary=say(
             language,
             f"Order {platform_order.order_id} is on the platform ({store.name}) but not in the software "
-            "even after a sync: I'm handing this to a person.",
+            "even after a sync: a person from customer service will find out why the sync skips it.",
             f"订单 {platform_order.order_id} 在平台（{store.name}）上存在，"
-            "但同步后仍不在软件中：已转交人工处理。",
+            "但同步后仍不在软件中：人工客服会查明同步为何跳过了它。",
         ),
         language=language,
         findings=findings,
         tables=[table],
-        next_steps=[
-            say(
-                language,
-                "A support person will look at why the sync skips this order; "
-                "the evidence above goes with it.",
-                "客服人员会查看同步为何跳过了该订单，以上检查结果会一并转交。",
-            )
-        ],
+        next_steps=[],
         actions=[
             Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服")),
         ],
@@ -457,8 +443,7 @@ def _not_on_platform(
 
 def _because(language: Language, result: StoreSyncProgress) -> str:
     """Why one store's sync failed, in a clause (the glossary's words for the error's kind)."""
-    kind = result.error_kind if load_glossary().has("platform_error", result.error_kind) else "unknown"
-    return word("platform_error", kind, language)
+    return word("platform_error", _error_kind(result), language)
 
 
 def _sync_failed(
@@ -504,11 +489,7 @@ def _sync_failed(
                 "Check the order number (copy it from the platform's order page).",
                 "请核对订单号（建议从平台的订单页面复制）。",
             ),
-            say(
-                language,
-                f"If it belongs to {names}, fix that store first, then ask me again.",
-                f"如果它属于 {names}，请先处理该店铺的问题，然后再问我。",
-            ),
+            *(_error_text(language, result) for result in failed),
         ]
     elif expired and len(expired) == len(failed):
         summary = say(

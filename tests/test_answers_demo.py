@@ -25,6 +25,7 @@ from bot.cli import console
 from bot.render.brief import display_width
 from bot.settings import Settings
 from erp.demo import DEMO_SCENARIOS, question_zh, scenario_text
+from tests.reading import flat
 
 MAX_LINES = 12
 WIDTH = 80
@@ -58,7 +59,7 @@ _CODE = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b|\b(?=[A-Z]*\d)[A-Z0-9]{6,}\b")
 _FILE = re.compile(r"\b[\w.-]+\.(?:jpe?g|png|html|zip)\b|\b[a-z]+/[a-z0-9.+-]+\b")  # names, MIME types
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _SENTENCE = re.compile(r"(?:[^。！？!?\n.]|\.(?!\s|$))+")  # a "." inside 36.99 or a URL ends none
-_CONTINUED = re.compile(r"\n {3,}")  # a wrapped line's continuation belongs to the line before
+_ITEM = re.compile(r"\n\s*(?=[✓✗?!→\[(（])")
 
 
 def english_words(text: str) -> list[str]:
@@ -71,7 +72,9 @@ def english_words(text: str) -> list[str]:
 def repeated_sentences(text: str) -> list[str]:
     seen: set[str] = set()
     repeated = []
-    for raw in _SENTENCE.findall(_CONTINUED.sub(" ", _URL.sub(" ", text))):
+    # Each check, step and option starts a sentence; a wrapped line continues one.
+    text = flat(_ITEM.sub("\n。", _URL.sub(" ", text)))
+    for raw in _SENTENCE.findall(text):
         sentence = " ".join(raw.split()).strip(" ，,;；:：→-()（）[]")
         if display_width(sentence) < 16:
             continue  # "[1] 重新同步" and other labels may well come back
@@ -94,16 +97,6 @@ def demo(database_url: str, tmp_path: Path) -> Iterator[tuple[Components, Any, s
         speaker = console._resolve_speaker(components, "demo", None)
         yield components, speaker, re.sub(r"/img/.*$", "", cdn)
     components.engine.dispose()
-
-
-def _flat(text: str) -> str:
-    """The answer as one line, its wrapped lines joined back (a space between Latin words only)."""
-
-    def join(found: re.Match[str]) -> str:
-        before, after = found.group(1), found.group(2)
-        return before + (" " if before.isascii() and after.isascii() else "") + after
-
-    return re.sub(r"(\S)[ ]*\n[ ]*(\S)", join, text)
 
 
 def _ask(components: Components, speaker: Any, user: str, *lines: str) -> list[str]:
@@ -163,7 +156,7 @@ def test_a_publishing_question_while_a_picture_is_asked_for_goes_to_the_publish_
     # even though it names a SKU whose pictures would answer it.
     components, speaker, _ = demo
     asked, answer = map(
-        _flat,
+        flat,
         _ask(
             components,
             speaker,
@@ -182,7 +175,7 @@ def test_a_cmyk_picture_that_does_not_display_is_not_blamed_on_the_network(
 ) -> None:
     components, speaker, cdn = demo
     english, chinese = (
-        _flat(_ask(components, speaker, f"demo-cmyk-{n}", question)[0])
+        flat(_ask(components, speaker, f"demo-cmyk-{n}", question)[0])
         for n, question in enumerate(
             [f"The picture {cdn}/img/cmyk.jpg does not display", f"图片 {cdn}/img/cmyk.jpg 显示不出来"]
         )
@@ -199,7 +192,7 @@ def test_after_a_fresh_report_the_price_and_product_answers_stay_right(
     # A product-page question imports a fresh report: the answers after it must agree with it.
     components, speaker, _ = demo
     new, again, wait, live = map(
-        _flat,
+        flat,
         _ask(
             components,
             speaker,
@@ -221,7 +214,7 @@ def test_after_a_fresh_report_the_price_and_product_answers_stay_right(
 
 def test_an_order_not_found_names_the_stores_searched(demo: tuple[Components, Any, str]) -> None:
     components, speaker, _ = demo
-    (answer,) = map(_flat, _ask(components, speaker, "demo-order", "order 113-4567890-1234567 did not sync"))
+    (answer,) = map(flat, _ask(components, speaker, "demo-order", "order 113-4567890-1234567 did not sync"))
     assert answer.startswith(
         "Order 113-4567890-1234567 is not found in Amazon US, Shopee MY (searched just now); Amazon DE"
     )

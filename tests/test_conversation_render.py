@@ -52,7 +52,7 @@ def test_a_diagnosis_is_short_and_the_rest_is_in_the_details() -> None:
         "  ? Recent publishes: could not tell",
     ]
     assert "→ Replace the picture and publish again." in lines
-    assert any(line.startswith("→ A person from customer service takes it from here") for line in lines)
+    assert any(line.startswith("→ In Slack this opens a case for customer service") for line in lines)
     assert "  [1] Convert to RGB: cmyk.jpg" in lines
     assert "'more' for all the checks" in lines[-1]
     assert not any("Sync:" in line or "—" in line for line in lines)  # tables and pictures wait

@@ -362,7 +362,7 @@ class ConsoleSession:
         for attached in reply.files:
             path = self._save(attached)
             if path:
-                self.write(f"Saved / 已保存: {path}")
+                self.write(("已保存：" if reply.language == "zh" else "Saved: ") + path)
         self.last = reply
 
     def _save(self, attached: Any) -> str:

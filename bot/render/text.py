@@ -136,8 +136,8 @@ def _escalation_line(language: Language) -> list[str]:
     return wrap(
         say(
             language,
-            "A person from customer service takes it from here (in Slack this opens a case).",
-            "接下来由人工客服处理（在 Slack 中会在客服频道建立工单）。",
+            "In Slack this opens a case for customer service, with these checks.",
+            "在 Slack 中，这会带着以上检查结果为人工客服建立工单。",
         ),
         WIDTH,
         first="→ ",
