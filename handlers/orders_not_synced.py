@@ -53,7 +53,6 @@ _STATUS_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
-
 def status_name(language: Language, status: str) -> str:
     """The ERP status as the order pages name it."""
     names = _STATUS_NAMES.get(status)
