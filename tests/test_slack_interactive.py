@@ -38,8 +38,8 @@ def test_a_missing_detail_is_asked_with_the_sellers_choices_and_a_click_answers(
     else:
         button = next(e for e in choices if "DEMO-UP-FAILED" in e["value"])
         send.action(button["action_id"], button["value"], user="U1", channel="D1")
-    fake.wait_for(lambda: len(fake.posts("D1")) >= 2, message="the diagnosis after the click")
-    answer = fake.posts("D1")[-1]
+    fake.wait_for(lambda: len(fake.posts("D1", top_level=True)) >= 2, message="the diagnosis after the click")
+    answer = fake.posts("D1", top_level=True)[-1]
     assert "DEMO-UP-FAILED" in _texts(answer.args)
     assert any(e["action_id"] == "sd_feedback:yes" for e in _elements(answer))
 
