@@ -17,6 +17,8 @@ from bot.slack.turns import not_linked_text, services_of, speaker_of
 from erp.accounts import list_stores
 from erp.models import AuthStatus, Role, Store
 from handlers.diagnosis import Action, ActionKind, Language
+from handlers.text import say
+from knowledge.glossary import term, word
 
 log = logging.getLogger(__name__)
 
@@ -39,59 +41,104 @@ def publish_home(event: dict[str, Any], context: BoltContext, client: WebClient)
     with services.sessions() as session:
         stores = list_stores(session, speaker.account_id) if speaker.account_id is not None else []
         name = account_name(session, speaker.account_id)
-    view = home_view(speaker, name, stores, services.escalations)
+    language = _home_language(services, speaker, str(event.get("channel") or ""))
+    view = home_view(speaker, name, stores, services.escalations, language=language)
     client.views_publish(user_id=str(event.get("user", speaker.user_id)), view=view)
 
 
+def _home_language(services: Any, speaker: Speaker, channel: str) -> Language:
+    """The language the seller last wrote in to the bot (their DM's conversation), else English."""
+    store = getattr(services.conversation, "store", None)
+    remembered = getattr(store, "remembered_language", None)
+    if not channel or remembered is None:
+        return "en"
+    try:
+        language = remembered(f"slack:{speaker.team_id}:{channel}:{speaker.user_id}")
+    except Exception:  # the language is a nicety: the Home tab still opens
+        log.exception("home: the seller's language could not be read")
+        return "en"
+    return "zh" if language == "zh" else "en"
+
+
 def store_line(store: Store, language: Language = "en") -> str:
-    """One store: platform, authorization, last order sync and last report import, with failures."""
+    """One store: platform, authorization, last order sync and last report import, with failures.
+
+    A failure is said in the seller's words; in Chinese the stored English error is replaced by
+    what to do (the glossary's words), since it was written for the logs.
+    """
     lines = [f"*{escape(store.name)}* ({escape(store.platform)} {escape(store.region)})".replace(" )", ")")]
     if store.auth_status != AuthStatus.AUTHORIZED:
+        authorization = term("platform_authorization", language)
+        state = word("auth_status", store.auth_status, language)
         lines.append(
-            f":warning: authorization {escape(store.auth_status)}: {escape(store.auth_error or '')}".rstrip(
-                ": "
+            say(
+                language,
+                f":warning: authorization {state}: re-authorize the store under {authorization}",
+                f":warning: 授权{state}：请在“{authorization}”中重新授权该店铺",
             )
         )
-    sync = f"Last order sync: {format_time(_aware(store.last_order_sync_at), language)}"
+    sync = say(language, "Last order sync: ", "上次订单同步：") + format_time(
+        _aware(store.last_order_sync_at), language
+    )
     if store.last_order_sync_error:
-        sync += f"  :x: {escape(truncate(store.last_order_sync_error, 300))}"
-    report = f"Last report import: {format_time(_aware(store.last_report_import_at), language)}"
+        sync += "  :x: " + _failure(store.last_order_sync_error, language)
+    report = say(language, "Last report import: ", "上次报告导入：") + format_time(
+        _aware(store.last_report_import_at), language
+    )
     if store.last_report_import_error:
-        report += f"  :x: {escape(truncate(store.last_report_import_error, 300))}"
+        report += "  :x: " + _failure(store.last_report_import_error, language)
     return "\n".join([*lines, sync, report])
 
 
+def _failure(error: str, language: Language) -> str:
+    if language == "en":
+        return escape(truncate(error, 300))
+    return word("sync_outcome", "failed", language)
+
+
 def home_view(
-    speaker: Speaker, account: str, stores: list[Store], escalations: EscalationService
+    speaker: Speaker,
+    account: str,
+    stores: list[Store],
+    escalations: EscalationService,
+    *,
+    language: Language = "en",
 ) -> dict[str, Any]:
     """The Home tab for `speaker`: their account's stores only (agents also see every open case)."""
     if speaker.account_id is None:
         return render_template(
             "home.j2",
             title="SellerDesk",
-            intro=not_linked_text("en"),
+            intro=not_linked_text(language),
             stores=[],
             cases=[],
             cases_title="",
             buttons=[],
-            hint="Type `/sellerdesk help` to see what I can do.",
+            hint=say(
+                language,
+                "Type `/sellerdesk help` to see what I can do.",
+                "输入 `/sellerdesk help` 查看我能做什么。",
+            ),
         )
     cases = escalations.open_cases(None if speaker.role == Role.AGENT else speaker.account_id)
+    # Agents read the flow and verdict ids they file cases under; sellers read the summary.
     case_lines = [
-        f"*#{case.id}* {escape(case.flow or 'request')} {escape(case.verdict)}: "
-        f"{escape(truncate(case.summary, 200))} ({escape(case.state)})"
+        f"*#{case.id}* "
+        + (f"{escape(case.flow or 'request')} {escape(case.verdict)}: " if speaker.role == Role.AGENT else "")
+        + f"{escape(truncate(case.summary, 200))} ({_case_state(case.state, language)})"
         for case in cases[:10]
     ]
     shown = stores[:MAX_STORES]
-    store_lines = [store_line(store) for store in shown]
+    store_lines = [store_line(store, language) for store in shown]
     if len(stores) > len(shown):
-        store_lines.append(f"…and {len(stores) - len(shown)} more stores.")
+        more = len(stores) - len(shown)
+        store_lines.append(say(language, f"…and {more} more stores.", f"……还有 {more} 个店铺。"))
     buttons = [
         button
         for index, action in enumerate(
             [
-                Action(ActionKind.SYNC_NOW, "Sync orders now", {}),
-                Action(ActionKind.TALK_TO_PERSON, "Talk to a person", {}),
+                Action(ActionKind.SYNC_NOW, say(language, "Sync orders now", "立即同步订单"), {}),
+                Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服"), {}),
             ]
         )
         if (button := action_button(action, flow="home", verdict="home", index=index))
@@ -99,15 +146,30 @@ def home_view(
     view = render_template(
         "home.j2",
         title=f"SellerDesk: {account}" if account else "SellerDesk",
-        intro="" if stores else "No stores are connected to this account yet.",
+        intro=""
+        if stores
+        else say(language, "No stores are connected to this account yet.", "这个账号还没有连接店铺。"),
         stores=store_lines,
         cases=case_lines,
-        cases_title="*Open cases with customer service*",
+        cases_title=say(language, "*Open cases with customer service*", "*人工客服处理中的工单*"),
         buttons=buttons,
-        hint="Ask me anything in the Messages tab, or use `/sync-orders`, `/find-order`, `/check-sku`.",
+        hint=say(
+            language,
+            "Ask me anything in the Messages tab, or use `/sync-orders`, `/find-order`, `/check-sku`.",
+            "在“消息”标签页里直接问我，或使用 `/sync-orders`、`/find-order`、`/check-sku`。",
+        ),
     )
     view["blocks"] = view["blocks"][:MAX_VIEW_BLOCKS]
     return view
+
+
+def _case_state(state: str, language: Language) -> str:
+    names = {
+        "open": ("open", "待处理"),
+        "taken": ("being handled", "处理中"),
+        "resolved": ("resolved", "已解决"),
+    }
+    return say(language, *names[state]) if state in names else escape(state)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
