@@ -234,7 +234,7 @@ def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path)
     _in_order(
         out,
         [
-            "Deleting the data of Shopee MY would remove",
+            "Deleting the data of Shopee MY removes",
             "the store and its data on the platform are untouched",
             "your user name -> Platform authorization -> the Shopee icon -> the store -> More -> Delete",
             "[1] Delete the data of Shopee MY",
@@ -247,11 +247,12 @@ def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path)
             "删除店铺数据",  # the flow's title (explained first, in Chinese)
             "请问是哪个店铺？",
             "[2] Amazon US (amazon)",
-            "删除 Amazon US 的数据将从本软件中移除",
+            "删除 Amazon US 的数据只会从本软件中移除",
             # The empty line and the emoji: answered in the language the seller last wrote in.
             "我没有看到您的问题",
             "我没有看到您的问题",
-            "请回复 1 到",  # "7" when the last answer had fewer options
+            # "7" when the last answer (to the English-looking "xxx…") had fewer options.
+            "Please answer with a number from 1 to",
         ],
     )
     assert "Traceback" not in out and "you>" not in out  # piped: no prompt noise

@@ -234,8 +234,12 @@ class ConsoleSession:
                 self.answer(line)
             except Exception:  # one bad turn must not end the chat
                 logger.exception("console turn failed")
-                self.write("Something went wrong on my side; nothing was changed. Please try again.")
-                self.write("我这边出了点问题，没有做任何更改，请重试。")
+                self.write(
+                    self._say(
+                        "Something went wrong on my side; nothing was changed. Please try again.",
+                        "我这边出了点问题，没有做任何更改，请重试。",
+                    )
+                )
             self.write()
 
     def _read(self) -> str | None:
@@ -263,7 +267,7 @@ class ConsoleSession:
             if line.strip().casefold() == store.casefold() and store:
                 self._show(self._action(action))
             else:
-                self.write("Cancelled: nothing was deleted. 已取消，未删除任何数据。")
+                self.write(self._say("Cancelled: nothing was deleted.", "已取消，未删除任何数据。"))
             return
         if self._details(line):
             return
@@ -271,7 +275,11 @@ class ConsoleSession:
         language = self.last.language if self.last is not None else None
         if option is None and self._out_of_range(line):
             count = self._option_count()
-            self.write(f"Please answer with a number from 1 to {count}. 请回复 1 到 {count} 之间的编号。")
+            self.write(
+                self._say(
+                    f"Please answer with a number from 1 to {count}.", f"请回复 1 到 {count} 之间的编号。"
+                )
+            )
             return
         if option is not None:
             if option.action is not None:
@@ -301,6 +309,12 @@ class ConsoleSession:
             conversation.respond(Turn(key=self.key, speaker=self.speaker, text=line), progress=self._progress)
         )
 
+    def _say(self, en: str, zh: str) -> str:
+        """The console's own words in the conversation's language (the last answer's, else the
+        language of the line being answered)."""
+        language = self.last.language if self.last is not None else self.language
+        return zh if language == "zh" else en
+
     def _details(self, line: str) -> bool:
         """`more` (or 更多): everything the last answer left out; True when that was the line."""
         from bot.render.text import DETAILS_WORDS, render_details
@@ -315,12 +329,12 @@ class ConsoleSession:
         self.confirming = action
         store = action.params.get("store", "")
         self.write(
-            f"This deletes the software's data of {store} (an export is kept; undo within 7 days). "
-            f"Type the store's name ({store}) to confirm; anything else cancels."
-        )
-        self.write(
-            f"将删除本软件中 {store} 的数据（会保留导出备份，7 天内可撤销）。"
-            f"请输入店铺名称（{store}）确认，输入其他内容取消。"
+            self._say(
+                f"This deletes the software's data of {store} (an export is kept; undo within 7 days). "
+                f"Type the store's name ({store}) to confirm; anything else cancels.",
+                f"将删除本软件中 {store} 的数据（会保留导出备份，7 天内可撤销）。"
+                f"请输入店铺名称（{store}）确认，输入其他内容取消。",
+            )
         )
 
     def _option_count(self) -> int:
@@ -375,7 +389,11 @@ class ConsoleSession:
                 out.write(attached.content)
             return path
         except OSError as error:
-            self.write(f"Could not save {attached.filename}: {error.strerror}")
+            self.write(
+                self._say(
+                    f"Could not save {attached.filename}: {error.strerror}", f"无法保存 {attached.filename}。"
+                )
+            )
             return ""
 
 

@@ -93,6 +93,8 @@ def store_line(store: Store, language: Language = "en") -> str:
 def _failure(error: str, language: Language) -> str:
     if language == "en":
         return escape(truncate(error, 300))
+    if "authoriz" in error.lower():
+        return word("platform_error", "authorization_expired", language)
     return word("sync_outcome", "failed", language)
 
 
