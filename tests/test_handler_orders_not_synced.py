@@ -178,7 +178,7 @@ def test_sync_failed_for_an_expired_store(world: World) -> None:
     assert isinstance(result, Diagnosis)
     assert result.verdict == "sync_failed"
     assert "authorization has expired" in result.summary
-    assert "Re-authorize" in result.next_steps[0]
+    assert "re-authorize it under Platform authorization" in result.next_steps[0]
     assert result.actions[0].kind == ActionKind.SYNC_NOW
     with Session(world.engine) as session:
         store = session.get(Store, world.de.id)

@@ -127,9 +127,10 @@ def render_image(image: ImageEvidence, language: Language = "en") -> str:
     return line
 
 
-def _check_lines(finding: Finding) -> list[str]:
+def _check_lines(finding: Finding, language: Language) -> list[str]:
     mark = _MARKS.get(CheckStatus(finding.status), "?")
-    return wrap(f"{finding.check}: {finding.result}", WIDTH, first=f"  {mark} ", rest="    ")
+    colon = say(language, ": ", "：")
+    return wrap(f"{finding.check}{colon}{finding.result}", WIDTH, first=f"  {mark} ", rest="    ")
 
 
 def _escalation_line(language: Language) -> list[str]:
@@ -154,7 +155,7 @@ def render_diagnosis(diagnosis: Diagnosis, *, budget: int = MAX_LINES) -> tuple[
     language = diagnosis.language
     short = brief(diagnosis)
     summary = wrap(short.summary, WIDTH)
-    checks = [_check_lines(finding) for finding in short.checks]
+    checks = [_check_lines(finding, language) for finding in short.checks]
     steps = [wrap(step, WIDTH, first="→ ", rest="  ") for step in short.steps]
     fixed = summary + (_escalation_line(language) if diagnosis.escalate else [])
     left = budget - len(fixed)
@@ -187,7 +188,7 @@ def render_details(reply: Reply) -> str:
     if diagnosis.findings:
         lines.append(say(language, "What I checked:", "检查结果："))
         for finding in diagnosis.findings:
-            lines += _check_lines(finding)
+            lines += _check_lines(finding, language)
     for table in diagnosis.tables:
         lines.append("")
         lines += render_table(table)
