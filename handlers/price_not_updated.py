@@ -148,7 +148,14 @@ def _ask_sku(session: Session, stores: list[Store], language: Language, sku: str
             f"在您的店铺里没有找到 SKU {sku} 的改价记录。请问您修改的是哪个 SKU 的价格？",
         )
     else:
-        prompt = say(language, "Which SKU's price did you change?", "请问您修改的是哪个 SKU 的价格？")
+        # The general question ("how long does it take?") gets the FAQ's answer with the ask.
+        prompt = say(
+            language,
+            "An approved price change takes 1-2 days to show in the software (the nightly report "
+            "brings it back). Which SKU's price did you change? I'll check where it is.",
+            "审核通过的改价需要 1-2 天才会在软件里显示（由夜间报告同步回来）。"
+            "请问您修改的是哪个 SKU 的价格？我来查一下进度。",
+        )
     return DetailRequest(
         flow=FLOW,
         detail="sku",
