@@ -135,7 +135,7 @@ def test_orders_not_synced_conversation(console: ConsoleProcess) -> None:
         out,
         [
             'Order 112-0000001-0000001 is synced now: it is in Amazon US under "Pending".',
-            "'more' for all the checks",
+            "'more' for the details",
             "What I checked:",
             "Amazon DE  amazon    failed",
             'Order 112-0000002-0000002 was synced; it is in Amazon US under "Shipped"',

@@ -54,7 +54,7 @@ def test_a_diagnosis_is_short_and_the_rest_is_in_the_details() -> None:
     assert "→ Replace the picture and publish again." in lines
     assert any(line.startswith("→ In Slack this opens a case for customer service") for line in lines)
     assert "  [1] Convert to RGB: cmyk.jpg" in lines
-    assert "'more' for all the checks" in lines[-1]
+    assert "'more' for the details" in lines[-1]
     assert not any("Sync:" in line or "—" in line for line in lines)  # tables and pictures wait
     details = render_details(reply)
     assert details.index("What I checked") < details.index("Sync:") < details.index("Pictures:")
@@ -81,7 +81,7 @@ def test_a_long_answer_keeps_to_twelve_lines_of_eighty_columns() -> None:
     assert len(lines) <= 12 and max(display_width(line) for line in lines) <= 80
     assert lines[-2:] == [
         "  [1] Talk to a person",
-        "(answer with a number, or in your own words; 'more' for all the checks)",
+        "(answer with a number, or in your own words; 'more' for the details)",
     ]
     details = render_details(reply).splitlines()
     assert max(display_width(line) for line in details) <= 80
@@ -167,3 +167,19 @@ def test_a_message_with_a_file_and_an_escalation() -> None:
     text = render_reply(reply)
     assert "Attached: cmyk-rgb.jpg (2 KB)" in text
     assert "A person will take it from here" in text
+
+
+def test_a_long_explanation_keeps_its_steps_one_more_away() -> None:
+    reply = Reply(
+        kind="explain",
+        language="zh",
+        text="删除店铺数据只会删除软件里该店铺的订单、产品等数据，平台上的店铺数据不受影响。" * 3,
+        title="如何删除店铺数据",
+        steps=[f"第 {n} 步" for n in range(1, 6)],
+        detail_request=DetailRequest(flow="delete_store_data", detail="store", prompt="请问是哪个店铺？"),
+        choices=[Choice(name, name) for name in ("Amazon DE", "Amazon US", "Shopee MY")],
+    )
+    lines = render_reply(reply).splitlines()
+    assert len(lines) <= 12 and "步骤：" not in lines
+    assert "请问是哪个店铺？" in lines and lines[-1] == "（回复编号，或直接输入；输入“更多”查看详情）"
+    assert render_details(reply).splitlines() == [f"  {n}. 第 {n} 步" for n in range(1, 6)]

@@ -178,10 +178,21 @@ def render_diagnosis(diagnosis: Diagnosis, *, budget: int = MAX_LINES) -> tuple[
     return body, short.has_details or skipped
 
 
+def _explain_steps(reply: Reply) -> list[str]:
+    if not reply.steps:
+        return []
+    lines = ["", say(reply.language, "Steps:", "步骤：")]
+    for n, step in enumerate(reply.steps, start=1):
+        lines += wrap(step, WIDTH, first=f"  {n}. ", rest="     ")
+    return lines
+
+
 def render_details(reply: Reply) -> str:
     """Everything a short answer left out: all checks, tables, pictures, steps, the hand-over."""
     language = reply.language
     diagnosis = reply.diagnosis
+    if reply.kind == "explain" and reply.steps:
+        return "\n".join(_explain_steps(reply)[1:])
     if diagnosis is None:
         return say(language, "There are no more details for this answer.", "这个回答没有更多详情。")
     lines: list[str] = []
@@ -235,15 +246,15 @@ def _hint(language: Language, *, options: bool, more: bool) -> str:
     if options and more:
         return say(
             language,
-            f"(answer with a number, or in your own words; '{MORE_WORDS['en']}' for all the checks)",
-            f"（回复编号，或直接输入；输入“{MORE_WORDS['zh']}”查看全部检查）",
+            f"(answer with a number, or in your own words; '{MORE_WORDS['en']}' for the details)",
+            f"（回复编号，或直接输入；输入“{MORE_WORDS['zh']}”查看详情）",
         )
     if options:
         return say(language, "(answer with a number, or in your own words)", "（回复编号，或直接输入）")
     return say(
         language,
-        f"('{MORE_WORDS['en']}' for all the checks)",
-        f"（输入“{MORE_WORDS['zh']}”查看全部检查）",
+        f"('{MORE_WORDS['en']}' for the details)",
+        f"（输入“{MORE_WORDS['zh']}”查看详情）",
     )
 
 
@@ -269,12 +280,14 @@ def render_reply(reply: Reply) -> str:
     elif reply.kind == "explain":
         lines += wrap(reply.title, WIDTH)
         lines += wrap(reply.text, WIDTH)
-        if reply.steps:
-            lines += ["", say(language, "Steps:", "步骤：")]
-            for n, step in enumerate(reply.steps, start=1):
-                lines += wrap(step, WIDTH, first=f"  {n}. ", rest="     ")
-        if reply.detail_request is not None:
-            lines += [""] + wrap(reply.detail_request.prompt, WIDTH)
+        question = [""] + wrap(reply.detail_request.prompt, WIDTH) if reply.detail_request else []
+        steps = _explain_steps(reply)
+        room = MAX_LINES - len(lines) - len(question) - len(option_lines) - (2 if option_lines else 1)
+        if len(steps) <= room:
+            lines += steps
+        else:
+            more = True  # the steps are one `more` away; the explanation already says the gist
+        lines += question
     else:
         for paragraph in reply.text.splitlines() or [""]:
             lines += wrap(paragraph, WIDTH) if paragraph.strip() else [""]
