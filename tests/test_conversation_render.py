@@ -182,4 +182,4 @@ def test_a_long_explanation_keeps_its_steps_one_more_away() -> None:
     lines = render_reply(reply).splitlines()
     assert len(lines) <= 12 and "步骤：" not in lines
     assert "请问是哪个店铺？" in lines and lines[-1] == "（回复编号，或直接输入；输入“更多”查看详情）"
-    assert render_details(reply).splitlines() == [f"  {n}. 第 {n} 步" for n in range(1, 6)]
+    assert render_details(reply).splitlines() == ["步骤：", *(f"  {n}. 第 {n} 步" for n in range(1, 6))]
