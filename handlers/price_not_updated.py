@@ -659,9 +659,9 @@ def _still_wrong(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
         summary = say(
             language,
             f"{facts.store.name} approved {new} for {change.sku} {approved}, but the listings report "
-            f"generated {generated} still shows {shown}: I'm handing this to a person.",
+            f"generated {generated} still shows {shown}: customer service will check it with the platform.",
             f"{facts.store.name} 已于{approved}通过 {change.sku} 的新价格 {new}，"
-            f"但{generated}生成的商品报告仍是 {shown}：已转交人工处理。",
+            f"但{generated}生成的商品报告仍是 {shown}：已转交人工客服与平台核实。",
         )
         reason = say(
             language,
@@ -676,9 +676,9 @@ def _still_wrong(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
         summary = say(
             language,
             f"{facts.store.name} approved {new} for {change.sku} {approved}, but the listings report "
-            f"generated {generated} has no row for it: I'm handing this to a person.",
+            f"generated {generated} has no row for it: customer service will check it with the platform.",
             f"{facts.store.name} 已于{approved}通过 {change.sku} 的新价格 {new}，"
-            f"但{generated}生成的商品报告里没有这个 SKU：已转交人工处理。",
+            f"但{generated}生成的商品报告里没有这个 SKU：已转交人工客服与平台核实。",
         )
         reason = say(
             language,
@@ -690,12 +690,6 @@ def _still_wrong(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
     diagnosis = _diagnosis(facts, language, "still_wrong", summary)
     diagnosis.escalate = True
     diagnosis.escalate_reason = reason
-    diagnosis.next_steps = [
-        say(
-            language,
-            "Customer service gets these checks and will look into it with the platform.",
-            "客服会收到这些检查结果，并与平台核实。",
-        ),
-    ]
+    diagnosis.next_steps = []  # nothing for the seller to do: the summary says who takes it on
     diagnosis.actions = [talk_to_person(language)]
     return diagnosis

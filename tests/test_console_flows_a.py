@@ -82,7 +82,7 @@ def test_price_not_updated_conversation(database_url: str, tmp_path: Path) -> No
             "DEMO-PRICE-LIVE already sells at 36.99 USD on Amazon US",
             "✗ Latest listings report: generated",
             "Amazon US approved 12.99 USD for DEMO-PRICE-STUCK 2 days ago, but the listings report",
-            "still shows 14.99 USD: I'm handing this to a person.",
+            "still shows 14.99 USD: customer service will check it with the platform.",
             "→ In Slack this opens a case for customer service",
         ],
     )

@@ -93,7 +93,7 @@ def _hard_split(unit: str, width: int) -> list[str]:
     return parts
 
 
-_CLOSING = frozenset("，。；：、！？）」』”’")
+_CLOSING = frozenset("，。；：、！？）」』”’)]")
 
 
 def wrap(text: str, width: int, *, first: str = "", rest: str = "") -> list[str]:
