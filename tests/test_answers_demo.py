@@ -220,3 +220,13 @@ def test_an_order_not_found_names_the_stores_searched(demo: tuple[Components, An
     )
     assert "could not be searched because the store's authorization has expired" in answer
     assert "should come in" not in answer
+
+
+def test_a_chinese_question_while_a_sku_is_asked_for_is_not_taken_for_a_sku(
+    demo: tuple[Components, Any, str],
+) -> None:
+    components, speaker, _ = demo
+    asked, answer = _ask(components, speaker, "demo-route-zh", "价格没更新", "图片显示不出来")
+    assert "请问您修改的是哪个 SKU 的价格？" in flat(asked) and "1-2 天" in asked
+    assert flat(answer).startswith("请问是哪张图片？")
+    assert "没有找到 SKU 图片显示不出来" not in answer

@@ -251,7 +251,9 @@ class Conversation:
     def _surely_another_flow(self, flow: str, text: str) -> bool:
         """A sentence the matcher surely reads as another flow ("publish fails, pic DEMO-X" while
         "which picture?" waits) is that flow's question, even though it names a SKU."""
-        if len(text.split()) < 2:
+        # One Latin word is a SKU or a name; a Chinese sentence has no spaces, so it counts by its
+        # characters ("图片显示不出来" is a question, not a SKU).
+        if len(text.split()) < 2 and not any("\u4e00" <= char <= "\u9fff" for char in text):
             return False
         match = self.matcher.match(text[:MAX_MATCH_CHARS])
         other = getattr(match, "flow", None)
