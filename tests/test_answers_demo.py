@@ -22,6 +22,8 @@ import pytest
 
 from app import Components
 from bot.cli import console
+from bot.render.blocks import render_details as render_slack_details
+from bot.render.blocks import render_reply as render_slack
 from bot.render.brief import display_width
 from bot.settings import Settings
 from erp.demo import DEMO_SCENARIOS, question_zh, scenario_text
@@ -99,8 +101,29 @@ def demo(database_url: str, tmp_path: Path) -> Iterator[tuple[Components, Any, s
     components.engine.dispose()
 
 
+def _slack_texts(reply: Any) -> str:
+    """What a seller reads of the reply in Slack: the answer's and its thread's texts (button
+    values and emoji codes are not read)."""
+    texts = []
+    for message in [*render_slack(reply), *render_slack_details(reply)]:
+        for block in message.blocks:
+            if block["type"] in ("section", "header"):
+                texts.append(block["text"]["text"])
+            elif block["type"] == "context":
+                texts += [element.get("text", "") for element in block["elements"]]
+            elif block["type"] == "actions":
+                texts += [e["text"]["text"] for e in block["elements"] if "text" in e]
+    text = "\n".join(texts).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return re.sub(r":[a-z_]+:", " ", text)
+
+
 def _ask(components: Components, speaker: Any, user: str, *lines: str) -> list[str]:
     """What the console prints for each line, as a seller piping questions would read it."""
+    return _converse(components, speaker, user, *lines)[0]
+
+
+def _converse(components: Components, speaker: Any, user: str, *lines: str) -> tuple[list[str], Any]:
+    """The console's blocks for each line, and the last reply (to render for Slack too)."""
     out = io.StringIO()
     session = console.ConsoleSession(
         components, replace(speaker, user_id=user), io.StringIO(), out, interactive=False
@@ -111,7 +134,7 @@ def _ask(components: Components, speaker: Any, user: str, *lines: str) -> list[s
         out.truncate()
         session.answer(line)
         blocks.append(out.getvalue().rstrip("\n"))
-    return blocks
+    return blocks, session.last
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
@@ -122,7 +145,9 @@ def test_every_scenario_gets_a_short_answer_in_the_sellers_language(
     problems: list[str] = []
     for index, scenario in enumerate(DEMO_SCENARIOS):
         question = scenario_text(question_zh(scenario) if language == "zh" else scenario.question, cdn)
-        answer, details = _ask(components, speaker, f"demo-{language}-{index}", question, "更多")
+        (answer, details), reply = _converse(
+            components, speaker, f"demo-{language}-{index}", question, "更多"
+        )
         lines = answer.splitlines()
         where = f"{scenario.flow}/{scenario.verdict} [{language}] {question!r}"
         if len(lines) > MAX_LINES:
@@ -135,7 +160,7 @@ def test_every_scenario_gets_a_short_answer_in_the_sellers_language(
         if repeated := repeated_sentences(answer):
             problems.append(f"{where}: said twice: {repeated}")
         if language == "zh":
-            for text, part in ((answer, "answer"), (details, "details")):
+            for text, part in ((answer, "answer"), (details, "details"), (_slack_texts(reply), "Slack")):
                 if words := english_words(text):
                     problems.append(f"{where}: English in the {part}: {words}\n{text}")
     assert not problems, "\n\n".join(problems)

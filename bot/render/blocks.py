@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.conversation import Reply
 from bot.render.brief import brief
+from bot.render.text import render_table
 from handlers.diagnosis import (
     Action,
     ActionKind,
@@ -120,18 +121,9 @@ def chunk_lines(lines: Iterable[str], limit: int = MAX_SECTION, *, fence: bool =
 
 
 def table_lines(table: Table) -> list[str]:
-    """A table as aligned monospace lines (cells cut so one row stays readable)."""
-    rows = [[truncate(str(cell), 40) for cell in row] for row in table.rows]
-    columns = [truncate(col, 40) for col in table.columns]
-    widths = [len(col) for col in columns]
-    for row in rows:
-        for index, cell in enumerate(row[: len(widths)]):
-            widths[index] = max(widths[index], len(cell))
-    lines = ["  ".join(col.ljust(widths[i]) for i, col in enumerate(columns)).rstrip()]
-    lines.extend(
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[: len(widths)])).rstrip() for row in rows
-    )
-    return lines
+    """A table as aligned monospace lines: the console's layout (CJK-aware, long cells wrapped
+    within 80 columns), so no cell is cut in the middle of a quote."""
+    return render_table(Table("", table.columns, table.rows), indent="")
 
 
 def encode_value(data: dict[str, Any]) -> str | None:
