@@ -472,7 +472,7 @@ def _sync_failed(
             )
             for result in failed
         )
-        where = ", ".join(store.name for store in searched)
+        where = say(language, ", ", "、").join(store.name for store in searched)
         summary = (
             say(
                 language,

@@ -223,7 +223,7 @@ def test_an_order_not_found_names_the_stores_searched_and_why_one_could_not_be(w
         "Order 113-4567890-1234567 is not found in Amazon US, Shopee MY (searched just now); "
         "Amazon DE could not be searched because the store's authorization has expired"
     )
-    assert chinese.summary.startswith("在 Amazon US, Shopee MY 中没有找到订单 113-4567890-1234567")
+    assert chinese.summary.startswith("在 Amazon US、Shopee MY 中没有找到订单 113-4567890-1234567")
     assert "Amazon DE 无法查询，原因：店铺授权已过期" in chinese.summary
     text = english.summary + " ".join(english.next_steps)
     assert "should come in" not in text and "Check the order number" in english.next_steps[0]
