@@ -411,7 +411,7 @@ def _not_on_platform(
     request: FlowRequest, order_id: str, stores: Sequence[Store], findings: list[Finding], table: Table
 ) -> Diagnosis:
     language = request.language
-    names = ", ".join(store.name for store in stores)
+    names = say(language, ", ", "、").join(store.name for store in stores)
     return Diagnosis(
         flow=FLOW,
         verdict="not_on_platform",
@@ -455,7 +455,7 @@ def _sync_failed(
     searched: Sequence[Store] = (),
 ) -> Diagnosis:
     language = request.language
-    names = ", ".join(result.store for result in failed)
+    names = say(language, ", ", "、").join(result.store for result in failed)
     expired = [result for result in failed if result.error_kind == "authorization_expired"]
     steps = [_error_text(language, result) for result in failed]
     actions = [Action(ActionKind.SYNC_NOW, say(language, "Sync again", "重新同步"))]
@@ -514,7 +514,7 @@ def _sync_failed(
 
 def _ask_order(language: Language, results: Sequence[StoreSyncProgress]) -> DetailRequest:
     new = sum(result.inserted for result in results)
-    names = ", ".join(result.store for result in results)
+    names = say(language, ", ", "、").join(result.store for result in results)
     return DetailRequest(
         flow=FLOW,
         detail="order_id",
