@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.conversation import Reply
-from bot.render.brief import brief, display_width, wrap
+from bot.render.brief import brief, char_width, display_width, wrap
 from handlers.diagnosis import Action, CheckStatus, Diagnosis, Finding, ImageEvidence, Language, Table
 from handlers.text import say
 from knowledge.glossary import word
@@ -76,7 +76,9 @@ def render_table(table: Table, indent: str = "  ", width: int = WIDTH) -> list[s
     gap = "  "
     room = width - display_width(indent) - len(gap) * max(0, count - 1)
     widths = _column_widths([columns, *rows], count, room)
-    lines = wrap(f"{table.title}:", width) if table.title else []
+    # A Chinese title takes the Chinese colon (a table carries no language of its own).
+    colon = "：" if any(char_width(char) == 2 for char in table.title) else ":"
+    lines = wrap(f"{table.title}{colon}", width) if table.title else []
 
     def emit(cells: Sequence[str]) -> list[str]:
         wrapped = [wrap(cells[i] if i < len(cells) else "", widths[i]) for i in range(count)]
