@@ -183,3 +183,20 @@ def test_a_long_explanation_keeps_its_steps_one_more_away() -> None:
     assert len(lines) <= 12 and "步骤：" not in lines
     assert "请问是哪个店铺？" in lines and lines[-1] == "（回复编号，或直接输入；输入“更多”查看详情）"
     assert render_details(reply).splitlines() == ["步骤：", *(f"  {n}. 第 {n} 步" for n in range(1, 6))]
+
+
+def test_a_long_list_of_choices_fits_the_answer_and_says_how_many_more() -> None:
+    choices = [
+        Choice(f"DEMO-PRICE-{n}", f"DEMO-PRICE-{n} · Amazon US · {n}9.99 USD · saved today")
+        for n in range(10)
+    ]
+    request = DetailRequest(
+        flow="price_not_updated", detail="sku", prompt="Which SKU's price did you change?"
+    )
+    reply = Reply(
+        kind="ask_detail", language="en", text=request.prompt, detail_request=request, choices=choices
+    )
+    lines = render_reply(reply).splitlines()
+    assert len(lines) <= 12
+    assert lines[2].startswith("  [1] DEMO-PRICE-0") and any(line.startswith("  … and ") for line in lines)
+    assert len(reply_options(reply)) == 10  # the hidden ones still answer by their number

@@ -244,6 +244,22 @@ def _option_lines(options: Sequence[Option]) -> list[str]:
     return lines
 
 
+def _fitted_options(language: Language, options: Sequence[Option], room: int) -> list[str]:
+    """The options in at most `room` lines: a long list shows its first ones and says how many
+    more there are (their numbers still answer, and so does typing one)."""
+    lines = _option_lines(options)
+    if len(lines) <= room or room < 2:
+        return lines
+    shown = len(options)
+    while shown > 1 and len(_option_lines(options[:shown])) + 1 > room:
+        shown -= 1
+    rest = len(options) - shown
+    return [
+        *_option_lines(options[:shown]),
+        say(language, f"  … and {rest} more: type the one you mean", f"  ……还有 {rest} 个，可直接输入"),
+    ]
+
+
 def _hint(language: Language, *, options: bool, more: bool) -> str:
     if options and more:
         return say(
@@ -301,6 +317,8 @@ def render_reply(reply: Reply) -> str:
         )
     if reply.escalate and reply.kind != "diagnosis":
         lines.append(say(language, "→ A person will take it from here.", "→ 接下来由人工客服处理。"))
+    if reply.kind != "diagnosis":
+        option_lines = _fitted_options(language, options, MAX_LINES - len(lines) - 2)
     if option_lines:
         lines += ([""] if reply.kind != "diagnosis" else []) + option_lines
     if option_lines or more:
