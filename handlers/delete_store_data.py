@@ -132,22 +132,17 @@ def _explained(request: FlowRequest, store: Store, counts: StoreDataCounts) -> D
             result=_counts_sentence(language, counts),
             status=CheckStatus.OK,
         ),
-        Finding(
-            check=say(language, "Data on the platform", "平台上的数据"),
-            result=say(language, "untouched by the deletion", "不受删除影响"),
-            status=CheckStatus.OK,
-        ),
     ]
-    steps = [scope_sentence(language), click_path(language, store.platform)]
     actions: list[Action] = []
     if owner:
-        steps.append(
+        steps = [
             say(
                 language,
-                "Or let me do it: an export of the data is kept and you can undo it for 7 days.",
-                "也可以由我来删除：删除前会导出数据备份，7 天内可以撤销。",
+                "Let me do it: choose the option below; an export of the data is kept and you can undo "
+                "it for 7 days.",
+                "可以由我来删除：选择下面的选项；删除前会导出数据备份，7 天内可以撤销。",
             )
-        )
+        ]
         actions.append(
             Action(
                 kind=ActionKind.DELETE_STORE_DATA,
@@ -156,21 +151,24 @@ def _explained(request: FlowRequest, store: Store, counts: StoreDataCounts) -> D
             )
         )
     else:
-        steps.append(
+        steps = [
             say(
                 language,
                 "Only the account owner can delete a store's data; ask them to do it.",
                 "只有账号所有者可以删除店铺数据，请联系账号所有者操作。",
             )
-        )
+        ]
+    steps.append(click_path(language, store.platform))
     return Diagnosis(
         flow=FLOW,
         verdict="explained",
         summary=say(
             language,
-            f"Deleting the data of {store.name} would remove {counts.total} rows from the software; "
-            "nothing changes on the platform.",
-            f"删除 {store.name} 的数据将从本软件中移除 {counts.total} 条数据，平台上的数据不变。",
+            f"Deleting the data of {store.name} removes {counts.total} rows from the software only "
+            "(orders, products, upload records, reports, price changes); the store and its data on "
+            "the platform are untouched.",
+            f"删除 {store.name} 的数据只会从本软件中移除 {counts.total} 条数据（订单、商品、上传记录、"
+            "报告、调价记录），平台上的店铺及其数据不受影响。",
         ),
         language=language,
         findings=findings,

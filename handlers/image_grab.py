@@ -39,6 +39,7 @@ from handlers.sku_lookup import (
     when,
 )
 from handlers.text import say
+from knowledge.glossary import term, word
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
@@ -140,21 +141,21 @@ def _rule_a(holds: bool, uploaded: bool, language: Language) -> RuleCheck:
 def _rule_b(holds: bool, modified: datetime | None, now: datetime, language: Language) -> RuleCheck:
     if modified is None:
         facts = say(
-            language, "never modified through the picture publishing system", "从未通过图片刊登系统修改"
+            language, f"never modified through the {_system(language)}", f"从未通过{_system(language)}修改"
         )
         return RuleCheck("b", False, facts, _edit_wish(language))
     when_text = when(language, now, modified)
     if holds:
         facts = say(
             language,
-            f"modified through the picture publishing system {when_text}",
-            f"于 {when_text} 通过图片刊登系统修改",
+            f"modified through the {_system(language)} {when_text}",
+            f"于 {when_text} 通过{_system(language)}修改",
         )
         return RuleCheck("b", True, facts, "")
     facts = say(
         language,
-        f"last modified through the picture publishing system {when_text}, more than 7 days before the run",
-        f"最近一次通过图片刊登系统修改是 {when_text}，距抓图已超过 7 天",
+        f"last modified through the {_system(language)} {when_text}, more than 7 days before the run",
+        f"最近一次通过{_system(language)}修改是 {when_text}，距抓图已超过 7 天",
     )
     return RuleCheck("b", False, facts, _edit_wish(language))
 
@@ -162,40 +163,44 @@ def _rule_b(holds: bool, modified: datetime | None, now: datetime, language: Lan
 def _edit_wish(language: Language) -> str:
     return say(
         language,
-        "edit the product through the picture publishing system",
-        "通过图片刊登系统编辑该产品",
+        f"edit the product through the {_system(language)}",
+        f"通过{_system(language)}编辑该产品",
     )
 
 
 def _rule_c(holds: bool, orders: int, status: str, language: Language) -> RuleCheck:
     normal = status == SalesStatus.NORMAL
+    shown = word("sales_status", status, language)
+    wanted = word("sales_status", SalesStatus.NORMAL, language)
     count_en = f"{orders} order{'s' if orders != 1 else ''} in the last 30 days"
     count_zh = f"最近 30 天有 {orders} 个订单"
     if holds:
-        facts = say(language, f"{count_en}, sales status '{status}'", f"{count_zh}，销售状态为“{status}”")
+        facts = say(language, f"{count_en}, sales status '{shown}'", f"{count_zh}，销售状态为“{shown}”")
         return RuleCheck("c", True, facts, "")
     if orders:
         facts = say(
-            language, f"{count_en}, but sales status is '{status}'", f"{count_zh}，但销售状态为“{status}”"
+            language, f"{count_en}, but sales status is '{shown}'", f"{count_zh}，但销售状态为“{shown}”"
         )
-        wish = say(language, "set the sales status to 'normal'", "把销售状态改为“normal（正常）”")
+        wish = say(language, f"set the sales status to '{wanted}'", f"把销售状态改为“{wanted}”")
     elif normal:
-        facts = say(
-            language, f"no orders in the last 30 days (sales status '{status}')", "最近 30 天没有订单"
-        )
+        facts = say(language, f"no orders in the last 30 days (sales status '{shown}')", "最近 30 天没有订单")
         wish = say(language, "an order in the next days", "之后有新订单")
     else:
         facts = say(
             language,
-            f"no orders in the last 30 days and sales status is '{status}'",
-            f"最近 30 天没有订单，且销售状态为“{status}”",
+            f"no orders in the last 30 days and sales status is '{shown}'",
+            f"最近 30 天没有订单，且销售状态为“{shown}”",
         )
         wish = say(
             language,
-            "sales status 'normal' and an order in the last 30 days",
-            "销售状态改为“normal（正常）”并且最近 30 天有订单",
+            f"sales status '{wanted}' and an order in the last 30 days",
+            f"销售状态改为“{wanted}”并且最近 30 天有订单",
         )
     return RuleCheck("c", False, facts, wish)
+
+
+def _system(language: Language) -> str:
+    return term("picture_system", language)
 
 
 def _is_recent(grab: ImageGrabResult, now: datetime) -> bool:
@@ -210,8 +215,8 @@ def _rule_name(rule: str, language: Language) -> str:
     names = {
         "a": ("(a) uploaded without a picture", "(a) 已上传但没有图片"),
         "b": (
-            "(b) modified through the picture publishing system in the last 7 days",
-            "(b) 最近 7 天通过图片刊登系统修改",
+            f"(b) modified through the {_system(language)} in the last 7 days",
+            f"(b) 最近 7 天通过{_system(language)}修改",
         ),
         "c": (
             "(c) orders in the last 30 days and sales status 'normal'",
@@ -260,10 +265,9 @@ def _grab_finding(grab: ImageGrabResult | None, language: Language, now: datetim
             result=say(language, f"grabbed {at} (rule {grab.rule})", f"{at} 抓取成功（规则 {grab.rule}）"),
             status=CheckStatus.OK,
         )
-    detail = f": {grab.detail}" if grab.detail else ""
     return Finding(
         check=check,
-        result=say(language, f"failed {at}{detail}", f"{at} 抓取失败{detail}"),
+        result=say(language, f"failed {at}", f"{at} 抓取失败"),
         status=CheckStatus.PROBLEM,
     )
 
@@ -408,9 +412,9 @@ def _last_grab_failed(
     services: Services,
 ) -> Diagnosis:
     at = when(language, now, grab.at)
-    why = grab.detail or say(language, "no reason recorded", "没有记录原因")
     images = _check_images(services, product.image_urls)
     broken = [image for image in images if image.verdict != "ok"]
+    why = _failure_reason(grab, broken, language)
     diagnosis = _base(
         product,
         store,
@@ -427,7 +431,7 @@ def _last_grab_failed(
         diagnosis.findings.append(
             Finding(
                 check=say(language, f"Image {image.url}", f"图片 {image.url}"),
-                result=f"{image.verdict}" + (f": {image.detail}" if image.detail else ""),
+                result=_image_result(image, language),
                 status=CheckStatus.OK if image.verdict == "ok" else CheckStatus.PROBLEM,
             )
         )
@@ -469,13 +473,30 @@ def _last_grab_failed(
         diagnosis.next_steps.append(
             say(
                 language,
-                "No rule selects it for the next grab; edit it through the picture publishing system "
+                f"No rule selects it for the next grab; edit it through the {_system(language)} "
                 "to have it grabbed again.",
-                "目前没有规则会在下次抓图时选中它；通过图片刊登系统编辑该产品即可再次抓取。",
+                f"目前没有规则会在下次抓图时选中它；通过{_system(language)}编辑该产品即可再次抓取。",
             )
         )
     diagnosis.actions = [talk_to_person(language)]
     return diagnosis
+
+
+def _failure_reason(grab: ImageGrabResult, broken: list[ImageEvidence], language: Language) -> str:
+    """Why the grab failed: the job's note in English; in Chinese, what the pictures show now
+    (the job writes its note in English for the logs)."""
+    if language == "en":
+        return grab.detail or "no reason recorded"
+    if broken:
+        return f"有 {len(broken)} 张图片{word('image_verdict', broken[0].verdict, language)}"
+    return "没有记录原因"
+
+
+def _image_result(image: ImageEvidence, language: Language) -> str:
+    status = f"HTTP {image.http_status}" if image.http_status else ""
+    detail = image.detail if language == "en" else word("image_detail", image.verdict, language)
+    parts = [word("image_verdict", image.verdict, language), status, detail]
+    return say(language, ", ", "，").join(part for part in parts if part)
 
 
 def _check_images(services: Services, urls: list[str]) -> list[ImageEvidence]:

@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 
 from erp.models import Product, ProductState, Store
 from handlers.diagnosis import (
+    Action,
+    ActionKind,
     CheckStatus,
     DetailRequest,
     Diagnosis,
@@ -25,51 +27,63 @@ from handlers.image_check import ImageCheckResult, ImageVerdict
 from handlers.services import Services
 from handlers.sku_lookup import first_sku, products_with_sku, sku_choices_from_products, visible_stores
 from handlers.text import say
+from knowledge.glossary import word
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
 
 FLOW = "image_not_displaying"
+MAX_CONVERT_ACTIONS = 3  # one button per picture to convert; more would crowd the answer
 MAX_URLS = 20  # a product has at most a few pictures; more is a paste gone wrong
 
 # The image check's verdicts, grouped as this flow explains them.
 _UNREACHABLE = {ImageVerdict.UNREACHABLE, ImageVerdict.BLOCKED, ImageVerdict.TOO_LARGE}
 _DAMAGED = {ImageVerdict.DAMAGED}
 _NOT_IMAGE = {ImageVerdict.NOT_AN_IMAGE}
+_NOT_RGB = {ImageVerdict.NOT_RGB, ImageVerdict.HAS_ALPHA}
+
+
+def _detail(language: Language, result: ImageCheckResult) -> str:
+    """What the check found beyond its verdict: its own words in English, the glossary's in Chinese
+    (the check's detail is written in English for logs and `check-image`)."""
+    if language == "zh":
+        text = word("image_detail", str(result.verdict), language)
+    else:
+        text = result.detail
+    return f" ({text})" if text else ""
 
 
 def describe(language: Language, result: ImageCheckResult) -> str:
     """One line on what the check found for a URL."""
     verdict = result.verdict
-    detail = f" ({result.detail})" if result.detail else ""
+    detail = _detail(language, result)
     if verdict in _UNREACHABLE:
         status = f"HTTP {result.http_status}" if result.http_status else say(language, "no answer", "无响应")
         if verdict is ImageVerdict.BLOCKED:
             return say(language, f"cannot be fetched{detail}", f"无法获取{detail}")
         if verdict is ImageVerdict.TOO_LARGE:
             return say(language, f"too large to load{detail}", f"文件过大，无法加载{detail}")
-        return say(language, f"cannot be opened: {status}{detail}", f"无法打开：{status}{detail}")
+        return say(language, f"cannot be opened: {status}", f"无法打开：{status}")
     if verdict in _DAMAGED:
-        return say(
-            language,
-            f"the file is damaged or cut off{detail}",
-            f"图片文件已损坏或不完整{detail}",
-        )
+        return say(language, "the file is damaged or cut off", "图片文件已损坏或不完整")
     if verdict in _NOT_IMAGE:
         kind = result.content_type or say(language, "something else", "其他内容")
         return say(language, f"not a picture: the link returns {kind}", f"不是图片：该链接返回的是 {kind}")
     size = f"{result.width}x{result.height}" if result.width and result.height else ""
-    return say(
-        language,
-        f"loads fine: {result.format} {size} {result.mode}".strip(),
-        f"可以正常加载：{result.format} {size} {result.mode}".strip(),
-    )
+    facts = f"{result.format} {size} {result.mode}".strip()
+    if verdict in _NOT_RGB:
+        return say(
+            language,
+            f"loads, but {facts}: not RGB, some browsers and platforms show it wrongly",
+            f"可以加载，但 {facts}：不是 RGB，部分浏览器和平台会显示异常",
+        )
+    return say(language, f"loads fine: {facts}", f"可以正常加载：{facts}")
 
 
 def _status(result: ImageCheckResult) -> CheckStatus:
     if result.verdict in _UNREACHABLE | _DAMAGED | _NOT_IMAGE:
         return CheckStatus.PROBLEM
-    return CheckStatus.OK
+    return CheckStatus.UNKNOWN if result.verdict in _NOT_RGB else CheckStatus.OK
 
 
 def image_urls(
@@ -147,6 +161,8 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
     ]
     images = [result.to_evidence() for result in results]
     verdict, summary, steps = _conclude(language, results)
+    convertible = [r for r in results if r.verdict in _NOT_RGB] if verdict == "loads_fine" else []
+    actions = [convert_action(language, r.url) for r in convertible[:MAX_CONVERT_ACTIONS]]
     return Diagnosis(
         flow=FLOW,
         verdict=verdict,
@@ -155,8 +171,24 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
         findings=findings,
         images=images,
         next_steps=steps,
+        actions=actions,
         store=store.name if store else None,
         sku=product.sku if product else None,
+    )
+
+
+def picture_name(url: str) -> str:
+    """The picture's file name, for a button label."""
+    return url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0][:40] or url[:40]
+
+
+def convert_action(language: Language, url: str, *, store_id: str | None = None) -> Action:
+    """The "convert to RGB" option for one picture (with its store, which the audit row names)."""
+    name = picture_name(url)
+    return Action(
+        kind=ActionKind.CONVERT_RGB,
+        label=say(language, f"Convert to RGB: {name}", f"转换为 RGB：{name}"),
+        params={"url": url, **({"store_id": store_id} if store_id else {})},
     )
 
 
@@ -226,6 +258,30 @@ def _conclude(language: Language, results: Sequence[ImageCheckResult]) -> tuple[
                     language,
                     "Upload the original picture again (not a copy saved from the web page).",
                     "请重新上传原始图片（不要使用从网页另存的副本）。",
+                )
+            ],
+        )
+    not_rgb = [r for r in results if r.verdict in _NOT_RGB]
+    if not_rgb:
+        # It loads, so the network is not the first suspect: a CMYK (or transparent) picture is
+        # what some browsers and every strict platform show wrongly.
+        modes = ", ".join(sorted({r.mode or "?" for r in not_rgb}))
+        return (
+            "loads_fine",
+            say(
+                language,
+                f"{_which(len(not_rgb), total, 'picture')} {'loads' if len(not_rgb) == 1 else 'load'} "
+                f"from here but {'is' if len(not_rgb) == 1 else 'are'} {modes}, not RGB: some browsers "
+                "and platforms show such pictures wrongly.",
+                f"{_which_zh(len(not_rgb), total, '张图片')}从这里可以加载，但颜色模式是 {modes}，不是 RGB："
+                "部分浏览器和平台会显示异常。",
+            ),
+            [
+                say(
+                    language,
+                    "Convert it to RGB (I can do it: choose the option below), replace the picture on "
+                    "the product edit page and save.",
+                    "请转换为 RGB（我可以帮您转换：选择下面的选项），在商品编辑页面替换图片后保存。",
                 )
             ],
         )

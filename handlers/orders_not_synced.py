@@ -32,6 +32,7 @@ from handlers.diagnosis import (
 from handlers.services import Services
 from handlers.sku_lookup import ask_store, format_time, named_stores, visible_stores
 from handlers.text import say
+from knowledge.glossary import load_glossary, word
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
@@ -51,13 +52,6 @@ _STATUS_NAMES: dict[str, tuple[str, str]] = {
     OrderStatus.IGNORED: ("Ignored (fulfilled by the platform)", "已忽略（平台配送）"),
 }
 
-_ERROR_ZH: dict[str, str] = {
-    "authorization_expired": "店铺授权已过期。请在“平台授权”中重新授权该店铺，然后再同步。",
-    "rate_limited": "平台暂时限制了请求速度。已同步的订单会保留，下次同步会从中断处继续。",
-    "bad_response": "平台返回了无法读取的内容。已同步的订单会保留，请稍后再试，若一直如此请联系人工客服。",
-    "platform_error": "平台暂时没有正常响应。已同步的订单会保留，下次同步会从中断处继续。",
-}
-
 
 def status_name(language: Language, status: str) -> str:
     """The ERP status as the order pages name it."""
@@ -70,19 +64,21 @@ def _trigger(actor: str) -> str:
     return prefix if prefix in ("slack", "console") else "manual"
 
 
+def _error_kind(result: StoreSyncProgress) -> str:
+    return result.error_kind if load_glossary().has("platform_error", result.error_kind) else "unknown"
+
+
 def _error_text(language: Language, result: StoreSyncProgress) -> str:
-    if language == "zh":
-        return f"{result.store}：" + _ERROR_ZH.get(
-            result.error_kind, "同步意外中断。已同步的订单会保留，请重试，若一直如此请联系人工客服。"
-        )
-    return result.error
+    """What to do about a store's failed sync, naming the store."""
+    fix = word("platform_fix", _error_kind(result), language)
+    return say(language, f"{result.store}: {fix[:1].lower()}{fix[1:]}", f"{result.store}：{fix}")
 
 
 def sync_table(language: Language, results: Sequence[StoreSyncProgress]) -> Table:
     """One row per store: how its sync went."""
     rows = []
     for result in results:
-        outcome = say(language, "failed", "失败") if result.error else say(language, "done", "完成")
+        outcome = word("sync_outcome", "failed" if result.error else "done", language)
         rows.append(
             [
                 result.store,
@@ -114,7 +110,7 @@ def _sync_findings(language: Language, results: Sequence[StoreSyncProgress]) -> 
             findings.append(
                 Finding(
                     check=say(language, f"Sync of {result.store}", f"{result.store} 的同步"),
-                    result=_error_text(language, result),
+                    result=_because(language, result),
                     status=CheckStatus.PROBLEM,
                 )
             )
@@ -183,7 +179,7 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
         order = found[0]
         store = names[order.store_id]
         new = (order.store_id, order.platform_order_id) not in existed_before
-        findings.append(_order_finding(language, order, store))
+        findings.insert(0, _order_finding(language, order, store))  # the answer's own check first
         if new or order.status in _PENDING:
             return _synced(request, order, store, new, findings, table)
         return _other_status(request, order, store, findings, table)
@@ -216,7 +212,8 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
             )
         )
     if failed:
-        return _sync_failed(request, failed, findings, table, order_id=order_id)
+        searched = [store for store in search_in if store.name not in failed_names]
+        return _sync_failed(request, failed, findings, table, order_id=order_id, searched=searched)
     return _not_on_platform(request, order_id, search_in, findings, table)
 
 
@@ -261,6 +258,7 @@ def _order_finding(language: Language, order: Order, store: Store) -> Finding:
 def _platform_finding(
     language: Language, store: Store, order_id: str, platform_order: PlatformOrder | None
 ) -> Finding:
+    status = word("platform_order_status", platform_order.platform_status, language) if platform_order else ""
     if platform_order is None:
         return Finding(
             check=say(language, f"{store.name} asked for the order", f"向 {store.name} 查询订单"),
@@ -271,10 +269,8 @@ def _platform_finding(
         check=say(language, f"{store.name} asked for the order", f"向 {store.name} 查询订单"),
         result=say(
             language,
-            f"the platform has it: status {platform_order.platform_status}, "
-            f"bought {format_time(platform_order.purchased_at)}",
-            f"平台上有该订单：状态 {platform_order.platform_status}，"
-            f"下单时间 {format_time(platform_order.purchased_at)}",
+            f"the platform has it: status {status}, bought {format_time(platform_order.purchased_at)}",
+            f"平台上有该订单：状态“{status}”，下单时间 {format_time(platform_order.purchased_at)}",
         ),
         status=CheckStatus.PROBLEM,
     )
@@ -288,7 +284,12 @@ def _order_table(language: Language, order: Order, store: Store) -> Table:
             [say(language, "Order", "订单号"), order.platform_order_id],
             [say(language, "Store", "店铺"), store.name],
             [say(language, "Status in the software", "软件中的状态"), status_name(language, order.status)],
-            [say(language, "Platform status", "平台状态"), order.platform_status or "-"],
+            [
+                say(language, "Platform status", "平台状态"),
+                word("platform_order_status", order.platform_status, language)
+                if order.platform_status
+                else "-",
+            ],
             [say(language, "Bought", "下单时间"), format_time(order.purchased_at)],
             [say(language, "Total", "金额"), f"{order.total_amount} {order.currency}".strip() or "-"],
             [say(language, "SKUs", "SKU"), ", ".join(order.skus) or "-"],
@@ -388,21 +389,14 @@ def _on_platform_not_synced(
         summary=say(
             language,
             f"Order {platform_order.order_id} is on the platform ({store.name}) but not in the software "
-            "even after a sync: I'm handing this to a person.",
+            "even after a sync: a person from customer service will find out why the sync skips it.",
             f"订单 {platform_order.order_id} 在平台（{store.name}）上存在，"
-            "但同步后仍不在软件中：已转交人工处理。",
+            "但同步后仍不在软件中：人工客服会查明同步为何跳过了它。",
         ),
         language=language,
         findings=findings,
         tables=[table],
-        next_steps=[
-            say(
-                language,
-                "A support person will look at why the sync skips this order; "
-                "the evidence above goes with it.",
-                "客服人员会查看同步为何跳过了该订单，以上检查结果会一并转交。",
-            )
-        ],
+        next_steps=[],
         actions=[
             Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服")),
         ],
@@ -417,7 +411,7 @@ def _not_on_platform(
     request: FlowRequest, order_id: str, stores: Sequence[Store], findings: list[Finding], table: Table
 ) -> Diagnosis:
     language = request.language
-    names = ", ".join(store.name for store in stores)
+    names = say(language, ", ", "、").join(store.name for store in stores)
     return Diagnosis(
         flow=FLOW,
         verdict="not_on_platform",
@@ -446,6 +440,11 @@ def _not_on_platform(
     )
 
 
+def _because(language: Language, result: StoreSyncProgress) -> str:
+    """Why one store's sync failed, in a clause (the glossary's words for the error's kind)."""
+    return word("platform_error", _error_kind(result), language)
+
+
 def _sync_failed(
     request: FlowRequest,
     failed: Sequence[StoreSyncProgress],
@@ -453,31 +452,52 @@ def _sync_failed(
     table: Table,
     *,
     order_id: str,
+    searched: Sequence[Store] = (),
 ) -> Diagnosis:
     language = request.language
-    names = ", ".join(result.store for result in failed)
+    names = say(language, ", ", "、").join(result.store for result in failed)
     expired = [result for result in failed if result.error_kind == "authorization_expired"]
     steps = [_error_text(language, result) for result in failed]
-    if order_id:
-        steps.append(
-            say(
-                language,
-                f"Once the sync works again, order {order_id} should come in; ask me again then.",
-                f"同步恢复后订单 {order_id} 应该就会同步进来，届时可以再问我。",
-            )
-        )
     actions = [Action(ActionKind.SYNC_NOW, say(language, "Sync again", "重新同步"))]
     if not expired:
         actions.append(Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服")))
-    summary = (
-        say(
+    if order_id:
+        # The stores that synced were searched: say so, and why the others could not be, instead
+        # of promising the order "once the sync works" (it may be in none of them).
+        reasons = "; ".join(
+            say(
+                language,
+                f"{result.store} could not be searched because {_because(language, result)}",
+                f"{result.store} 无法查询，原因：{_because(language, result)}",
+            )
+            for result in failed
+        )
+        where = say(language, ", ", "、").join(store.name for store in searched)
+        summary = (
+            say(
+                language,
+                f"Order {order_id} is not found in {where} (searched just now); {reasons}.",
+                f"在 {where} 中没有找到订单 {order_id}（刚刚查询）；{reasons}。",
+            )
+            if searched
+            else say(language, f"Order {order_id}: {reasons}.", f"订单 {order_id}：{reasons}。")
+        )
+        steps = [
+            say(
+                language,
+                "Check the order number (copy it from the platform's order page).",
+                "请核对订单号（建议从平台的订单页面复制）。",
+            ),
+            *(_error_text(language, result) for result in failed),
+        ]
+    elif expired and len(expired) == len(failed):
+        summary = say(
             language,
             f"The sync failed for {names}: the store's authorization has expired.",
             f"{names} 同步失败：店铺授权已过期。",
         )
-        if expired and len(expired) == len(failed)
-        else say(language, f"The sync failed for {names}.", f"{names} 同步失败。")
-    )
+    else:
+        summary = say(language, f"The sync failed for {names}.", f"{names} 同步失败。")
     return Diagnosis(
         flow=FLOW,
         verdict="sync_failed",
@@ -494,7 +514,7 @@ def _sync_failed(
 
 def _ask_order(language: Language, results: Sequence[StoreSyncProgress]) -> DetailRequest:
     new = sum(result.inserted for result in results)
-    names = ", ".join(result.store for result in results)
+    names = say(language, ", ", "、").join(result.store for result in results)
     return DetailRequest(
         flow=FLOW,
         detail="order_id",

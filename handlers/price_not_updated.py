@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
@@ -32,6 +32,7 @@ from handlers.sku_lookup import (
     as_utc,
     ask_store,
     first_sku,
+    format_age,
     format_time,
     latest_done_report,
     recent_price_change_choices,
@@ -41,13 +42,16 @@ from handlers.sku_lookup import (
     talk_to_person,
     when,
 )
-from handlers.text import say
+from handlers.text import platform_words, say
+from knowledge.glossary import term
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
 
 FLOW = "price_not_updated"
 HISTORY_ROWS = 5
+# How long the FAQ tells sellers an approved price may take to show in the software.
+ALLOW_AFTER_APPROVAL = timedelta(days=2)
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +148,14 @@ def _ask_sku(session: Session, stores: list[Store], language: Language, sku: str
             f"在您的店铺里没有找到 SKU {sku} 的改价记录。请问您修改的是哪个 SKU 的价格？",
         )
     else:
-        prompt = say(language, "Which SKU's price did you change?", "请问您修改的是哪个 SKU 的价格？")
+        # The general question ("how long does it take?") gets the FAQ's answer with the ask.
+        prompt = say(
+            language,
+            "An approved price change takes 1-2 days to show in the software (the nightly report "
+            "brings it back). Which SKU's price did you change? I'll check where it is.",
+            "审核通过的改价需要 1-2 天才会在软件里显示（由夜间报告同步回来）。"
+            "请问您修改的是哪个 SKU 的价格？我来查一下进度。",
+        )
     return DetailRequest(
         flow=FLOW,
         detail="sku",
@@ -319,7 +330,9 @@ def _awaiting_approval(facts: _Facts, language: Language, now: datetime) -> Diag
 
 def _rejected(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
     change = facts.change
-    reason = change.reject_reason.strip() or say(language, "no reason given", "平台未说明原因")
+    reason = platform_words(language, change.reject_reason.strip()) or say(
+        language, "no reason given", "平台未说明原因"
+    )
     decided = when(language, now, change.decided_at)
     diagnosis = _diagnosis(
         facts,
@@ -335,7 +348,7 @@ def _rejected(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
         _change_finding(facts, language, now, CheckStatus.PROBLEM),
         Finding(
             check=say(language, "Platform decision", "平台审核结果"),
-            result=say(language, f"rejected {decided}: {reason}", f"已驳回（{decided}）：{reason}"),
+            result=say(language, f"rejected {decided}", f"已驳回（{decided}）"),
             status=CheckStatus.PROBLEM,
         ),
     ]
@@ -385,12 +398,18 @@ def _approved(facts: _Facts, language: Language, now: datetime, services: Servic
     report_after_approval = (
         generated_at is not None and approved_at is not None and generated_at >= approved_at
     )
-    if report_after_approval:
+    report_has_new = facts.row is not None and same_price(facts.row.price, change.new_price)
+    # The FAQ's promise is 1-2 days: before that, a report still showing the old price only
+    # means the platform has not published the approved price yet, which is no one's fault.
+    overdue = approved_at is not None and now - approved_at >= ALLOW_AFTER_APPROVAL
+    if report_has_new:
+        diagnosis = _updated(facts, language, now)
+    elif report_after_approval and overdue:
         diagnosis = _still_wrong(facts, language, now)
     elif live.price is not None and same_price(live.price.amount, change.new_price):
         diagnosis = _live_report_behind(facts, language, now, next_import)
     else:
-        diagnosis = _waiting_for_report(facts, language, now, next_import, live)
+        diagnosis = _waiting_for_report(facts, language, now, next_import, live, report_after_approval)
     diagnosis.findings = findings
     diagnosis.tables = tables
     return diagnosis
@@ -510,44 +529,62 @@ def _next_import_text(language: Language, now: datetime, next_import: datetime |
         return say(language, "with the next report import", "下次报告导入时")
     return say(
         language,
-        f"with the next report import at {when(language, now, next_import)}",
-        f"在下次报告导入时（{when(language, now, next_import)}）",
+        f"with the next report import ({when(language, now, next_import)})",
+        f"下次报告导入时（{when(language, now, next_import)}）",
     )
 
 
 def _waiting_for_report(
-    facts: _Facts, language: Language, now: datetime, next_import: datetime | None, live: _Live
+    facts: _Facts,
+    language: Language,
+    now: datetime,
+    next_import: datetime | None,
+    live: _Live,
+    report_after_approval: bool,
 ) -> Diagnosis:
     change = facts.change
     new = _money(change.new_price, change.currency)
-    approved = when(language, now, change.decided_at)
-    diagnosis = _diagnosis(
-        facts,
-        language,
-        "waiting_for_report",
-        say(
+    approved = format_age(language, now, change.decided_at)
+    front_old = live.price is not None and bool(live.price.amount)
+    upcoming = when(language, now, next_import) if next_import else say(language, "not scheduled", "未安排")
+    if front_old and live.price is not None:
+        old = _money(live.price.amount, live.price.currency or change.currency)
+        # The report mirrors the platform: while the platform still sells at the old price, a
+        # newer report can only show that too. Within the FAQ's 1-2 days this is just the wait.
+        summary = say(
             language,
-            f"The platform approved {new} for {change.sku} {approved}; the software shows it once a "
-            f"listings report generated after the approval is imported, "
+            f"{facts.store.name} approved {new} for {change.sku} {approved} but still sells at {old}; "
+            "approved prices can take 1-2 days to show, and the software takes the new price from "
+            f"the first report import after that (next: {upcoming}).",
+            f"{facts.store.name} 已于{approved}通过 {change.sku} 的新价格 {new}，但前台仍是 {old}；"
+            "审核通过的价格最多需要 1-2 天才会显示，"
+            f"之后的报告导入（下次：{upcoming}）会把新价格同步到软件。",
+        )
+    else:
+        summary = say(
+            language,
+            f"{facts.store.name} approved {new} for {change.sku} {approved}; the software shows it "
             f"{_next_import_text(language, now, next_import)}.",
-            f"平台已于 {approved} 通过 {change.sku} 的新价格 {new}；审核之后生成的商品报告导入后，"
-            f"软件才会显示新价格，{_next_import_text(language, now, next_import)}。",
-        ),
-    )
+            f"{facts.store.name} 已于{approved}通过 {change.sku} 的新价格 {new}；"
+            f"{_next_import_text(language, now, next_import)}软件会显示新价格。",
+        )
+    diagnosis = _diagnosis(facts, language, "waiting_for_report", summary)
+    due = as_utc(change.decided_at or change.created_at)
+    deadline = format_time(due + ALLOW_AFTER_APPROVAL) if due is not None else ""
     diagnosis.next_steps = [
         say(
             language,
-            "Nothing to do: the price flows back by itself (allow 1-2 days after approval).",
-            "无需操作：新价格会自动同步回来（审核通过后约需 1-2 天）。",
+            "Nothing to do yet: allow 1-2 days after the approval.",
+            "暂时无需操作：审核通过后请等待 1-2 天。",
         ),
     ]
-    if live.price is not None and not same_price(live.price.amount, change.new_price):
+    if deadline and report_after_approval:
         diagnosis.next_steps.append(
             say(
                 language,
-                "The platform's front page still shows the old price; platforms can take a few hours to "
-                "publish an approved price.",
-                "平台前台仍显示原价；平台发布审核通过的价格可能需要几个小时。",
+                f"If it still shows the old price after {deadline}, ask me again and I'll hand it "
+                "to a person.",
+                f"如果 {deadline} 之后仍是原价，请再问我，我会转交人工处理。",
             )
         )
     diagnosis.actions = [_notify_action(facts, language)]
@@ -565,10 +602,10 @@ def _live_report_behind(
         "live_report_behind",
         say(
             language,
-            f"{change.sku} already sells at {new} on {facts.store.name}; the software still shows the "
-            f"old price because its latest report is older than the approval. It updates "
-            f"{_next_import_text(language, now, next_import)}.",
-            f"{change.sku} 在 {facts.store.name} 前台已是 {new}；软件仍显示原价，是因为最新报告早于审核时间。"
+            f"{change.sku} already sells at {new} on {facts.store.name}; the software shows it "
+            f"{_next_import_text(language, now, next_import)}, because its latest report is older "
+            "than the approval.",
+            f"{change.sku} 在 {facts.store.name} 前台已是 {new}；软件的最新报告早于审核时间，"
             f"{_next_import_text(language, now, next_import)}会更新。",
         ),
     )
@@ -583,49 +620,76 @@ def _live_report_behind(
     return diagnosis
 
 
-def _still_wrong(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
+def _updated(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
     change = facts.change
     new = _money(change.new_price, change.currency)
-    generated = when(language, now, facts.report.generated_at if facts.report else None)
-    shown = (
-        _money(facts.row.price, change.currency)
-        if facts.row is not None
-        else say(language, "no row", "没有该 SKU")
-    )
-    if facts.row is not None and same_price(facts.row.price, change.new_price):
-        # The data has already carried the price back; what the seller sees disagrees with it.
-        summary = say(
-            language,
-            f"The listings report generated {generated}, after the approval, already carries {new} "
-            f"for {change.sku}; if the software still shows the old price, a person needs to look at it.",
-            f"审核之后（{generated}）生成的商品报告已显示 {change.sku} 的新价格 {new}；"
-            "如果软件里仍显示原价，需要人工处理。",
-        )
-    else:
-        summary = say(
-            language,
-            f"The platform approved {new} for {change.sku}, but the listings report generated "
-            f"{generated}, after the approval, still shows {shown}. A person needs to look at this.",
-            f"平台已通过 {change.sku} 的新价格 {new}，但审核之后（{generated}）生成的商品报告仍显示 {shown}。"
-            "需要人工处理。",
-        )
-    diagnosis = _diagnosis(facts, language, "still_wrong", summary)
-    diagnosis.escalate = True
-    diagnosis.escalate_reason = say(
+    generated = format_age(language, now, facts.report.generated_at if facts.report else None)
+    diagnosis = _diagnosis(
+        facts,
         language,
-        f"Price change approved {format_time(change.decided_at)} but the listings report generated "
-        f"{format_time(facts.report.generated_at if facts.report else None)} shows {shown} "
-        f"instead of {new}.",
-        f"改价已于 {format_time(change.decided_at)} 通过，但 "
-        f"{format_time(facts.report.generated_at if facts.report else None)} 生成的商品报告显示 {shown}，"
-        f"而不是 {new}。",
+        "updated",
+        say(
+            language,
+            f"{change.sku} is updated: the listings report generated {generated} carries {new}, so the "
+            "software shows the new price now.",
+            f"{change.sku} 已更新：{generated}生成的{term('listings_report', language)}已是 {new}，"
+            "软件里现在显示的就是新价格。",
+        ),
     )
     diagnosis.next_steps = [
         say(
             language,
-            "I'm handing this to customer service with the evidence; they will check it with the platform.",
-            "我会把这些检查结果转交客服，由客服与平台核实。",
+            f"Reload the product page of {facts.store.name}; if it still shows the old price, "
+            "talk to a person.",
+            f"请刷新 {facts.store.name} 的产品页面；如果仍显示原价，请联系人工客服。",
         ),
     ]
+    diagnosis.actions = [talk_to_person(language)]
+    return diagnosis
+
+
+def _still_wrong(facts: _Facts, language: Language, now: datetime) -> Diagnosis:
+    change = facts.change
+    new = _money(change.new_price, change.currency)
+    approved = format_age(language, now, change.decided_at)
+    generated_at = facts.report.generated_at if facts.report else None
+    generated = format_age(language, now, generated_at)
+    if facts.row is not None:
+        shown = _money(facts.row.price, change.currency)
+        summary = say(
+            language,
+            f"{facts.store.name} approved {new} for {change.sku} {approved}, but the listings report "
+            f"generated {generated} still shows {shown}: customer service will check it with the platform.",
+            f"{facts.store.name} 已于{approved}通过 {change.sku} 的新价格 {new}，"
+            f"但{generated}生成的商品报告仍是 {shown}：已转交人工客服与平台核实。",
+        )
+        reason = say(
+            language,
+            f"Price change approved {format_time(change.decided_at)}; the listings report generated "
+            f"{format_time(generated_at)} shows {shown}, "
+            f"not {new}.",
+            f"改价已于 {format_time(change.decided_at)} 通过；"
+            f"{format_time(generated_at)} 生成的商品报告是 {shown}，"
+            f"不是 {new}。",
+        )
+    else:
+        summary = say(
+            language,
+            f"{facts.store.name} approved {new} for {change.sku} {approved}, but the listings report "
+            f"generated {generated} has no row for it: customer service will check it with the platform.",
+            f"{facts.store.name} 已于{approved}通过 {change.sku} 的新价格 {new}，"
+            f"但{generated}生成的商品报告里没有这个 SKU：已转交人工客服与平台核实。",
+        )
+        reason = say(
+            language,
+            f"Price change approved {format_time(change.decided_at)}; the listings report generated "
+            f"{format_time(generated_at)} has no row for the SKU.",
+            f"改价已于 {format_time(change.decided_at)} 通过；"
+            f"{format_time(generated_at)} 生成的商品报告里没有该 SKU。",
+        )
+    diagnosis = _diagnosis(facts, language, "still_wrong", summary)
+    diagnosis.escalate = True
+    diagnosis.escalate_reason = reason
+    diagnosis.next_steps = []  # nothing for the seller to do: the summary says who takes it on
     diagnosis.actions = [talk_to_person(language)]
     return diagnosis

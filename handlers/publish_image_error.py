@@ -27,7 +27,7 @@ from handlers.diagnosis import (
     Language,
 )
 from handlers.image_check import ImageCheckResult, ImageVerdict
-from handlers.image_not_displaying import describe, image_urls
+from handlers.image_not_displaying import convert_action, describe, image_urls, picture_name
 from handlers.services import Services
 from handlers.sku_lookup import first_sku, visible_stores
 from handlers.text import say
@@ -180,6 +180,7 @@ def _failures_finding(language: Language, platform: str, failures: int, sellers:
 
 
 def _image_lost(language: Language, lost: Sequence[ImageCheckResult], total: int) -> _Answer:
+    names = ", ".join(picture_name(r.url) for r in lost)
     return (
         say(
             language,
@@ -190,11 +191,10 @@ def _image_lost(language: Language, lost: Sequence[ImageCheckResult], total: int
         [
             say(
                 language,
-                "On the product edit page, delete the broken picture and upload it again, "
+                f"On the product edit page, delete the broken picture ({names}) and upload it again, "
                 "then publish again.",
-                "请在商品编辑页面删除该损坏的图片并重新上传，然后重新发布。",
+                f"请在商品编辑页面删除损坏的图片（{names}）并重新上传，然后重新发布。",
             ),
-            *[say(language, f"Broken: {r.url}", f"损坏：{r.url}") for r in lost],
         ],
         [],
     )
@@ -202,15 +202,9 @@ def _image_lost(language: Language, lost: Sequence[ImageCheckResult], total: int
 
 def _not_rgb(language: Language, not_rgb: Sequence[ImageCheckResult], store: Store | None = None) -> _Answer:
     modes = ", ".join(sorted({r.mode or "?" for r in not_rgb}))
-    actions = [
-        Action(
-            kind=ActionKind.CONVERT_RGB,
-            label=say(language, f"Convert to RGB: {_name(r.url)}", f"转换为 RGB：{_name(r.url)}"),
-            # The store goes along so the conversion's audit row can name it.
-            params={"url": r.url, **({"store_id": str(store.id)} if store is not None and store.id else {})},
-        )
-        for r in not_rgb[:MAX_CONVERT_ACTIONS]
-    ]
+    # The store goes along so the conversion's audit row can name it.
+    store_id = str(store.id) if store is not None and store.id else None
+    actions = [convert_action(language, r.url, store_id=store_id) for r in not_rgb[:MAX_CONVERT_ACTIONS]]
     return (
         say(
             language,
@@ -277,7 +271,3 @@ def _all_fine(language: Language, total: int) -> _Answer:
 
 def _count(number: int, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
-
-
-def _name(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1][:40] or url[:40]

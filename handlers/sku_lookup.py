@@ -350,4 +350,8 @@ def when(language: Language, now: datetime, moment: datetime | None) -> str:
     """`2026-11-26 18:00 UTC (2 h ago)`: the time and its distance from now."""
     if moment is None:
         return say(language, "unknown", "未知")
-    return f"{format_time(moment)} ({format_age(language, now, moment)})"
+    return say(
+        language,
+        f"{format_time(moment)} ({format_age(language, now, moment)})",
+        f"{format_time(moment)}（{format_age(language, now, moment)}）",
+    )

@@ -34,7 +34,8 @@ from handlers.sku_lookup import (
     visible_stores,
     when,
 )
-from handlers.text import say
+from handlers.text import platform_words, say
+from knowledge.glossary import word
 
 if TYPE_CHECKING:
     from handlers.registry import FlowRequest
@@ -46,14 +47,7 @@ RECORD_ROWS = 10
 
 def filter_label(language: Language, status: str) -> str:
     """The upload status filter's option as the seller sees it on the page."""
-    labels = {
-        UploadStatus.UPLOADED: ("Uploaded", "已上传"),
-        UploadStatus.FAILED: ("Failed", "上传失败"),
-        UploadStatus.UPLOADING: ("Uploading", "上传中"),
-        UploadStatus.NOT_UPLOADED: ("Not uploaded", "未上传"),
-    }
-    en, zh = labels.get(status, (status, status))  # type: ignore[call-overload]
-    return say(language, en, zh)
+    return word("upload_status", status, language)
 
 
 def handle(request: FlowRequest, services: Services) -> HandlerResult:
@@ -119,7 +113,7 @@ def _trail(
     """The SKU's trail: its product list row, then each upload record, with ages."""
     rows: list[list[str]] = []
     if product is not None and store is not None:
-        state = product.state
+        state = word("product_state", product.state, language)
         if product.state == ProductState.CHANGED and product.changed_to_sku:
             state = f"{state} → {product.changed_to_sku}"
         rows.append(
@@ -135,9 +129,9 @@ def _trail(
         [
             say(language, "upload record", "上传记录"),
             store.name if store is not None else "",
-            record.status,
+            filter_label(language, record.status),
             when(language, now, record.updated_at),
-            record.error,
+            platform_words(language, record.error),
         ]
         for record in records
     )
@@ -180,7 +174,7 @@ def _records_finding(records: list[UploadRecord], language: Language) -> Finding
     check = say(language, "Upload records", "上传记录")
     if not records:
         return Finding(check=check, result=say(language, "none", "没有"), status=CheckStatus.PROBLEM)
-    statuses = ", ".join(record.status for record in records)
+    statuses = ", ".join(filter_label(language, record.status) for record in records)
     return Finding(
         check=check,
         result=say(language, f"{len(records)}: {statuses}", f"{len(records)} 条：{statuses}"),
@@ -356,7 +350,7 @@ def _changed(
         _records_finding(records, language),
     ]
     if product.changed_to_sku:
-        statuses = ", ".join(record.status for record in renamed)
+        statuses = ", ".join(filter_label(language, record.status) for record in renamed)
         diagnosis.findings.append(
             Finding(
                 check=say(language, f"Upload records of {new_sku}", f"{new_sku} 的上传记录"),
@@ -424,7 +418,7 @@ def _valid(
         ]
         diagnosis.actions = [talk_to_person(language)]
     else:
-        error = f" ({latest.error})" if latest is not None and latest.error else ""
+        error = f" ({platform_words(language, latest.error)})" if latest is not None and latest.error else ""
         default = filter_label(language, DEFAULT_FILTER)
         if latest is None:
             # A valid product with no upload yet is listed on the page as "not uploaded".

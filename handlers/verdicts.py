@@ -9,6 +9,7 @@ VERDICTS: dict[str, tuple[str, ...]] = {
         "rejected",
         "waiting_for_report",
         "live_report_behind",
+        "updated",  # the latest report already carries the new price
         "still_wrong",  # escalates
     ),
     "upload_sku_missing": (

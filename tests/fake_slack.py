@@ -167,12 +167,14 @@ class FakeSlack:
         with self._lock:
             return [call for call in self.calls if call.method == method]
 
-    def posts(self, channel: str | None = None) -> list[Call]:
-        """Successful-looking chat.postMessage calls (optionally to one channel)."""
+    def posts(self, channel: str | None = None, *, top_level: bool = False) -> list[Call]:
+        """Successful-looking chat.postMessage calls (optionally to one channel; `top_level`
+        leaves out thread replies, such as the details posted under a short answer)."""
         return [
             c
             for c in self.calls_to("chat.postMessage")
-            if channel is None or c.args.get("channel") == channel
+            if (channel is None or c.args.get("channel") == channel)
+            and not (top_level and c.args.get("thread_ts"))
         ]
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0, message: str = "") -> Any:

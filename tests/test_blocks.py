@@ -6,7 +6,7 @@ import json
 import re
 
 from bot.conversation import Reply
-from bot.render.blocks import render_reply, render_text
+from bot.render.blocks import render_details, render_reply, render_text
 from bot.settings import Settings
 from bot.slack.app_factory import web_client
 from bot.slack.poster import SlackPoster
@@ -49,43 +49,79 @@ def _huge_diagnosis() -> Diagnosis:
     )
 
 
-def test_an_oversized_diagnosis_is_split_and_truncated_and_slack_accepts_every_part(
+def test_an_oversized_diagnosis_is_short_and_its_details_split_and_slack_accepts_every_part(
     fake_slack: FakeSlack,
 ) -> None:
-    messages = render_reply(
-        Reply(kind="diagnosis", language="en", text="t" * 50_000, diagnosis=_huge_diagnosis())
-    )
-    assert len(messages) > 1
-    for message in messages:
+    reply = Reply(kind="diagnosis", language="en", text="t" * 50_000, diagnosis=_huge_diagnosis())
+    short = render_reply(reply)
+    details = render_details(reply)
+    # The answer itself: one message, three checks, two steps, then the buttons.
+    assert len(short) == 1
+    sections = [b["text"]["text"] for b in short[0].blocks if b["type"] == "section"]
+    assert sum(text.startswith(":x: *check") for text in sections) == 3
+    assert any("in the thread below" in json.dumps(b) for b in short[0].blocks if b["type"] == "context")
+    assert short[0].blocks[-1]["block_id"] == "sd_feedback"
+    # Everything else goes to the thread, split and cut to Block Kit's limits.
+    assert len(details) > 1
+    for message in [*short, *details]:
         check_blocks(message.blocks)  # the fake's copy of Slack's rules
         assert len(message.text) <= 3000
-    sections = [b["text"]["text"] for m in messages for b in m.blocks if b["type"] == "section"]
-    assert any(text.endswith("…") for text in sections)
-    buttons = [e for m in messages for b in m.blocks if b["type"] == "actions" for e in b["elements"]]
+    detail_sections = [b["text"]["text"] for m in details for b in m.blocks if b["type"] == "section"]
+    assert any(text.endswith("…") for text in detail_sections)
+    buttons = [e for b in short[0].blocks if b["type"] == "actions" for e in b["elements"]]
     assert all(len(b["text"]["text"]) <= 75 and len(b["value"]) <= 2000 for b in buttons)
     assert "Too big" not in json.dumps(buttons)  # dropped rather than sent with a cut value
-    # The feedback and person buttons stay at the very end of the last message.
-    assert messages[-1].blocks[-1]["block_id"] == "sd_feedback"
 
     poster = _poster(fake_slack)
-    poster.post_all("D1", messages)
-    responses = fake_slack.calls_to("chat.postMessage")
-    assert len(responses) == len(messages)
-    assert len(fake_slack.messages) == len(messages)  # every one accepted, none rejected
+    ts = poster.post_all("D1", short)
+    poster.post_all("D1", details, thread_ts=ts[0])
+    assert len(fake_slack.calls_to("chat.postMessage")) == len(short) + len(details)
+    assert len(fake_slack.messages) == len(short) + len(details)  # every one accepted, none rejected
 
 
-def test_a_runaway_diagnosis_is_cut_to_five_messages_keeping_its_buttons() -> None:
+def test_a_runaway_diagnosis_has_its_details_cut_to_five_messages() -> None:
     diagnosis = Diagnosis(
         flow="orders_not_synced",
         verdict="sync_failed",
         summary="Many stores failed.",
         findings=[Finding(f"Store {i}", "x" * 2900, CheckStatus.PROBLEM) for i in range(400)],
     )
-    messages = render_reply(Reply(kind="diagnosis", language="en", text="x", diagnosis=diagnosis))
-    assert len(messages) == 5
-    blocks = [b for m in messages for b in m.blocks]
+    reply = Reply(kind="diagnosis", language="en", text="x", diagnosis=diagnosis)
+    (short,) = render_reply(reply)
+    assert short.blocks[-1]["block_id"] == "sd_feedback"
+    details = render_details(reply)
+    assert len(details) == 5
+    blocks = [b for m in details for b in m.blocks]
     assert any(b["type"] == "context" and "more parts not shown" in b["elements"][0]["text"] for b in blocks)
-    assert blocks[-1]["block_id"] == "sd_feedback"
+
+
+def test_a_chinese_answer_names_no_flow_id_and_its_details_say_image_verdicts_in_chinese() -> None:
+    diagnosis = Diagnosis(
+        flow="image_not_displaying",
+        verdict="unreachable",
+        summary="这张图片从这里无法打开。",
+        language="zh",
+        store="Amazon US",
+        sku="DEMO-PUB-LOST",
+        findings=[Finding("http://cdn/missing.jpg", "无法打开：HTTP 404", CheckStatus.PROBLEM)],
+        images=[
+            ImageEvidence(
+                url="http://cdn/missing.jpg",
+                verdict="unreachable",
+                http_status=404,
+                detail="HTTP 404 Not Found",
+            )
+        ],
+    )
+    reply = Reply(kind="diagnosis", language="zh", text="x", diagnosis=diagnosis)
+    (short,) = render_reply(reply)
+    seen = [e["text"] for b in short.blocks if b["type"] == "context" for e in b["elements"]]
+    seen += [b["text"]["text"] for b in short.blocks if b["type"] == "section"]
+    assert "Amazon US · DEMO-PUB-LOST" in seen  # what the seller reads: no flow id
+    assert not any("image_not_displaying" in text for text in seen)
+    (thread,) = render_details(reply)
+    text = json.dumps(thread.blocks, ensure_ascii=False)
+    assert "*无法打开*" in text and "链接无法打开" in text and "Not Found" not in text
 
 
 def test_the_fake_rejects_what_slack_rejects(fake_slack: FakeSlack) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reading import in_order
+
 APP = Path(__file__).resolve().parent.parent / "app.py"
 WAIT = 90.0  # seconds a step may take before the test gives up (not a timing assertion)
 CDN = re.compile(r"http://127\.0\.0\.1:\d+(?=/img/)")
@@ -114,17 +116,13 @@ def console(database_url: str, tmp_path: Path) -> Iterator[ConsoleProcess]:
 
 
 def _in_order(output: str, expected: Sequence[str]) -> None:
-    """Each expected text appears, each after the previous one."""
-    position = 0
-    for text in expected:
-        found = output.find(text, position)
-        assert found >= 0, f"{text!r} not found after position {position} in:\n{output}"
-        position = found + len(text)
+    in_order(output, expected)
 
 
 def test_orders_not_synced_conversation(console: ConsoleProcess) -> None:
     out = console.finish(
         "Order 112-0000001-0000001 did not sync",
+        "more",  # the details: every check and the sync table
         "Order 112-0000002-0000002 is not in my orders, it did not synchronize",
         "订单 112-0000003-0000003 没有同步",
         "Orders from Amazon DE did not sync",
@@ -137,13 +135,16 @@ def test_orders_not_synced_conversation(console: ConsoleProcess) -> None:
         out,
         [
             'Order 112-0000001-0000001 is synced now: it is in Amazon US under "Pending".',
+            "'more' for the details",
+            "What I checked:",
             "Amazon DE  amazon    failed",
             'Order 112-0000002-0000002 was synced; it is in Amazon US under "Shipped"',
             'Search the order number under "All orders"',
             "订单 112-0000003-0000003 在平台（Amazon US）上存在",
-            "→ 转交人工处理",
+            "人工客服会查明同步为何跳过了它",
+            "→ 在 Slack 中，这会带着以上检查结果为人工客服建立工单。",
             "The sync failed for Amazon DE: the store's authorization has expired.",
-            "Re-authorize it under Platform authorization",
+            "Amazon DE: re-authorize it under Platform authorization",
             "[1] Sync again",
             "The sync failed for Amazon DE",
             "new orders: 0. If a specific order is still missing, send me its order number.",
@@ -158,6 +159,7 @@ def test_image_not_displaying_conversation(console: ConsoleProcess) -> None:
     console.send("my product picture does not display", "DEMO-PUB-LOST")
     cdn = console.wait_for(CDN).group(0)
     out = console.finish(
+        "more",
         f"The picture {cdn}/img/ok.jpg does not display",
         f"The picture {cdn}/img/split.jpg displays split",
         f"The picture {cdn}/img/page.html does not display",
@@ -169,9 +171,10 @@ def test_image_not_displaying_conversation(console: ConsoleProcess) -> None:
             "Which picture? Send me its link",
             "DEMO-PUB-LOST · Amazon US",
             "2 pictures cannot be opened from here",
-            f"✗ {cdn}/img/missing.jpg — unreachable, HTTP 404",
+            "Pictures:",
+            f"✗ {cdn}/img/missing.jpg — cannot be opened, HTTP 404",
             "The picture loads fine from here, so the problem is on your side of the network.",
-            f"✓ {cdn}/img/ok.jpg — ok, HTTP 200, JPEG RGB, 320x240",
+            f"✓ {cdn}/img/ok.jpg: loads fine: JPEG 320x240 RGB",
             'The picture is damaged or cut off: that is the "split" display.',
             "Upload the original picture again",
             "The link does not point to a picture",
@@ -196,7 +199,7 @@ def test_publish_image_error_conversation(console: ConsoleProcess, tmp_path: Pat
             "1 picture is not RGB (CMYK); the platform cannot parse it.",
             "[1] Convert to RGB: cmyk.jpg",
             "Here is the picture as an RGB JPEG (cmyk-rgb.jpg, was CMYK)",
-            "Saved / 已保存:",
+            "Saved: ",
             "该商品的 2 张图片中有 1 张已丢失或无法打开",
             "商品编辑页面删除",
             "Shopee's interface looks unstable right now",
@@ -231,7 +234,7 @@ def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path)
     _in_order(
         out,
         [
-            "Deleting the data of Shopee MY would remove",
+            "Deleting the data of Shopee MY removes",
             "the store and its data on the platform are untouched",
             "your user name -> Platform authorization -> the Shopee icon -> the store -> More -> Delete",
             "[1] Delete the data of Shopee MY",
@@ -244,11 +247,12 @@ def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path)
             "删除店铺数据",  # the flow's title (explained first, in Chinese)
             "告诉我是哪个店铺",  # the live check offered after the explanation
             "[2] Amazon US (amazon)",
-            "删除 Amazon US 的数据将从本软件中移除",
+            "删除 Amazon US 的数据只会从本软件中移除",
             # The empty line and the emoji: answered in the language the seller last wrote in.
             "我没有看到您的问题",
             "我没有看到您的问题",
-            "请回复 1 到",  # "7" when the last answer had fewer options
+            # "7" when the last answer (to the English-looking "xxx…") had fewer options.
+            "Please answer with a number from 1 to",
         ],
     )
     assert "Traceback" not in out and "you>" not in out  # piped: no prompt noise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.conversation import Attachment, Reply
-from bot.render.text import display_width, render_reply, render_table, reply_options
+from bot.render.text import display_width, render_details, render_reply, render_table, reply_options
 from handlers.diagnosis import (
     Action,
     ActionKind,
@@ -41,25 +41,58 @@ def _diagnosis() -> Diagnosis:
     )
 
 
-def test_a_diagnosis_shows_every_part_in_order() -> None:
+def test_a_diagnosis_is_short_and_the_rest_is_in_the_details() -> None:
     reply = Reply(kind="diagnosis", language="en", text="x", diagnosis=_diagnosis())
-    text = render_reply(reply)
-    lines = text.splitlines()
+    lines = render_reply(reply).splitlines()
     assert lines[0].startswith("1 picture(s) are not RGB")
-    assert "  ✓ http://cdn/ok.jpg: loads fine" in lines
-    assert "  ✗ http://cdn/cmyk.jpg: CMYK" in lines
-    assert "  ? Recent publishes: could not tell" in lines
-    assert "  ✓ http://cdn/ok.jpg — ok, JPEG RGB, 320x240" in lines
-    assert "  ✗ http://cdn/missing.jpg — unreachable, HTTP 404" in lines
-    assert "  - Replace the picture and publish again." in lines
+    # The checks that matter: the problem first in rank, all shown in the order they ran.
+    assert lines[1:4] == [
+        "  ✓ http://cdn/ok.jpg: loads fine",
+        "  ✗ http://cdn/cmyk.jpg: CMYK",
+        "  ? Recent publishes: could not tell",
+    ]
+    assert "→ Replace the picture and publish again." in lines
+    assert any(line.startswith("→ In Slack this opens a case for customer service") for line in lines)
     assert "  [1] Convert to RGB: cmyk.jpg" in lines
-    assert "→ Handing this to a person: the platform keeps refusing it" in text
-    assert (
-        text.index("What I checked")
-        < text.index("Sync:")
-        < text.index("Pictures:")
-        < text.index("What to do")
+    assert "'more' for the details" in lines[-1]
+    assert not any("Sync:" in line or "—" in line for line in lines)  # tables and pictures wait
+    details = render_details(reply)
+    assert details.index("What I checked") < details.index("Sync:") < details.index("Pictures:")
+    assert details.index("Pictures:") < details.index("What to do")
+    assert "  ✓ http://cdn/ok.jpg — loads fine, JPEG RGB, 320x240" in details
+    assert "  ✗ http://cdn/missing.jpg — cannot be opened, HTTP 404" in details
+    assert "Handed to a person because: the platform keeps refusing it" in details
+
+
+def test_a_long_answer_keeps_to_twelve_lines_of_eighty_columns() -> None:
+    long = "The platform reports an error for this listing that needs attention " * 3
+    diagnosis = Diagnosis(
+        flow="price_not_updated",
+        verdict="waiting_for_report",
+        summary=long,
+        language="en",
+        findings=[Finding(f"Check {n}", long, CheckStatus.PROBLEM) for n in range(6)],
+        tables=[Table("Wide", ["a", "b", "c"], [["x" * 70, "y" * 70, "z" * 70]])],
+        next_steps=[long, long],
+        actions=[Action(ActionKind.TALK_TO_PERSON, "Talk to a person")],
     )
+    reply = Reply(kind="diagnosis", language="en", text="x", diagnosis=diagnosis)
+    lines = render_reply(reply).splitlines()
+    assert len(lines) <= 12 and max(display_width(line) for line in lines) <= 80
+    assert lines[-2:] == [
+        "  [1] Talk to a person",
+        "(answer with a number, or in your own words; 'more' for the details)",
+    ]
+    details = render_details(reply).splitlines()
+    assert max(display_width(line) for line in details) <= 80
+    assert sum("Check" in line for line in details) == 6
+
+
+def test_a_wide_chinese_table_wraps_its_cells_to_eighty_columns() -> None:
+    table = Table("记录", ["位置", "说明"], [["上传记录", "平台说明" * 30]])
+    lines = render_table(table)
+    assert max(display_width(line) for line in lines) <= 80
+    assert len(lines) > 4  # the long cell wrapped onto more lines instead of overflowing
 
 
 def test_tables_align_with_chinese_text() -> None:
@@ -134,3 +167,36 @@ def test_a_message_with_a_file_and_an_escalation() -> None:
     text = render_reply(reply)
     assert "Attached: cmyk-rgb.jpg (2 KB)" in text
     assert "A person will take it from here" in text
+
+
+def test_a_long_explanation_keeps_its_steps_one_more_away() -> None:
+    reply = Reply(
+        kind="explain",
+        language="zh",
+        text="删除店铺数据只会删除软件里该店铺的订单、产品等数据，平台上的店铺数据不受影响。" * 3,
+        title="如何删除店铺数据",
+        steps=[f"第 {n} 步" for n in range(1, 6)],
+        detail_request=DetailRequest(flow="delete_store_data", detail="store", prompt="请问是哪个店铺？"),
+        choices=[Choice(name, name) for name in ("Amazon DE", "Amazon US", "Shopee MY")],
+    )
+    lines = render_reply(reply).splitlines()
+    assert len(lines) <= 12 and "步骤：" not in lines
+    assert "请问是哪个店铺？" in lines and lines[-1] == "（回复编号，或直接输入；输入“更多”查看详情）"
+    assert render_details(reply).splitlines() == ["步骤：", *(f"  {n}. 第 {n} 步" for n in range(1, 6))]
+
+
+def test_a_long_list_of_choices_fits_the_answer_and_says_how_many_more() -> None:
+    choices = [
+        Choice(f"DEMO-PRICE-{n}", f"DEMO-PRICE-{n} · Amazon US · {n}9.99 USD · saved today")
+        for n in range(10)
+    ]
+    request = DetailRequest(
+        flow="price_not_updated", detail="sku", prompt="Which SKU's price did you change?"
+    )
+    reply = Reply(
+        kind="ask_detail", language="en", text=request.prompt, detail_request=request, choices=choices
+    )
+    lines = render_reply(reply).splitlines()
+    assert len(lines) <= 12
+    assert lines[2].startswith("  [1] DEMO-PRICE-0") and any(line.startswith("  … and ") for line in lines)
+    assert len(reply_options(reply)) == 10  # the hidden ones still answer by their number

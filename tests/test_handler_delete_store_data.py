@@ -62,8 +62,8 @@ def test_explained_with_counts_scope_and_path_and_the_owner_action(
     assert "7 rows" in result.summary  # 3 orders + 1 product + 1 upload record + 1 report + 1 row
     rows = {r[0]: r[1] for r in result.tables[0].rows}
     assert rows["Orders"] == "3" and rows["Report rows"] == "1" and rows["Price changes"] == "0"
+    assert "on the platform are untouched" in result.summary
     text = " ".join(result.next_steps)
-    assert "on the platform are untouched" in text
     assert "Platform authorization" in text and "More -> Delete -> OK" in text
     assert result.actions[0].kind == ActionKind.DELETE_STORE_DATA
     assert result.actions[0].params["store_id"] == str(shopee.id)
@@ -73,7 +73,7 @@ def test_a_member_gets_the_explanation_without_the_action(setup: tuple[Services,
     services, demo, _, shopee = setup
     result = delete_store_data.handle(_ask(demo, stores=["Shopee MY"], role="member"), services)
     assert isinstance(result, Diagnosis) and result.actions == []
-    assert "Only the account owner" in result.next_steps[-1]
+    assert "Only the account owner" in result.next_steps[0]
     refused = delete_store_data.perform_delete(
         services, account_id=demo, role="member", actor="x", store_id=shopee.id or 0, language="en"
     )
@@ -87,7 +87,7 @@ def test_chinese_explanation(setup: tuple[Services, int, int, Store]) -> None:
     services, demo, _, _ = setup
     result = delete_store_data.handle(_ask(demo, stores=["Shopee MY"], language="zh"), services)
     assert isinstance(result, Diagnosis)
-    assert "平台上的数据不变" in result.summary
+    assert "平台上的店铺及其数据不受影响" in result.summary
     assert "平台授权" in result.next_steps[1]
 
 

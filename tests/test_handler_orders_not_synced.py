@@ -178,7 +178,7 @@ def test_sync_failed_for_an_expired_store(world: World) -> None:
     assert isinstance(result, Diagnosis)
     assert result.verdict == "sync_failed"
     assert "authorization has expired" in result.summary
-    assert "Re-authorize" in result.next_steps[0]
+    assert "re-authorize it under Platform authorization" in result.next_steps[0]
     assert result.actions[0].kind == ActionKind.SYNC_NOW
     with Session(world.engine) as session:
         store = session.get(Store, world.de.id)
@@ -209,3 +209,21 @@ def test_an_unknown_or_foreign_store_name_is_asked_again(world: World) -> None:
     with Session(world.engine) as session:
         assert session.exec(select(Account)).all()  # nothing synced, nothing changed
         assert session.exec(select(AuditLog)).all() == []
+
+
+def test_an_order_not_found_names_the_stores_searched_and_why_one_could_not_be(world: World) -> None:
+    # One store's sync failing must not turn "not found" into "it should come in once the sync
+    # works": the stores that synced were searched, and the answer says which and why not the rest.
+    english = orders_not_synced.handle(_ask(world, order="113-4567890-1234567"), world.services)
+    chinese = orders_not_synced.handle(
+        _ask(world, order="113-4567890-1234567", language="zh"), world.services
+    )
+    assert isinstance(english, Diagnosis) and isinstance(chinese, Diagnosis)
+    assert english.summary.startswith(
+        "Order 113-4567890-1234567 is not found in Amazon US, Shopee MY (searched just now); "
+        "Amazon DE could not be searched because the store's authorization has expired"
+    )
+    assert chinese.summary.startswith("在 Amazon US、Shopee MY 中没有找到订单 113-4567890-1234567")
+    assert "Amazon DE 无法查询，原因：店铺授权已过期" in chinese.summary
+    text = english.summary + " ".join(english.next_steps)
+    assert "should come in" not in text and "Check the order number" in english.next_steps[0]

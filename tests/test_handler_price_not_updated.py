@@ -312,3 +312,58 @@ def test_shopee_live_price_is_asked_from_shopee(
     assert isinstance(result, Diagnosis)
     assert (result.verdict, result.store) == ("live_report_behind", "Shopee MY")
     assert "19.99 MYR" in next(f.result for f in result.findings if f.check == "Live price on the platform")
+
+
+def test_a_fresh_report_before_the_two_days_is_still_the_wait_not_an_escalation(
+    engine: Engine, session: Session, amazon: AmazonSandbox, registry: ConnectorRegistry
+) -> None:
+    # A product-page question imports a fresh report; the platform has not published the price
+    # approved 2 hours ago, so that report shows the old one: the FAQ says wait 1-2 days.
+    now = datetime.now(UTC)
+    account, store = _live_seller(session, amazon, "PRICE-WAIT", "24.99")
+    _approved(session, store, "PRICE-WAIT", now - timedelta(hours=2))
+    report(session, store, "listings", now - timedelta(minutes=1), {"PRICE-WAIT": "24.99"})
+
+    for language in ("en", "zh"):
+        result = price_not_updated.handle(
+            ask(account, "PRICE-WAIT", language=language), live_services(engine, registry)
+        )
+        assert isinstance(result, Diagnosis)
+        assert result.verdict == "waiting_for_report" and not result.escalate
+        assert "1-2" in result.summary
+        assert "1-2" in result.next_steps[0]
+
+
+def test_a_fresh_report_carrying_the_new_price_says_it_is_updated(
+    engine: Engine, session: Session, amazon: AmazonSandbox, registry: ConnectorRegistry
+) -> None:
+    # The report after the approval already shows the new price: nothing is wrong, and the
+    # answer never compares the price with itself ("shows 19.99 USD instead of 19.99 USD").
+    now = datetime.now(UTC)
+    account, store = _live_seller(session, amazon, "PRICE-LIVE", "19.99")
+    _approved(session, store, "PRICE-LIVE", now - timedelta(hours=5))
+    report(session, store, "listings", now - timedelta(minutes=1), {"PRICE-LIVE": "19.99"})
+
+    result = price_not_updated.handle(ask(account, "PRICE-LIVE"), live_services(engine, registry))
+
+    assert isinstance(result, Diagnosis)
+    assert result.verdict == "updated" and not result.escalate
+    assert "carries 19.99 USD" in result.summary
+    assert "instead of" not in result.summary + result.escalate_reason
+
+
+def test_still_wrong_names_two_different_prices(
+    engine: Engine, session: Session, amazon: AmazonSandbox, registry: ConnectorRegistry
+) -> None:
+    now = datetime.now(UTC)
+    account, store = _live_seller(session, amazon, "PRICE-STUCK", "24.99")
+    _approved(session, store, "PRICE-STUCK", now - timedelta(days=3))
+    report(session, store, "listings", now - timedelta(hours=1), {"PRICE-STUCK": "24.99"})
+
+    result = price_not_updated.handle(
+        ask(account, "PRICE-STUCK", language="zh"), live_services(engine, registry)
+    )
+
+    assert isinstance(result, Diagnosis)
+    assert result.verdict == "still_wrong" and result.escalate
+    assert "24.99 USD" in result.escalate_reason and "不是 19.99 USD" in result.escalate_reason

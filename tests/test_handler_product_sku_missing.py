@@ -108,7 +108,7 @@ def test_sku_the_platforms_reports_omit(
     assert [(row.actor, row.result) for row in audit] == [("console:acme", "ok")]
 
 
-def test_sku_in_a_fresh_report_shows_after_the_next_import(
+def test_sku_in_a_fresh_report_shows_now_and_the_next_answer_agrees(
     engine: Engine, session: Session, seller: tuple[Account, Store], registry: ConnectorRegistry
 ) -> None:
     account, store = seller
@@ -117,14 +117,14 @@ def test_sku_in_a_fresh_report_shows_after_the_next_import(
     chinese = _diagnose(ask(account, "REP-NEW", language="zh"), live_services(engine, registry))
     again = _diagnose(ask(account, "REP-NEW"), live_services(engine, registry))
 
+    # The fresh report is imported at once: the answer says the page shows it now (not "after
+    # the next import"), and asking again finds it in the latest report without a new request.
     assert chinese.verdict == "in_newer_report"
-    assert "下次导入" in chinese.summary and "02:00 UTC" in chinese.summary
-    assert chinese.actions[0].kind == ActionKind.NOTIFY_REPORT
-    assert chinese.actions[0].params == {"store_id": str(store.id), "sku": "REP-NEW"}
+    assert "产品页面现在就能看到" in chinese.summary and "下次导入" not in chinese.summary
+    assert not chinese.actions  # nothing to wait for: no "tell me when the report lands"
     rows = {row[0]: row[3] for row in chinese.tables[0].rows}
-    assert rows == {"商品报告（最新导入）": "没有", "商品报告（刚刚请求）": "有"}
-    # The fresh report was imported, so asking again finds the SKU without another request.
-    assert again.verdict == "present"
+    assert rows == {"商品报告（之前导入）": "没有", "商品报告（刚刚导入）": "有"}
+    assert again.verdict == "present" and "generated less than a minute ago" in again.summary
     assert len(session.exec(select(PlatformReport)).all()) == 2
 
 
@@ -144,7 +144,7 @@ def test_stale_reports_and_expired_authorization_escalate(
     assert english.escalate and chinese.escalate
     assert "5 days ago" in english.summary and "can't be had now" in english.summary
     assert "authoriz" in english.escalate_reason.lower()
-    assert any("re-authorize Amazon DE" in step for step in english.next_steps)
+    assert any("Re-authorize Amazon DE" in step for step in english.next_steps)
     assert "过期" in chinese.summary
     assert amazon.data.refresh_token not in repr(english.to_json())
     failed = session.exec(select(PlatformReport).where(PlatformReport.status == ReportStatus.FAILED)).all()

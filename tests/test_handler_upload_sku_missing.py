@@ -33,7 +33,7 @@ def test_uploaded_record_is_present(engine: Engine, session: Session) -> None:
     assert "Amazon US" in diagnosis.summary and '"Uploaded"' in diagnosis.summary
     trail = diagnosis.tables[0]
     assert [row[0] for row in trail.rows] == ["product list", "upload record"]
-    assert trail.rows[1][2] == "uploaded" and "5 h ago" in trail.rows[1][3]
+    assert trail.rows[1][2] == "Uploaded" and "5 h ago" in trail.rows[1][3]
     assert snapshot(engine) == before
 
 
@@ -100,7 +100,7 @@ def test_changed_sku_names_the_new_one_and_its_records(engine: Engine, session: 
 
     assert diagnosis.verdict == "changed"
     assert "changed to UP-NEW" in diagnosis.summary and "24 h ago" in diagnosis.summary
-    assert any("UP-NEW" in finding.check and finding.result == "uploading" for finding in diagnosis.findings)
+    assert any("UP-NEW" in finding.check and finding.result == "Uploading" for finding in diagnosis.findings)
     assert any('"Uploading"' in step for step in diagnosis.next_steps)
 
 

@@ -54,6 +54,21 @@ def test_a_dm_question_is_answered_with_the_diagnosis(slack_bot: RunningBot) -> 
     assert any(b["type"] == "actions" and b.get("block_id") == "sd_feedback" for b in blocks)
 
 
+def test_a_chinese_answer_is_short_and_its_details_are_in_its_thread(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    slack_bot.send.message("DEMO-UP-FAILED 在产品上传页面没有记录", user="U1", channel="D1")
+    answer, details = fake.wait_for(
+        lambda: fake.posts("D1")[:2] if len(fake.posts("D1")) >= 2 else None,
+        message="the answer and its details",
+    )
+    short = _texts(answer.args)
+    assert "上传失败" in short and "全部检查、表格和图片见下方消息串" in short
+    assert "```" not in short  # the record table waits in the thread
+    assert not answer.args.get("thread_ts") and details.args["thread_ts"] == answer.ts
+    thread = _texts(details.args)
+    assert "详情" in thread and "产品列表" in thread and "上传记录" in thread
+
+
 def test_a_retried_event_gets_200_and_no_second_reply(slack_bot: RunningBot) -> None:
     fake = slack_bot.fake
     first = slack_bot.send.message("why is DEMO-UP-OK missing from the upload page", event_id="EvRETRY1")
@@ -65,9 +80,11 @@ def test_a_retried_event_gets_200_and_no_second_reply(slack_bot: RunningBot) -> 
     assert retry.status_code == 200
     # A later, different message is answered: by then a second answer to the retry would show.
     slack_bot.send.message("help", channel="D1", event_id="EvAFTER")
-    fake.wait_for(lambda: len(fake.posts("D1")) >= 2, message="the answer to the later message")
+    fake.wait_for(
+        lambda: len(fake.posts("D1", top_level=True)) >= 2, message="the answer to the later message"
+    )
     time.sleep(0.3)
-    answers = [_texts(c.args) for c in fake.posts("D1")]
+    answers = [_texts(c.args) for c in fake.posts("D1", top_level=True)]
     assert sum("DEMO-UP-OK" in a for a in answers) == 1
     with slack_bot.session() as session:
         assert session.get(ProcessedEvent, "EvRETRY1") is not None

@@ -38,8 +38,8 @@ def test_a_missing_detail_is_asked_with_the_sellers_choices_and_a_click_answers(
     else:
         button = next(e for e in choices if "DEMO-UP-FAILED" in e["value"])
         send.action(button["action_id"], button["value"], user="U1", channel="D1")
-    fake.wait_for(lambda: len(fake.posts("D1")) >= 2, message="the diagnosis after the click")
-    answer = fake.posts("D1")[-1]
+    fake.wait_for(lambda: len(fake.posts("D1", top_level=True)) >= 2, message="the diagnosis after the click")
+    answer = fake.posts("D1", top_level=True)[-1]
     assert "DEMO-UP-FAILED" in _texts(answer.args)
     assert any(e["action_id"] == "sd_feedback:yes" for e in _elements(answer))
 
@@ -129,6 +129,21 @@ def test_app_home_shows_only_the_sellers_stores_with_sync_failures(slack_bot: Ru
     assert "authorization expired" in text
     assert "Neighbour Secret Shop" not in text
     assert published.args["user_id"] == "U1"
+
+
+def test_app_home_speaks_the_language_the_seller_writes_in(slack_bot: RunningBot) -> None:
+    fake, send = slack_bot.fake, slack_bot.send
+    send.message("订单 112-0000001-0000001 没有同步", user="U1", channel="D1")
+    fake.wait_for(lambda: fake.posts("D1", top_level=True), message="the answer in Chinese")
+    send.event({"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
+    published = fake.wait_for(lambda: fake.calls_to("views.publish"))[0]
+    texts = [
+        block["text"]["text"] for block in published.args["view"]["blocks"] if block["type"] == "section"
+    ]
+    stores = "\n".join(texts)
+    assert "上次订单同步" in stores and "上次报告导入" in stores
+    assert ":x: 失败" in stores  # the sync's English error is for the logs
+    assert "Last order sync" not in stores and "platform" not in stores
 
 
 def test_app_home_of_an_unlinked_user_explains_linking(slack_bot: RunningBot) -> None:

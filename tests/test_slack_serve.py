@@ -111,7 +111,9 @@ def test_serve_answers_the_demo_with_sync_progress_and_the_rgb_file(
         send.message("DEMO-PUB-CMYK fails to publish because of its picture", user="U1", channel="DU1")
         answer = fake_slack.wait_for(
             lambda: [
-                p for p in fake_slack.posts("DU1") if "not_rgb" in _texts(p.args) or "CMYK" in _texts(p.args)
+                p
+                for p in fake_slack.posts("DU1", top_level=True)
+                if "not_rgb" in _texts(p.args) or "CMYK" in _texts(p.args)
             ],
             timeout=30,
             message="the picture diagnosis",

@@ -290,8 +290,12 @@ class ConsoleSession:
                 raise  # nobody reads any more: end (quietly, see `run`)
             except Exception:  # one bad turn must not end the chat
                 logger.exception("console turn failed")
-                self.write("Something went wrong on my side; nothing was changed. Please try again.")
-                self.write("我这边出了点问题，没有做任何更改，请重试。")
+                self.write(
+                    self._say(
+                        "Something went wrong on my side; nothing was changed. Please try again.",
+                        "我这边出了点问题，没有做任何更改，请重试。",
+                    )
+                )
             self.write()
 
     def _read(self) -> str | None:
@@ -320,7 +324,9 @@ class ConsoleSession:
             if line.strip().casefold() == store.casefold() and store:
                 self._show(self._action(action))
             else:
-                self.write("Cancelled: nothing was deleted. 已取消，未删除任何数据。")
+                self.write(self._say("Cancelled: nothing was deleted.", "已取消，未删除任何数据。"))
+            return
+        if self._details(line):
             return
         command = line.strip().casefold()
         if command in _MORE:
@@ -330,7 +336,11 @@ class ConsoleSession:
         language = self.last.language if self.last is not None else None
         if option is None and self._out_of_range(line):
             count = self._option_count()
-            self.write(f"Please answer with a number from 1 to {count}. 请回复 1 到 {count} 之间的编号。")
+            self.write(
+                self._say(
+                    f"Please answer with a number from 1 to {count}.", f"请回复 1 到 {count} 之间的编号。"
+                )
+            )
             return
         if option is not None:
             if option.action is not None:
@@ -380,17 +390,32 @@ class ConsoleSession:
         else:
             self.write("There are no more details for the last answer.")
 
+    def _say(self, en: str, zh: str) -> str:
+        """The console's own words in the conversation's language (the last answer's, else the
+        language of the line being answered)."""
+        language = self.last.language if self.last is not None else self.language
+        return zh if language == "zh" else en
+
+    def _details(self, line: str) -> bool:
+        """`more` (or 更多): everything the last answer left out; True when that was the line."""
+        from bot.render.text import DETAILS_WORDS, render_details
+
+        if line.strip().casefold() not in DETAILS_WORDS or self.last is None:
+            return False
+        self.write(render_details(self.last))
+        return True
+
     def _ask_confirmation(self, action: Any) -> None:
         # The console's version of Slack's confirmation modal: type the store's name.
         self.confirming = action
         store = action.params.get("store", "")
         self.write(
-            f"This deletes the software's data of {store} (an export is kept; undo within 7 days). "
-            f"Type the store's name ({store}) to confirm; anything else cancels."
-        )
-        self.write(
-            f"将删除本软件中 {store} 的数据（会保留导出备份，7 天内可撤销）。"
-            f"请输入店铺名称（{store}）确认，输入其他内容取消。"
+            self._say(
+                f"This deletes the software's data of {store} (an export is kept; undo within 7 days). "
+                f"Type the store's name ({store}) to confirm; anything else cancels.",
+                f"将删除本软件中 {store} 的数据（会保留导出备份，7 天内可撤销）。"
+                f"请输入店铺名称（{store}）确认，输入其他内容取消。",
+            )
         )
 
     def _option_count(self) -> int:
@@ -433,12 +458,7 @@ class ConsoleSession:
         for attached in reply.files:
             path = self._save(attached)
             if path:
-                self.write(f"Saved / 已保存: {path}")
-        if reply.escalate or (reply.diagnosis is not None and reply.diagnosis.escalate):
-            self.write(
-                "(In Slack this opens a case in the customer-service channel; "
-                "在 Slack 中会转交客服频道处理。)"
-            )
+                self.write(("已保存：" if reply.language == "zh" else "Saved: ") + path)
         self.last = reply
 
     def _save(self, attached: Any) -> str:
@@ -451,7 +471,11 @@ class ConsoleSession:
                 out.write(attached.content)
             return path
         except OSError as error:
-            self.write(f"Could not save {attached.filename}: {error.strerror}")
+            self.write(
+                self._say(
+                    f"Could not save {attached.filename}: {error.strerror}", f"无法保存 {attached.filename}。"
+                )
+            )
             return ""
 
 

@@ -17,8 +17,21 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.conversation import Reply
+from bot.render.brief import brief
 from bot.render.mrkdwn import escape
-from handlers.diagnosis import Action, ActionKind, CheckStatus, DetailRequest, Diagnosis, Language, Table
+from bot.render.text import render_table
+from handlers.diagnosis import (
+    Action,
+    ActionKind,
+    CheckStatus,
+    DetailRequest,
+    Diagnosis,
+    Finding,
+    ImageEvidence,
+    Language,
+    Table,
+)
+from knowledge.glossary import word
 
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -50,6 +63,12 @@ LABELS: dict[str, dict[Language, str]] = {
     "images": {"en": "Images", "zh": "图片"},
     "continued": {"en": "(continued)", "zh": "（续）"},
     "flow": {"en": "Flow", "zh": "流程"},
+    "details": {"en": "Details", "zh": "详情"},
+    "details_below": {
+        "en": "Every check, table and picture is in the thread below.",
+        "zh": "全部检查、表格和图片见下方消息串。",
+    },
+    "reason": {"en": "Handed to a person because: ", "zh": "转交人工的原因："},
 }
 
 STATUS_MARKS = {
@@ -98,18 +117,9 @@ def chunk_lines(lines: Iterable[str], limit: int = MAX_SECTION, *, fence: bool =
 
 
 def table_lines(table: Table) -> list[str]:
-    """A table as aligned monospace lines (cells cut so one row stays readable)."""
-    rows = [[truncate(str(cell), 40) for cell in row] for row in table.rows]
-    columns = [truncate(col, 40) for col in table.columns]
-    widths = [len(col) for col in columns]
-    for row in rows:
-        for index, cell in enumerate(row[: len(widths)]):
-            widths[index] = max(widths[index], len(cell))
-    lines = ["  ".join(col.ljust(widths[i]) for i, col in enumerate(columns)).rstrip()]
-    lines.extend(
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[: len(widths)])).rstrip() for row in rows
-    )
-    return lines
+    """A table as aligned monospace lines: the console's layout (CJK-aware, long cells wrapped
+    within 80 columns), so no cell is cut in the middle of a quote."""
+    return render_table(Table("", table.columns, table.rows), indent="")
 
 
 def encode_value(data: dict[str, Any]) -> str | None:
@@ -203,42 +213,76 @@ def _detail_blocks(request: DetailRequest, language: Language, *, fallback: str 
     return blocks
 
 
+def _finding_text(finding: Finding) -> str:
+    mark = STATUS_MARKS.get(CheckStatus(finding.status), "•")
+    return f"{mark} *{escape(finding.check)}*: {escape(finding.result)}"
+
+
+def _image_text(image: ImageEvidence, language: Language) -> str:
+    # The check writes its detail in English; Chinese answers take the glossary's words.
+    detail = image.detail if language == "en" else word("image_detail", image.verdict, language)
+    verdict = word("image_verdict", image.verdict, language)
+    return f"• {escape(truncate(image.url, 300))}: *{escape(verdict)}*" + (
+        f" ({escape(detail)})" if detail else ""
+    )
+
+
 def _diagnosis_blocks(diagnosis: Diagnosis, *, escalated: bool) -> list[dict[str, Any]]:
+    """The short answer: what is wrong, the checks that matter, what to do (details go to the thread)."""
     language = diagnosis.language
-    findings = chunk_lines(
-        f"{STATUS_MARKS.get(CheckStatus(f.status), '•')} *{escape(f.check)}*: {escape(f.result)}"
-        for f in diagnosis.findings
-    )
-    tables = [
-        {"title": truncate(table.title, MAX_HEADER), "chunks": chunk_lines(table_lines(table), fence=True)}
-        for table in diagnosis.tables
-    ]
-    images = chunk_lines(
-        f"• {escape(truncate(image.url, 300))}: *{escape(image.verdict)}*"
-        + (f" ({escape(image.detail)})" if image.detail else "")
-        for image in diagnosis.images
-    )
-    steps = chunk_lines(f"{i}. {escape(step)}" for i, step in enumerate(diagnosis.next_steps, 1))
+    short = brief(diagnosis)
+    # Flow ids are for logs: the seller reads the store, the SKU and the order.
     context = " · ".join(
         escape(part)
-        for part in (diagnosis.store or "", diagnosis.sku or "", diagnosis.order_id or "", diagnosis.flow)
+        for part in (diagnosis.store or "", diagnosis.sku or "", diagnosis.order_id or "")
         if part
     )
     return render_template(
         "diagnosis.j2",
-        summary=chunk_lines([f"*{escape(diagnosis.summary)}*"]),
+        summary=chunk_lines([f"*{escape(short.summary)}*"]),
         context=context,
         checked_label=label("checked", language),
-        findings=findings,
-        tables=tables,
+        findings=chunk_lines(_finding_text(f) for f in short.checks),
+        tables=[],
         images_label=label("images", language),
-        images=images,
+        images=[],
         next_label=label("next", language),
-        steps=steps,
+        steps=chunk_lines(f"{i}. {escape(step)}" for i, step in enumerate(short.steps, 1)),
+        more=label("details_below", language) if short.has_details else "",
         escalated=label("escalated", language) if (escalated or diagnosis.escalate) else "",
         actions=_action_buttons(diagnosis),
         feedback=_feedback_buttons(diagnosis.flow, diagnosis.verdict, language),
     )
+
+
+def render_details(reply: Reply) -> list[SlackMessage]:
+    """What the short answer left out, as thread replies: every check, table, picture and step.
+
+    Empty when the reply is not a diagnosis or the short answer already said everything.
+    """
+    diagnosis = reply.diagnosis
+    if reply.kind != "diagnosis" or diagnosis is None or not brief(diagnosis).has_details:
+        return []
+    language = diagnosis.language
+    blocks = render_template(
+        "details.j2",
+        title=label("details", language),
+        checked_label=label("checked", language),
+        findings=chunk_lines(_finding_text(f) for f in diagnosis.findings),
+        tables=[
+            {
+                "title": truncate(table.title, MAX_HEADER),
+                "chunks": chunk_lines(table_lines(table), fence=True),
+            }
+            for table in diagnosis.tables
+        ],
+        images_label=label("images", language),
+        images=chunk_lines(_image_text(image, language) for image in diagnosis.images),
+        next_label=label("next", language),
+        steps=chunk_lines(f"{i}. {escape(step)}" for i, step in enumerate(diagnosis.next_steps, 1)),
+        reason=(label("reason", language) + diagnosis.escalate_reason) if diagnosis.escalate_reason else "",
+    )
+    return paginate(blocks, f"{label('details', language)}: {diagnosis.summary}", language=language)
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from erp.accounts import list_stores
 from erp.models import AuthStatus, Escalation, Role, Store
 from handlers.diagnosis import Action, ActionKind, Language
 from handlers.text import say
+from knowledge.glossary import term, word
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def publish_home(event: dict[str, Any], context: BoltContext, client: WebClient)
             services.escalations.retry_undelivered(SlackPoster(client), team_id=context.team_id or "")
         except Exception:
             log.exception("retrying undelivered cases failed")
-    view = home_view(speaker, name, stores, services.escalations, language)
+    view = home_view(speaker, name, stores, services.escalations, language=language)
     client.views_publish(user_id=user, view=view)
 
 
@@ -71,39 +72,40 @@ def home_language(services: Any, team_id: str, channel: str, user: str) -> Langu
 
 
 def store_line(store: Store, language: Language = "en") -> str:
-    """One store: platform, authorization, last order sync and last report import, with failures."""
+    """One store: platform, authorization, last order sync and last report import, with failures.
+
+    A failure is said in the seller's words; in Chinese the stored English error is replaced by
+    what to do (the glossary's words), since it was written for the logs.
+    """
     lines = [f"*{escape(store.name)}* ({escape(store.platform)} {escape(store.region)})".replace(" )", ")")]
     if store.auth_status != AuthStatus.AUTHORIZED:
-        label = say(language, "authorization", "授权")
+        authorization = term("platform_authorization", language)
+        state = word("auth_status", store.auth_status, language)
         lines.append(
-            f":warning: {label} {escape(store.auth_status)}: {escape(store.auth_error or '')}".rstrip(": ")
+            say(
+                language,
+                f":warning: authorization {state}: re-authorize the store under {authorization}",
+                f":warning: 授权{state}：请在“{authorization}”中重新授权该店铺",
+            )
         )
     never = say(language, "never", "从未")
-    sync = (
-        say(language, "Last order sync", "上次订单同步")
-        + ": "
-        + slack_date(_aware(store.last_order_sync_at), never=never)
+    sync = say(language, "Last order sync: ", "上次订单同步：") + slack_date(
+        _aware(store.last_order_sync_at), never=never
     )
     if store.last_order_sync_error:
-        sync += f"  :x: {escape(truncate(store.last_order_sync_error, 300))}"
-    report = (
-        say(language, "Last report import", "上次报告导入")
-        + ": "
-        + slack_date(_aware(store.last_report_import_at), never=never)
+        sync += "  :x: " + _failure(store.last_order_sync_error, language)
+    report = say(language, "Last report import: ", "上次报告导入：") + slack_date(
+        _aware(store.last_report_import_at), never=never
     )
     if store.last_report_import_error:
-        report += f"  :x: {escape(truncate(store.last_report_import_error, 300))}"
+        report += "  :x: " + _failure(store.last_report_import_error, language)
     return "\n".join([*lines, sync, report])
 
 
 def _case_line(case: Escalation, language: Language, *, agent: bool) -> str:
-    state = {
-        "open": say(language, "open", "待处理"),
-        "taken": say(language, "being handled", "处理中"),
-        "resolved": say(language, "resolved", "已解决"),
-    }.get(case.state, case.state)
+    state = _case_state(case.state, language)
     what = escape(truncate(case.summary or case.question or say(language, "request", "请求"), 200))
-    line = f"*#{case.id}* {what} ({escape(state)})"
+    line = f"*#{case.id}* {what} ({state})"
     if not case.cs_thread_ts:
         line += say(
             language,
@@ -115,11 +117,20 @@ def _case_line(case: Escalation, language: Language, *, agent: bool) -> str:
     return line
 
 
+def _failure(error: str, language: Language) -> str:
+    if language == "en":
+        return escape(truncate(error, 300))
+    if "authoriz" in error.lower():
+        return word("platform_error", "authorization_expired", language)
+    return word("sync_outcome", "failed", language)
+
+
 def home_view(
     speaker: Speaker,
     account: str,
     stores: list[Store],
     escalations: EscalationService,
+    *,
     language: Language = "en",
 ) -> dict[str, Any]:
     """The Home tab for `speaker`: their account's stores only (agents also see every open case)."""
@@ -155,7 +166,7 @@ def home_view(
         for index, action in enumerate(
             [
                 Action(ActionKind.SYNC_NOW, say(language, "Sync orders now", "立即同步订单"), {}),
-                Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系客服"), {}),
+                Action(ActionKind.TALK_TO_PERSON, say(language, "Talk to a person", "联系人工客服"), {}),
             ]
         )
         if (button := action_button(action, flow="home", verdict="home", index=index))
@@ -168,7 +179,7 @@ def home_view(
         else say(language, "No stores are connected to this account yet.", "这个账号还没有连接店铺。"),
         stores=store_lines,
         cases=case_lines,
-        cases_title=say(language, "*Open cases with customer service*", "*客服处理中的工单*"),
+        cases_title=say(language, "*Open cases with customer service*", "*人工客服处理中的工单*"),
         buttons=buttons,
         hint=say(
             language,
@@ -178,6 +189,15 @@ def home_view(
     )
     view["blocks"] = view["blocks"][:MAX_VIEW_BLOCKS]
     return view
+
+
+def _case_state(state: str, language: Language) -> str:
+    names = {
+        "open": ("open", "待处理"),
+        "taken": ("being handled", "处理中"),
+        "resolved": ("resolved", "已解决"),
+    }
+    return say(language, *names[state]) if state in names else escape(state)
 
 
 def _aware(moment: datetime | None) -> datetime | None:

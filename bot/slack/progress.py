@@ -17,12 +17,19 @@ from bot.slack.poster import SlackPoster
 from erp.progress import StoreSyncProgress
 from handlers.diagnosis import Language
 from handlers.text import say
+from knowledge.glossary import load_glossary, word
 
 
 def progress_line(p: StoreSyncProgress, language: Language) -> str:
     """One store's line, e.g. "Amazon US: 1,240 orders (page 13)…" or "Shopee MY: done, 312 new"."""
     if p.error:  # a failed store is shown as failed, whatever it fetched before
-        return say(language, f":x: {p.store}: failed: {p.error}", f":x: {p.store}：失败：{p.error}")
+        # The sync's error is written in English for the logs; Chinese takes the glossary's words.
+        kind = p.error_kind if load_glossary().has("platform_error", p.error_kind) else "unknown"
+        return say(
+            language,
+            f":x: {p.store}: failed: {p.error}",
+            f":x: {p.store}：失败：{word('platform_error', kind, language)}",
+        )
     if p.done and not (p.inserted or p.updated) and p.fetched:
         return say(
             language,

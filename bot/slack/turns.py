@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.conversation import Attachment, Reply, Speaker, Turn
-from bot.render.blocks import SlackMessage, render_reply
+from bot.render.blocks import SlackMessage, render_details, render_reply
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
 from bot.slack.poster import SlackPoster
 from bot.slack.progress import SlackProgress, working_signal
@@ -184,6 +184,10 @@ class TurnRunner:
         place = self.place
         timestamps = self.poster.post_all(place.channel, render_reply(reply), thread_ts=place.thread_ts)
         self._remember(reply, timestamps, question)
+        details = render_details(reply)  # the short answer's "details": in its thread
+        if details:
+            thread_ts = place.thread_ts or (timestamps[0] if timestamps else None)
+            self.poster.post_all(place.channel, details, thread_ts=thread_ts)
         if reply.files:
             thread = place.thread_ts or (timestamps[0] if timestamps else None)
             self.poster.upload(place.channel, reply.files, thread_ts=thread)

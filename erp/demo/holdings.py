@@ -31,6 +31,7 @@ US_LISTINGS: tuple[DemoListing, ...] = (
     DemoListing("DEMO-PRICE-WAIT", "Tea pot, 1 l", "34.99"),
     DemoListing("DEMO-PRICE-LIVE", "Tea pot, 1.5 l", "39.99", live_price="36.99"),
     DemoListing("DEMO-PRICE-STUCK", "Milk jug", "14.99"),
+    DemoListing("DEMO-PRICE-DONE", "Tea cups, set of 2", "27.99"),  # last night's report has the new price
     DemoListing("DEMO-UP-OK", "Bamboo cutting board", "22.00"),
     DemoListing("DEMO-UP-FAILED", "Bamboo spoon set", "12.00"),
     DemoListing("DEMO-UP-NEW", "Oak serving board", "29.00"),
@@ -98,6 +99,16 @@ _PRICE_CHANGES: tuple[tuple[str, str, str, str, timedelta, timedelta | None, tim
         timedelta(hours=7),
         timedelta(hours=6),
         timedelta(hours=5),
+        "",
+    ),
+    (
+        "DEMO-PRICE-DONE",
+        "29.99",
+        "27.99",
+        PriceChangeStatus.APPROVED,
+        timedelta(days=1, hours=2),
+        timedelta(days=1, hours=1),
+        timedelta(days=1),
         "",
     ),
     (

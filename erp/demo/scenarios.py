@@ -66,6 +66,9 @@ DEMO_SCENARIOS = ScenarioTable(
             "The price change of DEMO-PRICE-LIVE does not show in the system",
         ),
         DemoScenario(
+            "price_not_updated", "updated", "The new price of DEMO-PRICE-DONE does not show in the software"
+        ),
+        DemoScenario(
             "price_not_updated",
             "still_wrong",
             "The price of DEMO-PRICE-STUCK still has not updated after two days",
@@ -152,6 +155,9 @@ DEMO_QUESTIONS_ZH: dict[str, str] = {
     ),
     "The price change of DEMO-PRICE-LIVE does not show in the system": (
         "DEMO-PRICE-LIVE 改价后系统里没有显示新价格"
+    ),
+    "The new price of DEMO-PRICE-DONE does not show in the software": (
+        "DEMO-PRICE-DONE 的新价格在软件里没有显示"
     ),
     "The price of DEMO-PRICE-STUCK still has not updated after two days": (
         "DEMO-PRICE-STUCK 的价格两天了还没有更新"
