@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-KEYS = ["question", "flow", "confidence", "alternatives", "entities"]
+KEYS = ["question", "flow", "confidence", "alternatives", "entities", "act"]
 ENTITY_KEYS = ["skus", "order_ids", "urls", "stores"]
 
 
@@ -100,6 +100,7 @@ def test_bad_lines_each_get_an_answer() -> None:
         "confidence": 0.0,
         "alternatives": [],
         "entities": {"skus": [], "order_ids": [], "urls": [], "stores": []},
+        "act": None,
     }
     assert out[1]["flow"] is None
     assert "\ufffd" in out[1]["question"]
@@ -139,3 +140,36 @@ def test_answers_are_flushed_line_by_line() -> None:
         process.stdout.close()
         assert process.stderr is not None
         process.stderr.close()
+
+
+def test_conversation_acts_in_both_languages() -> None:
+    lines = {
+        "i need a human please": "human",
+        "转人工": "human",
+        "人工客服": "human",
+        "thanks": "thanks",
+        "谢谢": "thanks",
+        "hello": "greeting",
+        "help": "help",
+        "帮助": "help",
+        "算了": "cancel",
+        "start over": "cancel",
+        "still not working": "not_resolved",
+        "还是不行": "not_resolved",
+        "my price change did not show for AB-1234-BLK": None,
+    }
+    completed = classify("\n".join(lines).encode("utf-8") + b"\n")
+    assert completed.returncode == 0, completed.stderr
+    out = records(completed)
+    assert [record["act"] for record in out] == list(lines.values())
+    for record in out[:-1]:
+        assert record["flow"] is None and record["alternatives"] == []
+    assert out[-1]["flow"] == "price_not_updated"
+
+
+def test_a_person_asked_for_with_the_problem_keeps_the_flow() -> None:
+    completed = classify("转人工 订单 112-0000001-0000001 没有同步\n".encode())
+    [record] = records(completed)
+    assert record["act"] == "human"
+    assert record["flow"] == "orders_not_synced"
+    assert record["entities"]["order_ids"] == ["112-0000001-0000001"]
