@@ -46,6 +46,7 @@ COMMAND_GROUPS = (
     "admin",
     "scheduler",
     "slack",
+    "knowledge",
 )
 
 
@@ -76,9 +77,12 @@ class Components:
 
     @cached_property
     def matcher(self) -> Matcher:
-        from knowledge.matcher import Matcher
+        from erp.learned import accepted_examples_if_any
+        from knowledge.model_cache import load_or_train
 
-        return Matcher.train(self.knowledge)
+        # Read from the disk cache when nothing changed: start-up neither trains nor imports
+        # scikit-learn. Accepted learned examples are part of what the model is trained on.
+        return load_or_train(self.knowledge, extra=accepted_examples_if_any(self.settings.database_url))
 
     @cached_property
     def connectors(self) -> ConnectorRegistry:

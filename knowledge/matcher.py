@@ -29,9 +29,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from knowledge.entities import mask_entities
-from knowledge.loader import KnowledgeBase
+from knowledge.loader import FLOW_IDS, KnowledgeBase
 
 OUT_OF_SCOPE = "out_of_scope"
+# Every label a question can have: a flow, or none of them.
+LABELS: tuple[str, ...] = (*FLOW_IDS, OUT_OF_SCOPE)
 
 # Entities become placeholders before classification: a SKU's or URL's letters must not sway the
 # flow, while "there is an order number here" is a real cue. The brackets never occur in questions.
