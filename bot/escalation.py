@@ -28,6 +28,7 @@ from bot.render.blocks import (
     render_template,
     truncate,
 )
+from bot.render.relabel import relabel_blocks
 from erp.accounts import audit
 from erp.models import Account, Escalation, EscalationState, Store
 from handlers.diagnosis import CheckStatus, Diagnosis, Language
@@ -266,7 +267,7 @@ class EscalationService:
             reason=escalation.reason,
             buttons=_state_buttons(escalation),
             state=_state_line(escalation),
-        )
+        ) + relabel_blocks(escalation)
         fallback = f"Escalation #{escalation.id} from <@{escalation.seller_user_id}>: {escalation.summary}"
         return paginate(blocks, fallback)[0]
 

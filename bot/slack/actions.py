@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.conversation import Speaker, Turn
 from bot.slack.poster import SlackPoster
+from bot.slack.relabel import learn_from_not_helpful
 from bot.slack.turns import Place, TurnRunner, guess_language, not_linked_text, services_of, speaker_of
 from bot.slack.views import open_delete_modal
 from erp.models import Feedback, Role
@@ -160,6 +161,8 @@ def store_feedback(
             )
         )
         session.commit()
+    if not helpful:  # the seller's question becomes a pending learned example for review
+        learn_from_not_helpful(services, body, speaker, str(data.get("f", "")))
     place = place_of(body, context)
     language = guess_language(str((body.get("message") or {}).get("text", "")))
     thanks = (

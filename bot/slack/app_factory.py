@@ -26,7 +26,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 
 from bot.escalation import EscalationService
 from bot.settings import Settings
-from bot.slack import actions, commands, events, home, messages, views
+from bot.slack import actions, commands, events, home, messages, relabel, views
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
 from bot.slack.dedupe import EventDeduper
 from bot.slack.identity import resolve_speaker
@@ -171,7 +171,8 @@ def build_app(
         throttle=ChannelThrottle(),
     )
     app.middleware(_attach(services))
-    for surface in (events, messages, commands, actions, views, home):
+    # relabel before commands: it takes `/sellerdesk relabel`, commands every other `/sellerdesk`.
+    for surface in (relabel, events, messages, commands, actions, views, home):
         surface.register(app)
     return app
 
