@@ -173,3 +173,34 @@ def test_a_person_asked_for_with_the_problem_keeps_the_flow() -> None:
     assert record["act"] == "human"
     assert record["flow"] == "orders_not_synced"
     assert record["entities"]["order_ids"] == ["112-0000001-0000001"]
+
+
+def test_odd_input_gets_an_answer_with_an_act_field_never_a_traceback() -> None:
+    import random
+
+    noise = bytes(random.Random(8).randrange(256) for _ in range(100_000)).replace(b"\n", b" ")
+    lines = [
+        b"",
+        noise,  # 100 KB of random bytes on one line
+        b"\x00" * 500,
+        "🙏🙏🙏".encode(),
+        "谢谢🙏".encode(),
+        "\x1b[31mERROR\x1b[0m 订单 sync failed ошибка 同步失败".encode(),
+        "مرحبا، الطلبات لم تتم مزامنتها".encode(),
+        ("图片" + "😀" * 30_000).encode(),
+        b"\xed\xa0\x80 lone surrogate bytes",
+    ]
+    completed = classify(b"\n".join(lines) + b"\n")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == b""
+    out = records(completed)
+    assert len(out) == len(lines)
+    for record in out:
+        assert list(record) == KEYS
+        assert 0.0 <= record["confidence"] <= 1.0
+        assert record["act"] in (None, "greeting", "thanks", "human", "help", "cancel", "not_resolved")
+    assert out[1]["flow"] is None and out[1]["act"] is None
+    assert out[2]["flow"] is None
+    assert out[3]["flow"] is None and out[3]["act"] is None
+    assert out[4]["act"] == "thanks"
+    assert out[5]["flow"] == "orders_not_synced"
