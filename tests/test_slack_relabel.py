@@ -25,8 +25,8 @@ def _open_case(bot: RunningBot) -> tuple[Escalation, dict[str, Any]]:
     fake = bot.fake
     assert bot.send.command("/escalate", WORDS, user="U1", channel="D1").status_code == 200
     parent = fake.wait_for(lambda: fake.posts(ESCALATION_CHANNEL), message="the case message")[0]
-    with bot.session() as session:
-        escalation = fake.wait_for(lambda: list(session.exec(select(Escalation))))[0]
+    # The case's thread is known once the case message is posted and its ts stored.
+    escalation = fake.wait_for(lambda: [e for e in _cases(bot) if e.cs_thread_ts], message="the case")[0]
     selects = [
         element
         for block in parent.args["blocks"]
@@ -154,3 +154,31 @@ def test_did_not_help_keeps_the_sellers_question(slack_bot: RunningBot) -> None:
     )
     fake.wait_for(lambda: len(fake.calls_to("chat.postEphemeral")) >= 2, message="both thank-yous")
     assert len(_examples(slack_bot)) == 1
+
+
+def test_relabel_written_in_the_case_thread_is_not_relayed_to_the_seller(slack_bot: RunningBot) -> None:
+    fake = slack_bot.fake
+    escalation, _ = _open_case(slack_bot)
+    thread = escalation.cs_thread_ts
+    slack_bot.send.message(
+        "relabel orders_not_synced", user="UAGENT", channel=ESCALATION_CHANNEL, thread_ts=thread
+    )
+    [example] = fake.wait_for(lambda: _examples(slack_bot), message="the pending example")
+    assert (example.text, example.flow, example.escalation_id) == (WORDS, "orders_not_synced", escalation.id)
+    [told] = fake.wait_for(lambda: _ephemerals(slack_bot, "UAGENT"), message="the agent is told")
+    assert f"Case #{escalation.id}" in told
+    # An ordinary reply in the same thread still reaches the seller; the relabel never did.
+    slack_bot.send.message("Looking into it now", user="UAGENT", channel=ESCALATION_CHANNEL, thread_ts=thread)
+    fake.wait_for(
+        lambda: [
+            p
+            for p in fake.posts(escalation.seller_channel)
+            if "Looking into it now" in json.dumps(p.args, ensure_ascii=False)
+        ],
+        message="the ordinary reply relayed",
+    )
+    assert not [
+        p
+        for p in fake.posts(escalation.seller_channel)
+        if "relabel" in json.dumps(p.args, ensure_ascii=False)
+    ]

@@ -3,6 +3,7 @@
 Two ways, both for customer-service agents:
 - the "The seller really meant…" select on the case message (`bot/render/relabel.py`, appended
   to the case message by `bot/escalation.py`);
+- `relabel FLOW` written as a message in the case thread (it is not relayed to the seller);
 - `/sellerdesk relabel FLOW [CASE]`. Slack does not tell a slash command which thread it was
   typed in, so the case is the number given, or else the case of this channel the agent took
   most recently.
@@ -46,10 +47,13 @@ _CASE = re.compile(r"^#?(\d{1,12})$")
 
 
 def register(app: App) -> None:
-    """The select on case messages and `/sellerdesk relabel`. Register before `commands`: Bolt
-    runs the first listener that matches, and `commands` answers every other `/sellerdesk`."""
+    """The select on case messages, `/sellerdesk relabel`, and "relabel FLOW" written in a case
+    thread. Register before `commands` and `messages`: Bolt runs the first listener that matches,
+    and those answer every other `/sellerdesk` and relay every other thread message to the seller.
+    """
     app.action(ACTION_ID)(ack=_acknowledge, lazy=[relabel_from_select])
     app.command("/sellerdesk", matchers=[is_relabel_command])(relabel_command)
+    app.event("message", matchers=[is_relabel_in_case_thread])(ack=_acknowledge, lazy=[relabel_from_thread])
 
 
 # --- the case message's select -------------------------------------------------------------------
@@ -77,6 +81,36 @@ def relabel_from_select(
     if not isinstance(case, int) or not isinstance(flow, str):
         return
     text = relabel_case(services, speaker, case, flow)
+    SlackPoster(client).ephemeral(channel, speaker.user_id, text)
+
+
+# --- "relabel FLOW" in the case thread ---------------------------------------------------------------
+
+_THREAD_RELABEL = re.compile(r"^\s*(?:/?sellerdesk\s+)?relabel\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def is_relabel_in_case_thread(event: dict[str, Any], context: BoltContext) -> bool:
+    services: SlackServices = context[SERVICES_KEY]
+    return (
+        bool(event.get("thread_ts"))
+        and not event.get("bot_id")
+        and str(event.get("channel", "")) == services.settings.escalation_channel
+        and _THREAD_RELABEL.match(str(event.get("text", ""))) is not None
+    )
+
+
+def relabel_from_thread(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    services: SlackServices = context[SERVICES_KEY]
+    speaker: Speaker = context[SPEAKER_KEY]
+    channel = str(event.get("channel", ""))
+    found = _THREAD_RELABEL.match(str(event.get("text", "")))
+    escalation = services.escalations.by_cs_thread(channel, str(event.get("thread_ts", "")))
+    if found is None:
+        return
+    if escalation is None or escalation.id is None:
+        text = "This thread is not a case; use `/sellerdesk relabel FLOW CASE`."
+    else:
+        text = relabel_case(services, speaker, escalation.id, found.group(1))
     SlackPoster(client).ephemeral(channel, speaker.user_id, text)
 
 
