@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import delete, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("relabel", "not_helpful")
 MAX_TEXT = 2_000  # what the matcher reads of a question; a pasted log is kept to its start
+# "This did not help" comes minutes after an answer; older notes of what was asked are dropped.
+ANSWER_NOTE_DAYS = 30
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
@@ -164,6 +166,8 @@ def remember_answer(
     words = " ".join(question.split())[:MAX_TEXT]
     if not words or not channel:
         return
+    cutoff = datetime.now(UTC) - timedelta(days=ANSWER_NOTE_DAYS)
+    session.execute(delete(AnsweredQuestion).where(col(AnsweredQuestion.at) < cutoff))
     for ts in timestamps:
         if ts:
             session.add(AnsweredQuestion(team_id=team_id, channel=channel, ts=ts, question=words, flow=flow))

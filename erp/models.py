@@ -454,6 +454,6 @@ class AnsweredQuestion(SQLModel, table=True):
     ts: str = Field(max_length=40)
     question: str = Field(sa_column=Column(Text, nullable=False))
     flow: str = Field(default="", max_length=40)
-    at: datetime = Field(default_factory=utcnow)
+    at: datetime = Field(default_factory=utcnow, index=True)
 
     __table_args__ = (Index("ix_answeredquestion_place", "channel", "ts"),)
