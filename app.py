@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from handlers.image_check import ImageChecker
     from handlers.services import Services
     from knowledge.loader import KnowledgeBase
-    from knowledge.matcher import Matcher
+    from knowledge.model_cache import LiveMatcher
 
 COMMAND_GROUPS = (
     "console",
@@ -76,13 +76,14 @@ class Components:
         return load_knowledge()
 
     @cached_property
-    def matcher(self) -> Matcher:
+    def matcher(self) -> LiveMatcher:
         from erp.learned import accepted_examples_if_any
-        from knowledge.model_cache import load_or_train
+        from knowledge.model_cache import LiveMatcher
 
         # Read from the disk cache when nothing changed: start-up neither trains nor imports
-        # scikit-learn. Accepted learned examples are part of what the model is trained on.
-        return load_or_train(self.knowledge, extra=accepted_examples_if_any(self.settings.database_url))
+        # scikit-learn. Accepted learned examples are trained on, also once the bot is running.
+        url = self.settings.database_url
+        return LiveMatcher(self.knowledge, lambda: accepted_examples_if_any(url))
 
     @cached_property
     def connectors(self) -> ConnectorRegistry:

@@ -1,7 +1,7 @@
 """Learned examples: seller questions labelled by agents (or marked unhelpful), reviewed by a person.
 
-Pending examples change nothing; accepted ones are trained on by the matcher from the next
-start (the model cache is keyed by them, so a new acceptance is a cache miss). Rejected ones
+Pending examples change nothing; accepted ones are trained on by the matcher (the model cache
+is keyed by them, so a new acceptance is a cache miss; a running bot notices within a minute). Rejected ones
 are kept, so the same words are not proposed again.
 """
 

@@ -13,8 +13,10 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
+import time
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from knowledge.matcher import (
     LabelledExample,
     Matcher,
     MatcherSettings,
+    MatchResult,
     TrainedModel,
 )
 
@@ -149,3 +152,79 @@ def read_model(path: Path, key: str) -> TrainedModel | None:
         coef=coef,
         intercept=intercept,
     )
+
+
+class LiveMatcher:
+    """A matcher that picks up newly accepted examples while the bot runs.
+
+    At most every `check_seconds` a question also asks `source` for the accepted examples (one
+    small query); when they changed, the new model is read from the cache or trained in a
+    background thread while questions keep being answered by the current one, then swapped in.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        source: Callable[[], list[LabelledExample]],
+        *,
+        cache_dir: Path | None = None,
+        check_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._kb = kb
+        self._source = source
+        self._cache_dir = cache_dir
+        self._check_seconds = check_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        examples = source()
+        self._key = cache_key(kb, examples, DEFAULT_FEATURES)
+        self._current = load_or_train(kb, cache_dir, extra=examples)
+        self._checked_at = clock()
+        self._training: threading.Thread | None = None
+
+    @property
+    def current(self) -> Matcher:
+        return self._current
+
+    def match(self, text: str) -> MatchResult:
+        self._check()
+        return self._current.match(text)
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        self._check()
+        return self._current.probabilities(text)
+
+    def refresh(self, *, wait: bool = False) -> bool:
+        """Look for changed examples now; True when a new model is being (or was) built."""
+        try:
+            examples = self._source()
+        except Exception:  # a database hiccup must not stop answering questions
+            log.exception("accepted examples could not be read; keeping the current model")
+            return False
+        key = cache_key(self._kb, examples, DEFAULT_FEATURES)
+        with self._lock:
+            if key == self._key or (self._training is not None and self._training.is_alive()):
+                return False
+            self._key = key
+            self._training = threading.Thread(
+                target=self._rebuild, args=(examples,), name="matcher-retrain", daemon=True
+            )
+            self._training.start()
+            training = self._training
+        if wait:
+            training.join()
+        return True
+
+    def _rebuild(self, examples: list[LabelledExample]) -> None:
+        try:
+            self._current = load_or_train(self._kb, self._cache_dir, extra=examples)
+        except Exception:
+            log.exception("retraining the matcher failed; keeping the current model")
+
+    def _check(self) -> None:
+        now = self._clock()
+        if now - self._checked_at < self._check_seconds:
+            return
+        self._checked_at = now
+        self.refresh()

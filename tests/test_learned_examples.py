@@ -181,3 +181,47 @@ def test_notes_of_what_was_asked_are_found_by_message_and_expire(session: Sessio
     found = answered_question(session, channel="D1", ts="2.2")
     assert found is not None and (found.question, found.flow) == ("订单 没同步", "orders_not_synced")
     assert answered_question(session, channel="D2", ts="2.2") is None
+
+
+def test_a_running_bot_learns_an_accepted_example_without_a_restart(
+    database_url: str, session: Session, tmp_path: Path
+) -> None:
+    from erp.learned import accepted_examples_if_any
+    from knowledge.loader import load_knowledge
+    from knowledge.model_cache import LiveMatcher
+
+    now = [0.0]
+    live = LiveMatcher(
+        load_knowledge(),
+        lambda: accepted_examples_if_any(database_url),
+        cache_dir=tmp_path,
+        check_seconds=60,
+        clock=lambda: now[0],
+    )
+    before = live.current
+    assert live.match(MISSED).flow != "orders_not_synced"
+    example = add_example(session, text=MISSED, flow="orders_not_synced", source="relabel")
+    assert example is not None
+    review(session, example.id or 0, accept=True)
+    now[0] = 30.0  # within the check interval: nothing is looked up yet
+    assert live.match(MISSED).flow != "orders_not_synced" and live.current is before
+    assert live.refresh(wait=True)  # what the next check after the interval does, waited for
+    assert live.current is not before
+    assert live.match(MISSED).flow == "orders_not_synced"
+    assert not live.refresh(wait=True)  # nothing changed since
+    # After the interval a question itself notices the change and the model is swapped in the
+    # background, while that question is still answered at once by the current one.
+    stale = "my storefront widget figure is stale after tweaking it in the panel"
+    assert live.match(stale).flow != "price_not_updated"
+    second = add_example(session, text=stale, flow="price_not_updated", source="relabel")
+    assert second is not None
+    review(session, second.id or 0, accept=True)
+    learned_once = live.current
+    now[0] = 100.0
+    live.match("订单没同步")
+    import time
+
+    deadline = time.monotonic() + 60
+    while live.current is learned_once and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.match(stale).flow == "price_not_updated"

@@ -3,8 +3,8 @@
     knowledge review [--accept ID [--as FLOW]]... [--reject ID]... [--all] [--json]
 
 Without --accept/--reject it lists the pending examples (oldest first). Accepted examples are
-trained on from the next start of the bot (and at once by `classify` and `console`): the
-model cache is keyed by them. An unknown or already reviewed id exits 2 with one line; the
+trained on: a running bot notices them within a minute, `classify` and `console` at their next
+start (the model cache is keyed by them). An unknown or already reviewed id exits 2 with one line; the
 other ids of the same call are still reviewed.
 """
 
