@@ -171,7 +171,8 @@ def build_app(
         throttle=ChannelThrottle(),
     )
     app.middleware(_attach(services))
-    # relabel before commands: it takes `/sellerdesk relabel`, commands every other `/sellerdesk`.
+    # relabel first: it takes `/sellerdesk relabel` and "relabel FLOW" in a case thread; Bolt runs
+    # the first listener that matches, so commands and messages get everything else.
     for surface in (relabel, events, messages, commands, actions, views, home):
         surface.register(app)
     return app
