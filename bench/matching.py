@@ -24,14 +24,14 @@ recall >= 85%; start-up < 1 s after imports; median < 5 ms.
 `--tune` searches the decision thresholds (MatcherSettings) by 5-fold cross-validation on the
 knowledge files alone (each fold holds out every 5th example at another offset).
 
-Result (2 cores, shared machine; the README's "How questions are matched" has the table):
-char won by simplicity, not by margin. char+word and zh+char were within 0.1-0.5 points of it
-on the split and on 5-fold cross-validation (95.2% top-1, 98.0% offered, 89.1% out-of-scope
-recall for char) and identical on top-1, offered and recall on eval-dev (63.5%, 79.4%, 78.9%),
-while training two to three times longer; embedding lost about 20 points on our split (73-74%
+Result (2 cores; the README's "How questions are matched" has the table): char won by
+simplicity, not by margin. char+word and zh+char were within 0.1-0.5 points of it on the split
+and on 5-fold cross-validation (char: 95.3% top-1, 98.0% offered, 88.9% out-of-scope recall)
+and equal or one question worse on eval-dev (char: 63.5% top-1, 96.8% top-3, 79.4% offered,
+78.9% recall), while training longer; embedding lost about 20 points on our split (73-74%
 top-1; the model is English-only) and answers in tens of milliseconds instead of 0.1 ms. The
-eval-dev targets are not met by any of them: top-3 is 96.8%, but many real questions sit
-between two flows or between a flow and out of scope.
+eval-dev targets are not met by any of them: the right flow is nearly always among the three
+likeliest, but many real questions sit between two flows or between a flow and out of scope.
 
     .venv/bin/python bench/matching.py [--matchers char,char+word,zh+char,embedding] [--tune]
 """
