@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from handlers.image_check import ImageChecker
     from handlers.services import Services
     from knowledge.loader import KnowledgeBase
-    from knowledge.matcher import Matcher
+    from knowledge.model_cache import LiveMatcher
 
 COMMAND_GROUPS = (
     "console",
@@ -49,6 +49,7 @@ COMMAND_GROUPS = (
     "slack",
     "cases",
     "worker",
+    "knowledge",
 )
 
 
@@ -79,10 +80,14 @@ class Components:
         return load_knowledge()
 
     @cached_property
-    def matcher(self) -> Matcher:
-        from knowledge.matcher import Matcher
+    def matcher(self) -> LiveMatcher:
+        from erp.learned import accepted_examples_if_any
+        from knowledge.model_cache import LiveMatcher
 
-        return Matcher.train(self.knowledge)
+        # Read from the disk cache when nothing changed: start-up neither trains nor imports
+        # scikit-learn. Accepted learned examples are trained on, also once the bot is running.
+        url = self.settings.database_url
+        return LiveMatcher(self.knowledge, lambda: accepted_examples_if_any(url))
 
     @cached_property
     def connectors(self) -> ConnectorRegistry:

@@ -507,3 +507,46 @@ class TaskPost(SQLModel, table=True):
     method: str = Field(max_length=60)
     response: str = Field(sa_column=Column(Text, nullable=False))
     posted_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class LearnedStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class LearnedExample(SQLModel, table=True):
+    """A seller's question labelled by the people who answer: trained on once a person accepts it.
+
+    `flow` is a flow id or "out_of_scope". `source` is "relabel" (an agent set the flow the
+    seller really meant) or "not_helpful" (the seller said the answer did not help; the flow is
+    the one the bot chose, for a reviewer to correct or reject).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    flow: str = Field(max_length=40)
+    language: str = Field(default="en", max_length=5)
+    source: str = Field(max_length=20)  # relabel | not_helpful
+    # No foreign key: a case may be purged (demo reset, account removal) while its example stays.
+    escalation_id: int | None = Field(default=None, index=True)
+    status: str = Field(default=LearnedStatus.PENDING, max_length=20, index=True)  # LearnedStatus
+    created_by: str = Field(default="", max_length=120)  # slack:T:U of the agent or seller
+    created_at: datetime = Field(default_factory=utcnow)
+    reviewed_by: str = Field(default="", max_length=120)
+    reviewed_at: datetime | None = None
+
+
+class AnsweredQuestion(SQLModel, table=True):
+    """Which seller question a bot answer (one Slack message) replied to, so that "this did not
+    help" on that message can keep the seller's own words as a learned example."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(default="", max_length=40)
+    channel: str = Field(max_length=40)
+    ts: str = Field(max_length=40)
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    flow: str = Field(default="", max_length=40)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+    __table_args__ = (Index("ix_answeredquestion_place", "channel", "ts"),)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-KEYS = ["question", "flow", "confidence", "alternatives", "entities"]
+KEYS = ["question", "flow", "confidence", "alternatives", "entities", "act"]
 ENTITY_KEYS = ["skus", "order_ids", "urls", "stores"]
 
 
@@ -100,6 +100,7 @@ def test_bad_lines_each_get_an_answer() -> None:
         "confidence": 0.0,
         "alternatives": [],
         "entities": {"skus": [], "order_ids": [], "urls": [], "stores": []},
+        "act": None,
     }
     assert out[1]["flow"] is None
     assert "\ufffd" in out[1]["question"]
@@ -139,3 +140,67 @@ def test_answers_are_flushed_line_by_line() -> None:
         process.stdout.close()
         assert process.stderr is not None
         process.stderr.close()
+
+
+def test_conversation_acts_in_both_languages() -> None:
+    lines = {
+        "i need a human please": "human",
+        "转人工": "human",
+        "人工客服": "human",
+        "thanks": "thanks",
+        "谢谢": "thanks",
+        "hello": "greeting",
+        "help": "help",
+        "帮助": "help",
+        "算了": "cancel",
+        "start over": "cancel",
+        "still not working": "not_resolved",
+        "还是不行": "not_resolved",
+        "my price change did not show for AB-1234-BLK": None,
+    }
+    completed = classify("\n".join(lines).encode("utf-8") + b"\n")
+    assert completed.returncode == 0, completed.stderr
+    out = records(completed)
+    assert [record["act"] for record in out] == list(lines.values())
+    for record in out[:-1]:
+        assert record["flow"] is None and record["alternatives"] == []
+    assert out[-1]["flow"] == "price_not_updated"
+
+
+def test_a_person_asked_for_with_the_problem_keeps_the_flow() -> None:
+    completed = classify("转人工 订单 112-0000001-0000001 没有同步\n".encode())
+    [record] = records(completed)
+    assert record["act"] == "human"
+    assert record["flow"] == "orders_not_synced"
+    assert record["entities"]["order_ids"] == ["112-0000001-0000001"]
+
+
+def test_odd_input_gets_an_answer_with_an_act_field_never_a_traceback() -> None:
+    import random
+
+    noise = bytes(random.Random(8).randrange(256) for _ in range(100_000)).replace(b"\n", b" ")
+    lines = [
+        b"",
+        noise,  # 100 KB of random bytes on one line
+        b"\x00" * 500,
+        "🙏🙏🙏".encode(),
+        "谢谢🙏".encode(),
+        "\x1b[31mERROR\x1b[0m 订单 sync failed ошибка 同步失败".encode(),
+        "مرحبا، الطلبات لم تتم مزامنتها".encode(),
+        ("图片" + "😀" * 30_000).encode(),
+        b"\xed\xa0\x80 lone surrogate bytes",
+    ]
+    completed = classify(b"\n".join(lines) + b"\n")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == b""
+    out = records(completed)
+    assert len(out) == len(lines)
+    for record in out:
+        assert list(record) == KEYS
+        assert 0.0 <= record["confidence"] <= 1.0
+        assert record["act"] in (None, "greeting", "thanks", "human", "help", "cancel", "not_resolved")
+    assert out[1]["flow"] is None and out[1]["act"] is None
+    assert out[2]["flow"] is None
+    assert out[3]["flow"] is None and out[3]["act"] is None
+    assert out[4]["act"] == "thanks"
+    assert out[5]["flow"] == "orders_not_synced"

@@ -256,3 +256,55 @@ def test_empty_question_has_no_confidence(matcher: Matcher) -> None:
 )
 def test_mixed_scripts_and_long_pastes_still_match(matcher: Matcher, question: str, expected: str) -> None:
     assert matcher.match(question).flow == expected
+
+
+# --- certainty: sure, unsure (choices), none (a plain refusal) -------------------------------------
+
+NEAR_MISSES = [
+    "the orders api keeps giving 429 too many requests",
+    "how much is the shopee commission on electronics",
+    "my seller account is suspended what do I do",
+    "where do I print the shipping label for this order",
+    "VAT invoice for my customer in germany",
+    "tracking number upload fails for order 113-4567890-1234567",
+    "物流单号上传失败",
+    "亚马逊佣金怎么算",
+]
+VAGUE = {
+    "picture problem": {"image_not_displaying", "image_grab", "publish_image_error"},
+    "图片有问题": {"image_not_displaying", "image_grab", "publish_image_error"},
+    "找不到sku": {"upload_sku_missing", "product_sku_missing"},
+}
+TIMING_RULES = {
+    "how long does a price change take to show?": "price_not_updated",
+    "改完价格几天能看到新价格": "price_not_updated",
+    "what time is the image grab tonight": "image_grab",
+    "抓图是每天几点": "image_grab",
+}
+
+
+def test_certainty_cases_are_new_wordings(kb: KnowledgeBase) -> None:
+    known = {q.lower() for q in known_examples(kb)}
+    assert [q for q in [*NEAR_MISSES, *VAGUE, *TIMING_RULES] if q.lower() in known] == []
+
+
+@pytest.mark.parametrize("question", NEAR_MISSES)
+def test_near_misses_are_refused_plainly(matcher: Matcher, question: str) -> None:
+    result = matcher.match(question)
+    assert (result.flow, result.certainty) == (None, "none")
+
+
+@pytest.mark.parametrize("question", list(VAGUE))
+def test_vague_questions_offer_the_likely_flows(matcher: Matcher, question: str) -> None:
+    result = matcher.match(question)
+    assert result.certainty == "unsure"
+    offered = [alternative.flow for alternative in result.candidates(3)]
+    assert 2 <= len(offered) <= 3
+    assert set(offered) <= VAGUE[question] | {"image_grab"}
+    assert len(set(offered) & VAGUE[question]) >= 2
+
+
+@pytest.mark.parametrize(("question", "flow"), list(TIMING_RULES.items()))
+def test_questions_about_the_timing_rules_are_sure(matcher: Matcher, question: str, flow: str) -> None:
+    result = matcher.match(question)
+    assert (result.flow, result.certainty) == (flow, "sure")

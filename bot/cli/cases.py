@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, components: Any) -> int:
 def retry(components: Any) -> int:
     """Deliver undelivered cases with each workspace's bot token; 1 while some are still refused."""
     from bot.escalation import EscalationService
+    from bot.render.relabel import relabel_blocks
     from bot.slack.app_factory import default_evidence_renderer, flow_titles, web_client
     from bot.slack.poster import SlackPoster
 
@@ -68,6 +69,7 @@ def retry(components: Any) -> int:
         clock=lambda: datetime.now(UTC),
         evidence=default_evidence_renderer(),
         titles=flow_titles(components),
+        extra_blocks=relabel_blocks,
     )
     installations = None
     if settings.oauth_enabled:

@@ -21,7 +21,8 @@ def add_parser(subparsers: Any) -> list[str]:
         "classify",
         help="match questions (one a line on stdin) to flows; print one JSON object a line",
         description="Read questions on stdin, one a line, and print one JSON object a line: "
-        '{"question", "flow", "confidence", "alternatives", "entities"}.',
+        '{"question", "flow", "confidence", "alternatives", "entities", "act"}; act is one of '
+        "greeting, thanks, human, help, cancel, not_resolved, or null for a question.",
     )
     parser.add_argument(
         "--known-sku",
@@ -99,20 +100,30 @@ def classify_question(
     known_skus: list[str] | tuple[str, ...] = (),
     known_stores: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The JSON object of DESIGN.md section 3 for one question."""
+    """The JSON object of DESIGN.md section 3 for one question.
+
+    A turn that is only a conversation act ("thanks", "转人工") has no flow. A request for a person
+    that also says what is wrong ("talk to a person, orders missing") is matched on those words.
+    """
+    from knowledge.acts import read_act
     from knowledge.entities import extract_entities
 
-    result = matcher.match(question)
+    reading = read_act(question)
     entities = extract_entities(question, known_skus=known_skus, known_stores=known_stores)
+    if reading.act is not None and reading.pure:
+        flow, confidence, alternatives = None, 1.0, []
+    else:
+        result = matcher.match(reading.rest if reading.act == "human" else question)
+        flow, confidence, alternatives = result.flow, result.confidence, result.alternatives
     return {
         "question": question,
-        "flow": result.flow,
-        "confidence": result.confidence,
+        "flow": flow,
+        "confidence": confidence,
         "alternatives": [
-            {"flow": alternative.flow, "confidence": alternative.confidence}
-            for alternative in result.alternatives
+            {"flow": alternative.flow, "confidence": alternative.confidence} for alternative in alternatives
         ],
         "entities": asdict(entities),
+        "act": reading.act,
     }
 
 

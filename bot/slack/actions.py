@@ -23,6 +23,7 @@ from bot.escalation import Answer
 from bot.render.blocks import SlackMessage
 from bot.render.mrkdwn import escape, mention
 from bot.slack.poster import SlackPoster
+from bot.slack.relabel import learn_from_not_helpful
 from bot.slack.turns import Place, TurnRunner, guess_language, not_linked_text, services_of, speaker_of
 from bot.slack.views import open_delete_modal
 from erp.models import Feedback, Role
@@ -323,6 +324,8 @@ def store_feedback(
             )
         )
         session.commit()
+    if not helpful:  # the seller's question becomes a pending learned example for review
+        learn_from_not_helpful(services, body, speaker, str(data.get("f", "")))
     language = _message_language(body, answer)
     thanks = (
         say(language, "Thanks, glad it helped!", "谢谢，很高兴能帮上忙！")

@@ -27,8 +27,9 @@ from slack_sdk.http_retry.handler import RetryHandler
 
 from bot.escalation import AnswerBook, EscalationService
 from bot.escalation.message import FlowTitles
+from bot.render.relabel import relabel_blocks
 from bot.settings import Settings
-from bot.slack import actions, commands, events, home, messages, views
+from bot.slack import actions, commands, events, home, messages, relabel, views
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
 from bot.slack.dedupe import EventDeduper, request_key
 from bot.slack.edge import clean_strings, serialized
@@ -146,6 +147,7 @@ def build_app(
         clock=clock,
         evidence=default_evidence_renderer(),
         titles=flow_titles(components),
+        extra_blocks=relabel_blocks,  # agents set the flow the seller really meant
     )
     if settings.oauth_enabled:
         # Imported only for installs: these stores pull in SQLAlchemy's asyncio support.
@@ -231,7 +233,9 @@ def build_app(
     if settings.oauth_enabled:
         # Uninstall and token revocation delete the workspace's stored installation and bot.
         app.enable_token_revocation_listeners()
-    for surface in (events, messages, commands, actions, views, home):
+    # relabel first: it takes `/sellerdesk relabel` and "relabel FLOW" in a case thread; Bolt runs
+    # the first listener that matches, so commands and messages get everything else.
+    for surface in (relabel, events, messages, commands, actions, views, home):
         surface.register(app)
     return app
 
