@@ -64,7 +64,7 @@ def test_a_failed_sync_and_an_expired_store_read_in_chinese_on_progress_and_home
         error="Amazon no longer accepts the authorization of store 'Amazon DE' (invalid_grant)",
         error_kind="authorization_expired",
     )
-    assert progress_line(failed, "zh") == "Amazon DE：失败：店铺授权已过期"
+    assert progress_line(failed, "zh") == ":x: Amazon DE：失败：店铺授权已过期"
     store = Store(
         account_id=1,
         name="Amazon DE",

@@ -37,9 +37,16 @@ def test_relay_text_keeps_lines_mentions_and_labels_and_defuses_the_rest() -> No
 
 
 def test_a_failed_store_shows_as_failed_in_the_progress_line() -> None:
-    failed = StoreSyncProgress(store="Amazon DE", platform="amazon", done=True, error="authorization expired")
+    failed = StoreSyncProgress(
+        store="Amazon DE",
+        platform="amazon",
+        done=True,
+        error="authorization expired",
+        error_kind="authorization_expired",
+    )
     assert progress_line(failed, "en") == ":x: Amazon DE: failed: authorization expired"
-    assert progress_line(failed, "zh") == ":x: Amazon DE：失败：authorization expired"
+    # The sync's error is written for the logs: a Chinese conversation reads the glossary's words.
+    assert progress_line(failed, "zh") == ":x: Amazon DE：失败：店铺授权已过期"
 
 
 def test_progress_in_a_chinese_conversation_is_chinese_and_shows_failed_stores(slack_bot: RunningBot) -> None:
