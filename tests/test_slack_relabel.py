@@ -129,7 +129,7 @@ def test_did_not_help_keeps_the_sellers_question(slack_bot: RunningBot) -> None:
     fake = slack_bot.fake
     question = "why is DEMO-UP-FAILED not on the upload page?"
     slack_bot.send.message(question, user="U1", channel="D1")
-    answer = fake.wait_for(lambda: fake.posts("D1"), message="the answer")[-1]
+    answer = fake.wait_for(lambda: fake.posts("D1", top_level=True), message="the answer")[-1]
     feedback = [
         element
         for block in answer.args["blocks"]
@@ -148,9 +148,13 @@ def test_did_not_help_keeps_the_sellers_question(slack_bot: RunningBot) -> None:
         "not_helpful",
         "pending",
     )
-    # "This helped" stores nothing to learn.
+    # Feedback on an answer is given once: a second click on it changes nothing.
     slack_bot.send.action(
         "sd_feedback:yes", feedback[0]["value"], user="U1", channel="D1", message_ts=answer.ts
+    )
+    # "This helped" on another answer stores nothing to learn.
+    slack_bot.send.action(
+        "sd_feedback:yes", feedback[0]["value"], user="U1", channel="D1", message_ts="300.000001"
     )
     fake.wait_for(lambda: len(fake.calls_to("chat.postEphemeral")) >= 2, message="both thank-yous")
     assert len(_examples(slack_bot)) == 1
