@@ -8,24 +8,23 @@ are kept, so the same words are not proposed again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import delete, inspect
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from erp.models import AnsweredQuestion, LearnedExample, LearnedStatus
+from erp.models import LearnedExample, LearnedStatus
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("relabel", "not_helpful")
 MAX_TEXT = 2_000  # what the matcher reads of a question; a pasted log is kept to its start
 # "This did not help" comes minutes after an answer; older notes of what was asked are dropped.
-ANSWER_NOTE_DAYS = 30
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
@@ -157,27 +156,3 @@ def accepted_examples_if_any(database_url: str) -> list[tuple[str, str]]:
     finally:
         if engine is not None:
             engine.dispose()
-
-
-def remember_answer(
-    session: Session, *, team_id: str, channel: str, timestamps: Sequence[str], question: str, flow: str
-) -> None:
-    """Note which question the bot's messages answered (for "this did not help" on them)."""
-    words = " ".join(question.split())[:MAX_TEXT]
-    if not words or not channel:
-        return
-    cutoff = datetime.now(UTC) - timedelta(days=ANSWER_NOTE_DAYS)
-    session.execute(delete(AnsweredQuestion).where(col(AnsweredQuestion.at) < cutoff))
-    for ts in timestamps:
-        if ts:
-            session.add(AnsweredQuestion(team_id=team_id, channel=channel, ts=ts, question=words, flow=flow))
-    session.commit()
-
-
-def answered_question(session: Session, *, channel: str, ts: str) -> AnsweredQuestion | None:
-    """The question the bot's message at (channel, ts) answered, if it was noted."""
-    return session.exec(
-        select(AnsweredQuestion)
-        .where(col(AnsweredQuestion.channel) == channel, col(AnsweredQuestion.ts) == ts)
-        .order_by(col(AnsweredQuestion.id).desc())
-    ).first()

@@ -535,18 +535,3 @@ class LearnedExample(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     reviewed_by: str = Field(default="", max_length=120)
     reviewed_at: datetime | None = None
-
-
-class AnsweredQuestion(SQLModel, table=True):
-    """Which seller question a bot answer (one Slack message) replied to, so that "this did not
-    help" on that message can keep the seller's own words as a learned example."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    team_id: str = Field(default="", max_length=40)
-    channel: str = Field(max_length=40)
-    ts: str = Field(max_length=40)
-    question: str = Field(sa_column=Column(Text, nullable=False))
-    flow: str = Field(default="", max_length=40)
-    at: datetime = Field(default_factory=utcnow, index=True)
-
-    __table_args__ = (Index("ix_answeredquestion_place", "channel", "ts"),)

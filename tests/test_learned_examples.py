@@ -157,32 +157,6 @@ def test_the_same_words_are_not_stored_twice_and_a_case_keeps_its_latest_label(s
         review(session, case.id or 0, accept=True)
 
 
-def test_notes_of_what_was_asked_are_found_by_message_and_expire(session: Session) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from erp.learned import answered_question, remember_answer
-    from erp.models import AnsweredQuestion
-
-    session.add(
-        AnsweredQuestion(
-            channel="D1", ts="1.1", question="old words", at=datetime.now(UTC) - timedelta(days=40)
-        )
-    )
-    session.commit()
-    remember_answer(
-        session,
-        team_id="T1",
-        channel="D1",
-        timestamps=["2.1", "2.2"],
-        question="  订单  没同步 ",
-        flow="orders_not_synced",
-    )
-    assert answered_question(session, channel="D1", ts="1.1") is None
-    found = answered_question(session, channel="D1", ts="2.2")
-    assert found is not None and (found.question, found.flow) == ("订单 没同步", "orders_not_synced")
-    assert answered_question(session, channel="D2", ts="2.2") is None
-
-
 def test_a_running_bot_learns_an_accepted_example_without_a_restart(
     database_url: str, session: Session, tmp_path: Path
 ) -> None:

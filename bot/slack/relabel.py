@@ -12,7 +12,8 @@ Each stores a pending learned example with the seller's own words (`erp/learned.
 accepts or rejects it with `python app.py knowledge review`, and accepted ones are trained on.
 
 "This did not help" under an answer also keeps the seller's question as a pending example:
-`remember_answer` notes which question each answer replied to, `learn_from_not_helpful` reads it.
+`learn_from_not_helpful` reads it from the answer book (`bot/escalation/records.py`), which
+remembers the question each answer replied to.
 """
 
 from __future__ import annotations
@@ -20,26 +21,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from sqlmodel import col, select
 
-from bot.conversation import Reply, Speaker
+from bot.conversation import Speaker
 from bot.render.relabel import ACTION_ID, LABELS, OUT_OF_SCOPE, label_of
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
 from bot.slack.poster import SlackPoster
 from erp.accounts import audit
-from erp.learned import add_example, answered_question, remember_answer
+from erp.learned import add_example
 from erp.models import Escalation, Role
 from knowledge.language import detect_language
 
 log = logging.getLogger(__name__)
-
-# The context's parts are read directly, not through bot.slack.turns: turns calls
-# `remember_answer_for` from here.
 
 # What an agent may type for "none of the flows".
 _NONE_WORDS = {"none", "out_of_scope", "out-of-scope", "oos", "other"}
@@ -210,27 +207,6 @@ def relabel_case(services: SlackServices, speaker: Speaker, case: int, flow: str
 # --- "this did not help" -------------------------------------------------------------------------------
 
 
-def remember_answer_for(
-    services: SlackServices, place: Any, timestamps: Sequence[str], question: str, reply: Reply
-) -> None:
-    """Note which question these posted messages (in `place`, a `turns.Place`) answered; never
-    fails the delivery."""
-    if not question.strip() or not timestamps:
-        return
-    try:
-        with services.sessions() as session:
-            remember_answer(
-                session,
-                team_id=place.team_id,
-                channel=place.channel,
-                timestamps=timestamps,
-                question=question,
-                flow=reply.flow or "",
-            )
-    except Exception:  # the seller already has the answer; only a learning chance is lost
-        log.exception("could not note the question an answer replied to")
-
-
 def learn_from_not_helpful(
     services: SlackServices, body: dict[str, Any], speaker: Speaker, flow: str
 ) -> None:
@@ -241,16 +217,18 @@ def learn_from_not_helpful(
     ts = str(container.get("message_ts") or message.get("ts") or "")
     if not channel or not ts:
         return
+    answers = services.answers
+    team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
+    answered = answers.for_message(team, channel, ts) if answers is not None else None
+    if answered is None or not answered.question.strip():
+        return
+    label = answered.diagnosis.flow if answered.diagnosis is not None else flow
+    if label not in LABELS:
+        return
     with services.sessions() as session:
-        answered = answered_question(session, channel=channel, ts=ts)
-        if answered is None:
-            return
-        label = answered.flow or flow
-        if label not in LABELS:
-            return
         add_example(
             session,
-            text=answered.question,
+            text=" ".join(answered.question.split()),
             flow=label,
             source="not_helpful",
             language=detect_language(answered.question),

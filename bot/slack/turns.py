@@ -20,7 +20,6 @@ from bot.render.blocks import SlackMessage, render_details, render_reply
 from bot.slack.context import SERVICES_KEY, SPEAKER_KEY, SlackServices
 from bot.slack.poster import SlackPoster
 from bot.slack.progress import SlackProgress, working_signal
-from bot.slack.relabel import remember_answer_for
 from handlers.diagnosis import Language
 from handlers.text import say
 
@@ -189,7 +188,6 @@ class TurnRunner:
         if details:
             thread_ts = place.thread_ts or (timestamps[0] if timestamps else None)
             self.poster.post_all(place.channel, details, thread_ts=thread_ts)
-        remember_answer_for(self.services, place, timestamps, question, reply)  # for "did not help"
         if reply.files:
             thread = place.thread_ts or (timestamps[0] if timestamps else None)
             self.poster.upload(place.channel, reply.files, thread_ts=thread)
