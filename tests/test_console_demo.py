@@ -249,10 +249,13 @@ def test_delete_store_data_conversation(console: ConsoleProcess, tmp_path: Path)
             "[2] Amazon US (amazon)",
             "删除 Amazon US 的数据只会从本软件中移除",
             # The empty line and the emoji: answered in the language the seller last wrote in.
+            "我没有看到您的问题。请用您自己的话提问",  # Chinese sentences: no space between them
             "我没有看到您的问题",
-            "我没有看到您的问题",
-            # "7" when the last answer (to the English-looking "xxx…") had fewer options.
-            "Please answer with a number from 1 to",
+            # "xxx…" is no English sentence: the conversation stays Chinese, and says what it does.
+            "抱歉，这个问题我在这里帮不上忙",
+            "[1] 联系人工客服",
+            # "7" when that answer had one option.
+            "请回复编号 1。",
         ],
     )
     assert "Traceback" not in out and "you>" not in out  # piped: no prompt noise

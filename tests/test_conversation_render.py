@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.conversation import Attachment, Reply
+from bot.render.brief import wrap
 from bot.render.text import display_width, render_details, render_reply, render_table, reply_options
 from handlers.diagnosis import (
     Action,
@@ -15,6 +16,7 @@ from handlers.diagnosis import (
     ImageEvidence,
     Table,
 )
+from tests.reading import flat
 
 
 def _diagnosis() -> Diagnosis:
@@ -93,6 +95,21 @@ def test_a_wide_chinese_table_wraps_its_cells_to_eighty_columns() -> None:
     lines = render_table(table)
     assert max(display_width(line) for line in lines) <= 80
     assert len(lines) > 4  # the long cell wrapped onto more lines instead of overflowing
+
+
+def test_chinese_wraps_between_characters_and_a_number_keeps_its_unit() -> None:
+    text = (
+        "整个过程请预留 1-2 天。账号所有者也可以在 Slack 里操作，例如“订单 112-0000001-0000001 没有同步”。"
+        "保留 7 天。"
+    )
+    for width in range(40, 81):  # the console's 80 columns, less any indent
+        lines = wrap(text, width, first="  - ", rest="    ")
+        assert max(display_width(line) for line in lines) <= width
+        assert flat("\n".join(line.strip() for line in lines)).removeprefix("- ") == text  # nothing lost
+        for line in lines:
+            body = line.strip()
+            assert not body.startswith(("。", "，", "”", "天")), (width, lines)  # no orphaned closer or unit
+            assert not body.endswith(("“", " 1-2", " 7")), (width, lines)  # nor a dangling opener or number
 
 
 def test_tables_align_with_chinese_text() -> None:

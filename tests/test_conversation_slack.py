@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.fake_slack import ESCALATION_CHANNEL, RunningBot
+from tests.fake_slack import ESCALATION_CHANNEL, Call, RunningBot
 
 
 def _read(post: object) -> str:
@@ -17,9 +17,14 @@ def _read(post: object) -> str:
 
 
 def _answer(bot: RunningBot, text: str, channel: str, count: int) -> str:
-    """Send a DM and wait for the `count`-th post in it; return what the seller reads."""
+    """Send a DM and wait for the `count`-th answer in it (a diagnosis's details go in its thread,
+    so answers are counted among the top-level posts); return what the seller reads."""
     bot.send.message(text, user="U1", channel=channel)
-    posts = bot.fake.wait_for(lambda: len(bot.fake.posts(channel)) >= count and bot.fake.posts(channel))
+
+    def answers() -> list[Call]:
+        return bot.fake.posts(channel, top_level=True)
+
+    posts = bot.fake.wait_for(lambda: len(answers()) >= count and answers())
     return _read(posts[count - 1])
 
 

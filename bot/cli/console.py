@@ -336,11 +336,14 @@ class ConsoleSession:
         language = self.last.language if self.last is not None else None
         if option is None and self._out_of_range(line):
             count = self._option_count()
-            self.write(
-                self._say(
-                    f"Please answer with a number from 1 to {count}.", f"请回复 1 到 {count} 之间的编号。"
+            if count == 1:  # one option: "from 1 to 1" would read oddly
+                self.write(self._say("Please answer with 1.", "请回复编号 1。"))
+            else:
+                self.write(
+                    self._say(
+                        f"Please answer with a number from 1 to {count}.", f"请回复 1 到 {count} 之间的编号。"
+                    )
                 )
-            )
             return
         if option is not None:
             if option.action is not None:

@@ -158,7 +158,7 @@ class Replies:
             kind="message",
             language=language,
             text=opening
-            + " "
+            + say(language, " ", "")  # Chinese sentences follow each other without a space
             + say(
                 language,
                 'Ask me in your own words, for example "order 112-0000001-0000001 did not sync". '

@@ -8,7 +8,9 @@ selection from here, so the console and Slack never disagree about what is "the 
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections import deque
 from dataclasses import dataclass
 
 from handlers.diagnosis import CheckStatus, Diagnosis, Finding
@@ -63,12 +65,19 @@ def display_width(text: str) -> int:
     return sum(char_width(char) for char in text)
 
 
+def _wide(char: str) -> bool:
+    return char_width(char) == 2
+
+
 def _units(text: str) -> list[str]:
-    """Words, spaces and single wide characters: the places a line may break."""
+    """Words, spaces and single wide characters: the places a line may break. A space beside a
+    wide character is no place to break: Chinese breaks between its characters instead, so a
+    number keeps its unit ("1-2 天") and a line break never hides a space the reader would miss
+    when the lines are read as one."""
     units: list[str] = []
     word = ""
     for char in text:
-        if char == " " or char_width(char) == 2:
+        if char == " " or _wide(char):
             if word:
                 units.append(word)
                 word = ""
@@ -77,7 +86,22 @@ def _units(text: str) -> list[str]:
             word += char
     if word:
         units.append(word)
-    return units
+    glued: list[str] = []
+    index = 0
+    while index < len(units):
+        unit = units[index]
+        if (
+            unit == " "
+            and glued
+            and index + 1 < len(units)
+            and (_wide(glued[-1][-1]) or _wide(units[index + 1][0]))
+        ):
+            glued[-1] += " " + units[index + 1]
+            index += 2
+            continue
+        glued.append(unit)
+        index += 1
+    return glued
 
 
 def _hard_split(unit: str, width: int) -> list[str]:
@@ -94,6 +118,22 @@ def _hard_split(unit: str, width: int) -> list[str]:
 
 
 _CLOSING = frozenset("，。；：、！？）」』”’)]")
+_OPENING = frozenset("（「『“‘([")
+
+
+def _carried(words: list[str], unit: str) -> int:
+    """How many of the line's last units go to the next line with `unit`: closing punctuation
+    never starts a line (the word before it comes along), opening punctuation never ends one.
+    None when that would leave the line empty."""
+    keep = len(words)
+    if unit[0] in _CLOSING:
+        while keep and words[keep - 1][0] in _CLOSING:
+            keep -= 1
+        if keep and words[keep - 1] != " ":
+            keep -= 1  # the word the punctuation closes
+    while keep and words[keep - 1][-1] in _OPENING:
+        keep -= 1
+    return len(words) - keep if keep > 0 else 0
 
 
 def wrap(text: str, width: int, *, first: str = "", rest: str = "") -> list[str]:
@@ -101,30 +141,33 @@ def wrap(text: str, width: int, *, first: str = "", rest: str = "") -> list[str]
     with `rest` (a hanging indent). Breaks at spaces or between wide characters; a word longer
     than a line (a URL) is split, so nothing ever overflows."""
     lines: list[str] = []
-    current, filled = first, False
-    for unit in _units(" ".join(text.split())):
+    prefix = first  # the line's start (a mark or an indent)
+    words: list[str] = []  # the units after it
+    units = deque(_units(" ".join(text.split())))
+    while units:
+        unit = units.popleft()
         if unit == " ":
-            if filled:
-                current += " "
+            if words:
+                words.append(" ")
             continue
-        if display_width(current + unit) <= width:
-            current, filled = current + unit, True
+        if display_width(prefix + "".join(words) + unit) <= width:
+            words.append(unit)
             continue
-        if filled and unit in _CLOSING and char_width(current[-1]) == 2:
-            # Closing punctuation never starts a line: the character before it comes along.
-            lines.append(current[:-1].rstrip())
-            current = rest + current[-1] + unit
+        if " " in unit and display_width(rest + unit) > width:
+            # Words kept together that do not fit even a line of their own break at their spaces.
+            units.extendleft(reversed(re.split(r"( )", unit)))
             continue
-        if filled:
-            lines.append(current.rstrip())
-            current, filled = rest, False
-        if display_width(current + unit) <= width:
-            current, filled = current + unit, True
+        carried = _carried(words, unit) if words else 0
+        if words:
+            lines.append((prefix + "".join(words[: len(words) - carried])).rstrip())
+            prefix, words = rest, words[len(words) - carried :]
+        if display_width(prefix + "".join(words) + unit) <= width:
+            words.append(unit)
             continue
         for piece in _hard_split(unit, max(1, width - display_width(rest))):
-            if filled:
-                lines.append(current.rstrip())
-                current = rest
-            current, filled = current + piece, True
-    lines.append(current.rstrip())
+            if words:
+                lines.append((prefix + "".join(words)).rstrip())
+                prefix, words = rest, []
+            words.append(piece)
+    lines.append((prefix + "".join(words)).rstrip())
     return lines
