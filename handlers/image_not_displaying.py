@@ -53,17 +53,34 @@ def _detail(language: Language, result: ImageCheckResult) -> str:
     return f" ({text})" if text else ""
 
 
+def _why_not_opened(language: Language, result: ImageCheckResult) -> str:
+    """Why a link cannot be opened, in a few words: the server's error status, a timeout, no answer.
+
+    A server that answered 200 and then sent the picture too slowly (or broke off) did answer, but
+    its status alone would read as if all were well: the words say what went wrong instead. Every
+    timeout the image check reports says "timed out" in its detail.
+    """
+    status = result.http_status
+    if status and not 200 <= status < 300:
+        return f"HTTP {status}"
+    if "timed out" in result.detail:
+        return say(language, "timed out", "超时")
+    if status:
+        return say(language, "the download did not finish", "下载未完成")
+    return say(language, "no answer", "无响应")
+
+
 def describe(language: Language, result: ImageCheckResult) -> str:
     """One line on what the check found for a URL."""
     verdict = result.verdict
     detail = _detail(language, result)
     if verdict in _UNREACHABLE:
-        status = f"HTTP {result.http_status}" if result.http_status else say(language, "no answer", "无响应")
         if verdict is ImageVerdict.BLOCKED:
             return say(language, f"cannot be fetched{detail}", f"无法获取{detail}")
         if verdict is ImageVerdict.TOO_LARGE:
             return say(language, f"too large to load{detail}", f"文件过大，无法加载{detail}")
-        return say(language, f"cannot be opened: {status}", f"无法打开：{status}")
+        why = _why_not_opened(language, result)
+        return say(language, f"cannot be opened: {why}", f"无法打开：{why}")
     if verdict in _DAMAGED:
         return say(language, "the file is damaged or cut off", "图片文件已损坏或不完整")
     if verdict in _NOT_IMAGE:

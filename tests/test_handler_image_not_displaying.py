@@ -12,9 +12,11 @@ from sqlmodel import Session
 from erp.models import Product
 from handlers import image_not_displaying
 from handlers.diagnosis import CheckStatus, DetailRequest, Diagnosis
+from handlers.image_check import FetchPolicy, ImageChecker
 from handlers.registry import FlowRequest
 from handlers.services import Services
 from knowledge.entities import Entities
+from tests.image_server import ImageServer
 from tests.services_fixture import (
     PictureHost,
     add_account,
@@ -101,6 +103,25 @@ def test_the_worst_picture_decides_and_every_url_has_evidence(
     assert [i.verdict for i in result.images] == ["ok", "damaged", "unreachable"]
     assert result.images[0].thumbnail_png and result.images[0].thumbnail_png.startswith(b"\x89PNG")
     assert result.images[2].http_status == 404
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("en", "cannot be opened: timed out"), ("zh", "无法打开：超时")]
+)
+def test_a_picture_that_never_finishes_says_it_timed_out_not_its_http_200(
+    session: Session, engine: Engine, tmp_path: Path, image_host: ImageServer, language: str, words: str
+) -> None:
+    # The host answers 200 at once, then sends one byte at a time forever: only the budget ends it.
+    demo = add_account(session, "demo")
+    policy = FetchPolicy(allow=("127.0.0.1",), total_timeout=0.5)
+    with ImageChecker(policy, concurrency=1) as checker:
+        services = make_services(engine, export_dir=str(tmp_path), images=checker)
+        url = image_host.url("/drip?short")
+        result = image_not_displaying.handle(_ask(demo.id or 0, urls=[url], language=language), services)
+    assert isinstance(result, Diagnosis)
+    assert result.verdict == "unreachable"
+    assert [f.result for f in result.findings] == [words]
+    assert result.images[0].http_status == 200  # the status is kept for the details, not said as the cause
 
 
 def test_a_sku_checks_its_product_pictures(world: tuple[Services, int], host: PictureHost) -> None:

@@ -221,9 +221,17 @@ def test_two_servers_two_workers_and_a_worker_killed_mid_sync(
         fake_slack.wait_for(lambda: answers("DU1") and answers("DU2"), timeout=50, message="both answers")
         time.sleep(1.5)  # a second answer, were one coming, would arrive now
         for channel in ("DU1", "DU2"):
-            posts = fake_slack.posts(channel)
+            posts = fake_slack.posts(channel, top_level=True)
             assert len(posts) == 2, [_texts(p.args)[:200] for p in posts]  # one progress, one answer
-            assert len(answers(channel)) == 1
+            assert len([p for p in answers(channel) if not p.args.get("thread_ts")]) == 1
+            # An answer's details go to its thread, also once, however often the task ran.
+            replies = [
+                (p.args["thread_ts"], _texts(p.args))
+                for p in fake_slack.posts(channel)
+                if p.args.get("thread_ts")
+            ]
+            assert len(replies) == len(set(replies)), replies
+            assert {thread for thread, _ in replies} <= {p.ts for p in posts}
         # The sync's progress message, posted before the kill, was edited by the retry to its end.
         progress = next(p for p in fake_slack.posts("DU1") if p.ts in edited())
         last_edit = [c for c in fake_slack.calls_to("chat.update") if c.args["ts"] == progress.ts][-1]
