@@ -145,6 +145,17 @@ def test_thanks_and_a_person_are_acts_not_store_names_en(demo: Demo) -> None:
     assert chat.last.escalate and "person" in chat.last.text
 
 
+def test_a_person_asked_for_in_chinese_after_an_english_answer_reads_chinese_only(demo: Demo) -> None:
+    chat = _chat(demo, "switch-to-person")
+    chat.say("my price change didnt show")
+    chat.say("DEMO-PRICE-WAIT")
+    assert chat.last.kind == "diagnosis" and chat.last.language == "en"
+    person = chat.say("转人工")
+    assert chat.last.escalate and chat.last.language == "zh"
+    assert _chinese(person), person  # the English summary is not pasted into the Chinese answer
+    assert chat.last.diagnosis is not None and chat.last.diagnosis.sku == "DEMO-PRICE-WAIT"  # for the case
+
+
 def test_thanks_is_not_a_sku(demo: Demo) -> None:
     chat = _chat(demo, "en-thanks")
     chat.say("my price change didnt show")

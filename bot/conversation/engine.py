@@ -255,7 +255,14 @@ class Conversation:
         if kind == "escalate":
             escalated = replace(last, escalated=True) if last else None
             self.store.save(key, Memory(language, None, escalated))
-            reply = self.replies.escalated(language, last.flow if last else None, summary, decision.said)
+            written_in = str((last.diagnosis or {}).get("language") or language) if last else language
+            reply = self.replies.escalated(
+                language,
+                last.flow if last else None,
+                summary,
+                decision.said,
+                summary_language="zh" if written_in == "zh" else "en",
+            )
             # The person gets the whole last diagnosis (its evidence card), not just its summary.
             reply.diagnosis = restore_diagnosis(last.diagnosis) if last else None
             return reply

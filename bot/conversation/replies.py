@@ -213,19 +213,29 @@ class Replies:
             "好的，目前没有进行中的问题，有问题随时问我。",
         )
 
-    def escalated(self, language: Language, flow: str | None, last_summary: str, said: str) -> Reply:
-        """A person is brought in at once, with the seller's words and the last diagnosis."""
+    def escalated(
+        self,
+        language: Language,
+        flow: str | None,
+        last_summary: str,
+        said: str,
+        *,
+        summary_language: Language | None = None,
+    ) -> Reply:
+        """A person is brought in at once, with the seller's words and the last diagnosis.
+
+        The seller reads the last diagnosis's summary only when it was written in the language
+        they now write in (a seller who switches to 转人工 reads no English sentence).
+        """
         text = say(
             language,
             "I'm bringing in a person from customer service; they will reply here.",
             "正在为您转接人工客服，客服会在这里回复您。",
         )
-        if last_summary:
-            text += (
-                " "
-                + say(language, "I'm passing on what I found: ", "我会把检查结果一并转交：")
-                + last_summary
-            )
+        if last_summary and (summary_language or language) == language:
+            text += say(language, " I'm passing on what I found: ", "我会把检查结果一并转交：") + last_summary
+        elif last_summary:
+            text += say(language, " I'm passing on what I found.", "我会把上一次的检查结果一并转交。")
         reason = say(language, "The seller asked for a person.", "卖家要求人工客服。")
         if said:
             reason += say(language, " They wrote: ", " 卖家原话：") + said[:300]
