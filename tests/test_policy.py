@@ -509,6 +509,8 @@ def test_pending_questions_leave_the_answer_to_acts_first() -> None:
         ("when does the system grab product images?", True),
         ("how do i delete a store's data?", True),
         ("怎么删除店铺数据", True),
+        ("how do i remove a test marketplace i no longer need?", True),
+        ("不再使用的店铺怎么解绑", True),
         ("does price change need approval", True),
         ("新价格什么时候显示", True),
         ("my price change didnt show", False),

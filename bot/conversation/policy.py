@@ -161,11 +161,12 @@ _GENERAL = re.compile(
 )
 # A complaint about something that went wrong is a specific case, even when phrased as a question.
 _COMPLAINT = re.compile(
-    r"\b(?:not|no|never|still|wrong|fail(?:s|ed|ing)?|error|errors|missing|stuck|broken|rejected|"
+    # ("no longer" is what a seller who wants something gone says, not a complaint.)
+    r"\b(?:not|no(?!\s+longer)|never|still|wrong|fail(?:s|ed|ing)?|error|errors|missing|stuck|broken|rejected|"
     r"blank|empty|gone|lost|disappear(?:s|ed)?|"
     r"won'?t|can'?t|cannot|isn'?t|aren'?t|doesn'?t|didn'?t|hasn'?t|haven'?t|wasn'?t|"
     r"didnt|doesnt|isnt|wont|cant|hasnt|havent|wasnt)\b"
-    r"|没|不|未|失败|错误|报错|还是|一直|丢|卡住|驳回|异常"
+    r"|没|不(?!再)|未|失败|错误|报错|还是|一直|丢|卡住|驳回|异常"
 )
 _WHY = re.compile(r"^(?:why|why\s+not|how\s+come|why\s+is\s+that|为什么|为啥|为何|怎么回事|什么原因|原因)$")
 _OTHER_STORE = re.compile(

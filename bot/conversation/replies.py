@@ -257,10 +257,9 @@ class Replies:
                 "抱歉没能解决。我上一次检查的结果：",
             )
             + last_summary
-            + " "
             + say(
                 language,
-                "I can hand this to a person with everything I found, or check again in a while.",
+                " I can hand this to a person with everything I found, or check again in a while.",
                 "我可以把检查结果转交人工客服，或者稍后再帮您检查一次。",
             ),
             flow=flow,
