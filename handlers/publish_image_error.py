@@ -82,7 +82,11 @@ def _ask_sku(request: FlowRequest, services: Services) -> DetailRequest:
             for attempt in session.exec(statement):
                 if attempt.sku not in seen:
                     seen.add(attempt.sku)
-                    label = f"{attempt.sku} · {names.get(attempt.store_id, '')} · {attempt.error_code}"
+                    # The platform's own code, named as one ("error 8560"), so a bare number
+                    # is not read as a price or a count.
+                    code = say(language, f"error {attempt.error_code}", f"错误 {attempt.error_code}")
+                    label = f"{attempt.sku} · {names.get(attempt.store_id, '')}"
+                    label += f" · {code}" if attempt.error_code else ""
                     choices.append(Choice(value=attempt.sku, label=label.rstrip(" ·")))
     return DetailRequest(
         flow=FLOW,

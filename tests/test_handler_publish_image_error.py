@@ -168,5 +168,7 @@ def test_no_detail_lists_the_sellers_own_failed_publishes(world: tuple[Services,
     result = publish_image_error.handle(_ask(demo), services)
     assert isinstance(result, DetailRequest) and result.detail == "sku"
     assert [c.value for c in result.choices] == ["DEMO-PUB-FLAKY", "DEMO-PUB-OK"]
+    # The platform's code reads as a code, not as a bare number beside the store.
+    assert all(" · error " in c.label for c in result.choices), [c.label for c in result.choices]
     unknown = publish_image_error.handle(_ask(demo, sku="NOPE-1"), services)
     assert isinstance(unknown, DetailRequest) and "can't find SKU NOPE-1" in unknown.prompt
