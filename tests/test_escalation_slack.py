@@ -392,3 +392,22 @@ def test_cases_retry_delivers_what_slack_refused(
     (case,) = _cases(slack_bot)
     assert case.cs_thread_ts and case.delivery_error == ""
     assert "Case #1" in _case_messages(fake)[0].args["text"]
+
+
+def test_talk_to_a_person_before_the_answer_is_recorded_still_carries_the_diagnosis(
+    slack_bot: RunningBot,
+) -> None:
+    # The answer's record is written once Slack gives its ts; a click can arrive first.
+    from erp.models import AnswerRecord
+
+    fake = slack_bot.fake
+    answer = _answer(slack_bot, ANSWERED)
+    with slack_bot.session() as session:
+        for row in session.exec(select(AnswerRecord)):
+            session.delete(row)
+        session.commit()
+    _click_talk(slack_bot, answer)
+    fake.wait_for(lambda: _case_messages(fake), message="the case")
+    [case] = _cases(slack_bot)
+    assert "DEMO-UP-OK" in case.question
+    assert case.flow == "upload_sku_missing" and case.verdict

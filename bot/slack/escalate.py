@@ -11,9 +11,10 @@ TEXT`, the App Home button, a conversation act asking for a person), the case ca
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.conversation import Attachment, Reply
+from bot.conversation.state import LastCheck, restore_diagnosis
 from bot.escalation import Answer, EscalationRequest
 from bot.escalation.evidence import account_snapshot
 from handlers.diagnosis import Diagnosis, Language
@@ -79,6 +80,14 @@ def open_case(
     # conversation's diagnosis (a later "a person please" adds to it, it does not replace it).
     source = answer or latest_diagnosed or latest
     asked = source.question if source is not None else ""
+    if source is None:
+        # An answer is recorded only once Slack has given its ts: a click in between (or a
+        # record lost) still finds the conversation's own last check, saved before the answer.
+        remembered = _last_check(services, key)
+        if remembered is not None:
+            asked = remembered.question
+            if diagnosis is None and remembered.diagnosis:
+                diagnosis = restore_diagnosis(remembered.diagnosis)
     words = seller_words(asked, question)
     lang: Language = language or (
         reply.language
@@ -105,6 +114,15 @@ def open_case(
         seller_name=runner.poster.user_name(speaker.user_id),
     )
     services.escalations.open(request, runner.poster)
+
+
+def _last_check(services: Any, key: str) -> LastCheck | None:
+    store = getattr(services.conversation, "store", None)
+    try:
+        return store.load(key).last if store is not None else None
+    except Exception:  # the case still opens, with the seller's words only
+        log.exception("the conversation's last check could not be read for %s", key)
+        return None
 
 
 def _check_for(runner: TurnRunner, words: str, language: Language) -> Diagnosis | None:
