@@ -264,14 +264,21 @@ def tune(kb: KnowledgeBase, train: Trainer) -> MatcherSettings:
         for q, gold in cases
     ]
     best: tuple[float, MatcherSettings] | None = None
+    # The grid reaches below the values an earlier search picked: they sat on its lower edge.
     grid = itertools.product(
-        (0.25, 0.3, 0.35, 0.4, 0.45), (0.08, 0.1, 0.12, 0.15, 0.2, 0.25), (0.3, 0.4, 0.5, 0.6)
+        (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45),
+        (0.08, 0.1, 0.15, 0.2, 0.25, 0.3),
+        (0.2, 0.25, 0.3, 0.4, 0.5, 0.6),
+        (0.1, 0.15, 0.2),
     )
-    for min_confidence, min_plausible, close_ratio in grid:
+    for min_confidence, min_plausible, close_ratio, close_min_runner_up in grid:
         if min_plausible > min_confidence:
             continue
         settings = MatcherSettings(
-            min_confidence=min_confidence, min_plausible=min_plausible, close_ratio=close_ratio
+            min_confidence=min_confidence,
+            min_plausible=min_plausible,
+            close_ratio=close_ratio,
+            close_min_runner_up=close_min_runner_up,
         )
         results = []
         for scores, gold, matcher in probabilities:
@@ -283,7 +290,8 @@ def tune(kb: KnowledgeBase, train: Trainer) -> MatcherSettings:
     assert best is not None
     print(
         f"tuned on 5-fold cross-validation of the knowledge files: min_confidence "
-        f"{best[1].min_confidence}, min_plausible {best[1].min_plausible}, close_ratio {best[1].close_ratio}"
+        f"{best[1].min_confidence}, min_plausible {best[1].min_plausible}, close_ratio {best[1].close_ratio}, "
+        f"close_min_runner_up {best[1].close_min_runner_up}"
     )
     return best[1]
 
