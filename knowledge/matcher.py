@@ -4,7 +4,7 @@ Character n-grams (1-4, within word boundaries) weighted by TF-IDF feed a multin
 regression. Character n-grams need no segmentation, so Chinese, English, misspellings and
 mixed-script questions ("price没更新") share one model. They were kept by measurement: adding
 word uni- and bigrams ("char+word") or Chinese words from a segmenter ("zh+char", rjieba)
-changed held-out accuracy by less than a question in a thousand, and sentence embeddings
+gained 0.2 points of cross-validated accuracy for 1.6-2.2x the training time, and sentence embeddings
 (all-MiniLM-L6-v2) were far worse on Chinese; see `bench/matching.py` and the README.
 
 Out-of-scope questions are a class of their own: the model learns what the bot does not do
@@ -91,18 +91,18 @@ class MatcherSettings:
     (`bench/matching.py --tune`), never on the real-question set it reports."""
 
     # Below this the best flow is a guess: not "sure", at most "unsure" with choices.
-    min_confidence: float = 0.25
+    min_confidence: float = 0.3
     # Out of scope by the model, yet the best flow this likely: offer choices instead of a refusal.
-    min_plausible: float = 0.25
+    min_plausible: float = 0.3
     # Runner-up flows listed only from this probability up, at most `max_alternatives` of them.
     min_alternative: float = 0.08
     max_alternatives: int = 3
     # The runner-up at least this share of the best flow's probability asks a clarifying
     # question: the runner-up is then nearly always the flow the seller meant when the best is
     # wrong.
-    close_ratio: float = 0.3
+    close_ratio: float = 0.2
     # ... but only when the runner-up is itself a plausible answer.
-    close_min_runner_up: float = 0.15
+    close_min_runner_up: float = 0.1
     # Text that is mostly control characters, replacement marks or private-use code points is a
     # binary paste, not a question.
     max_garbage_share: float = 0.3

@@ -143,6 +143,49 @@ def test_the_three_image_flows(matcher: Matcher, question: str, expected: str) -
     assert expected not in [alternative.flow for alternative in result.alternatives]
 
 
+# --- how integrators and users of other tools write: new wordings, never in the knowledge files --
+
+# The right flow must be put in front of the seller: the answer when sure, a choice when unsure.
+OTHER_TOOLS_WORDING = [
+    ("our listing call came back ACCEPTED yet the product was never created", "upload_sku_missing"),
+    ("接口显示已接受 可是商品始终没有创建", "upload_sku_missing"),
+    ("the price feed finished as DONE, the old price is still live", "price_not_updated"),
+    ("改价 feed 处理完成 价格还是原来的", "price_not_updated"),
+    ("we connected the shop through the connector, no orders have come through", "orders_not_synced"),
+    ("连接器接好店铺后 一个订单都没拉过来", "orders_not_synced"),
+    ("feature request: remove a shop the plugin set up, with its data", "delete_store_data"),
+    ("希望能删除插件建的店铺和数据", "delete_store_data"),
+    ("the storefront shows a placeholder where the photo should load", "image_not_displaying"),
+]
+# Near misses of the same families: the bot says plainly it cannot help.
+OTHER_TOOLS_OUT_OF_SCOPE = [
+    "the connector overwrote the prices of a price list we never picked",
+    "连接器改掉了我们没选的价格表",
+    "an item deleted in the back office keeps selling on the shop",
+]
+
+
+def test_other_tools_wordings_are_new(kb: KnowledgeBase) -> None:
+    known = known_examples(kb)
+    questions = [q for q, _ in OTHER_TOOLS_WORDING] + OTHER_TOOLS_OUT_OF_SCOPE
+    assert [q for q in questions if q in known] == []
+
+
+@pytest.mark.parametrize(("question", "expected"), OTHER_TOOLS_WORDING)
+def test_other_tools_wording_offers_the_right_flow(matcher: Matcher, question: str, expected: str) -> None:
+    result = matcher.match(question)
+    shown = [result.flow] if result.certainty == "sure" else [c.flow for c in result.candidates(3)]
+    assert result.certainty != "none"
+    assert expected in shown, (result.certainty, shown)
+
+
+@pytest.mark.parametrize("question", OTHER_TOOLS_OUT_OF_SCOPE)
+def test_other_tools_near_misses_are_refused(matcher: Matcher, question: str) -> None:
+    result = matcher.match(question)
+    assert result.flow is None
+    assert result.certainty == "none"
+
+
 # --- entities do not sway the flow ----------------------------------------------------------------
 
 
