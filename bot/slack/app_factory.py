@@ -140,7 +140,11 @@ def build_app(
     queued = not worker and tasks is not None and tasks.distributed
     sessions = components.session
     gate = AckGate()
-    clock = getattr(components.services, "clock", lambda: datetime.now(UTC))
+    # The composition root's own clock when it has one: building `services` (connectors, the image
+    # checker, the jobs) only for its clock would put them all on the start-up path.
+    clock: Callable[[], datetime] = getattr(components, "clock", None) or getattr(
+        components.services, "clock", lambda: datetime.now(UTC)
+    )
     escalations = EscalationService(
         sessions,
         channel=settings.escalation_channel,
