@@ -142,8 +142,9 @@ def build_app(
     gate = AckGate()
     # The composition root's own clock when it has one: building `services` (connectors, the image
     # checker, the jobs) only for its clock would put them all on the start-up path.
-    clock: Callable[[], datetime] = getattr(components, "clock", None) or getattr(
-        components.services, "clock", lambda: datetime.now(UTC)
+    own_clock = getattr(components, "clock", None)
+    clock = cast(
+        Callable[[], datetime], own_clock or getattr(components.services, "clock", lambda: datetime.now(UTC))
     )
     escalations = EscalationService(
         sessions,
