@@ -111,7 +111,19 @@ def test_serve_with_a_broker_builds_neither_the_matcher_nor_the_checks(serve_env
     assert _heavy(modules) == []
     # It only acknowledges and queues: the matcher, the marketplace connectors and the order sync
     # are the workers' (building the services only for their clock used to build them all).
-    assert {"knowledge.model_cache", "erp.platforms.registry", "erp.jobs.order_sync"} & modules == set()
+    assert {
+        "knowledge.model_cache",
+        "erp.platforms.registry",
+        "erp.jobs.order_sync",
+        "numpy",
+    } & modules == set()
+
+
+def test_the_relabel_select_offers_exactly_the_matchers_labels() -> None:
+    from bot.render import relabel
+    from knowledge import matcher
+
+    assert (relabel.LABELS, relabel.OUT_OF_SCOPE) == (matcher.LABELS, matcher.OUT_OF_SCOPE)
 
 
 def test_classify_help_imports_no_database_layer_or_demo() -> None:
@@ -150,3 +162,20 @@ def test_no_command_still_picks_the_default_and_every_command_is_listed(
     assert all(command in listed for command in app.COMMAND_GROUP)
     settings = Settings.from_env({"SLACK_SIGNING_SECRET": SECRET})
     assert app.COMMAND_GROUP[app._default_command(settings)] == "slack"
+
+
+def test_the_console_has_its_matcher_before_the_first_prompt(tmp_path: Path) -> None:
+    import io
+
+    from bot.cli.console import ConsoleSession
+    from bot.conversation import Speaker
+
+    settings = Settings.from_env(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}", "SELLERDESK_DATA_DIR": str(tmp_path)}
+    )
+    components = app.Components(settings)
+    speaker = Speaker(actor="console:u", account_id=None, role="owner", user_id="u")
+
+    ConsoleSession(components, speaker, io.StringIO(), io.StringIO(), interactive=False)
+
+    assert "matcher" in vars(components)  # read before any line was typed
