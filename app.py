@@ -17,9 +17,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
-
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -52,6 +49,27 @@ COMMAND_GROUPS = (
     "knowledge",
 )
 
+# The group that defines each command: `main` imports only the command's own group, so `classify`
+# or `serve` never pays for the imports of the others (SQLModel, the sandboxes, the scheduler).
+# tests/test_startup_imports.py checks this agrees with what the groups define.
+COMMAND_GROUP = {
+    "console": "console",
+    "classify": "classify",
+    "check-image": "check_image",
+    "demo": "demo",
+    "sync-orders": "orders",
+    "report": "reports",
+    "store": "admin",
+    "account": "admin",
+    "user": "admin",
+    "scheduler": "scheduler",
+    "serve": "slack",
+    "socket": "slack",
+    "cases": "cases",
+    "worker": "worker",
+    "knowledge": "knowledge",
+}
+
 
 class Components:
     """The application's parts, each built on first use from one `Settings`."""
@@ -67,6 +85,10 @@ class Components:
         create_schema(engine)
         _fail_abandoned_imports(engine)
         return engine
+
+    def clock(self) -> datetime:
+        """Now, in UTC: the one clock of every part built here."""
+        return datetime.now(UTC)
 
     def session(self) -> Session:
         from sqlmodel import Session
@@ -143,7 +165,7 @@ class Components:
             reports=self.report_refresher,
             images=self.image_checker,
             schedule=self.schedule,
-            clock=lambda: datetime.now(UTC),
+            clock=self.clock,
             export_dir=os.path.join(self.settings.data_dir, "exports"),
         )
 
@@ -185,7 +207,8 @@ def _fail_abandoned_imports(engine: Engine) -> None:
     fail_abandoned_imports(lambda: Session(engine, expire_on_commit=False))
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
+def build_parser(groups: Sequence[str] = COMMAND_GROUPS) -> tuple[argparse.ArgumentParser, dict[str, Any]]:
+    """The command line of `groups` (every group by default: `--help` lists them all)."""
     parser = argparse.ArgumentParser(
         prog="sellerdesk",
         description="SellerDesk: the support bot that runs the checks itself. "
@@ -194,7 +217,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     handlers: dict[str, Any] = {}
-    for group in COMMAND_GROUPS:
+    for group in groups:
         module = importlib.import_module(f"bot.cli.{group}")
         for name in module.add_parser(subparsers):
             handlers[name] = module
@@ -202,8 +225,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, handlers = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args: argparse.Namespace | None = None
+    if arguments:
+        group = COMMAND_GROUP.get(arguments[0])
+        parser, handlers = build_parser((group,) if group else COMMAND_GROUPS)
+        args = parser.parse_args(arguments)
     logging.basicConfig(
         level=os.environ.get("SELLERDESK_LOG_LEVEL", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -215,22 +242,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sellerdesk: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     components = Components(settings)
-    command = args.command or _default_command(settings)
-    if args.command is None:
+    command = args.command if args is not None and args.command else _default_command(settings)
+    if args is None or args.command is None:
+        parser, handlers = build_parser((COMMAND_GROUP[command],))
         args = parser.parse_args([command])
     try:
         return int(handlers[command].run(args, components))
     except KeyboardInterrupt:
         print("sellerdesk: stopped", file=sys.stderr)  # noqa: T201
         return 130
-    except (ArgumentError, OperationalError) as exc:
+    except Exception as exc:
         # Commands handle their own bad input; an unusable DATABASE_URL reaches here, from any of them.
+        if not _is_database_error(exc):
+            raise
         print(f"sellerdesk: {_database_problem(settings.database_url, exc)}", file=sys.stderr)  # noqa: T201
         return 2
 
 
+def _is_database_error(exc: Exception) -> bool:
+    """An unusable DATABASE_URL or an unreachable database, without importing SQLAlchemy first:
+    a command that never opened the database cannot have raised one."""
+    if "sqlalchemy.exc" not in sys.modules:
+        return False
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    return isinstance(exc, ArgumentError | OperationalError)
+
+
 def _database_problem(url: str, exc: Exception) -> str:
     """One line naming the database (password hidden) and what went wrong, for any command."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except ArgumentError:

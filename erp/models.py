@@ -240,7 +240,9 @@ class ReportRow(SQLModel, table=True):
     __table_args__ = (Index("ix_reportrow_report_sku", "report_id", "sku"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    report_id: int = Field(foreign_key="platformreport.id")
+    # No foreign key on purpose: checking it cost more server time per row than the COPY itself,
+    # and our own code deletes a report's rows with the report (accounts, store_data, pruning).
+    report_id: int
     sku: str = Field(max_length=120)
     asin: str = Field(default="", max_length=40)
     title: str = Field(default="", max_length=500)

@@ -457,3 +457,31 @@ def test_only_the_newest_reports_keep_their_rows(sessions: Callable[[], Session]
         oldest = session.get(PlatformReport, ids[0])
         assert oldest is not None and oldest.row_count == 5  # the record of it stays
         assert len(rows_of(session, inventory.report_id)) == 2  # other kinds are counted apart
+
+
+def test_backslashes_carriage_returns_and_empty_cells_are_stored_as_written(
+    sessions: Callable[[], Session], store: Store
+) -> None:
+    # PostgreSQL's bulk path writes COPY text, where a backslash or a carriage return would be an
+    # escape or a row end and an empty quantity or date must become NULL, not text.
+    header = "item-name\tseller-sku\tprice\tquantity\topen-date\tasin1\tstatus\tfulfillment-channel\n"
+    lines = [
+        "Kabel 2\\3 m \\N mit\rStecker\tSKU\\A1\t9.99\t\t\tB0\\X\tActive\tDEFAULT\n",
+        "Plain\tSKU-B\t1.00\t7\t02/05/2020 05:18:00 MEST\tB0B\tInactive\tAMAZON_EU\n",
+    ]
+    result = import_report_stream(
+        sessions, store.id or 0, "listings", [(header + "".join(lines)).encode()], source="file"
+    )
+
+    assert result.rows == 2
+    with sessions() as session:
+        rows = rows_of(session, result.report_id)
+    odd, plain = rows["SKU\\A1"], rows["SKU-B"]
+    assert (odd.title, odd.asin, odd.quantity, odd.opened_at) == (
+        "Kabel 2\\3 m \\N mit\rStecker",
+        "B0\\X",
+        None,
+        None,
+    )
+    assert (plain.quantity, plain.status, plain.fulfillment_channel) == (7, "Inactive", "AMAZON_EU")
+    assert as_utc(plain.opened_at) == datetime(2020, 5, 2, 3, 18, tzinfo=UTC)

@@ -317,3 +317,32 @@ def test_unreadable_date_keeps_the_row() -> None:
     assert parsed[0].sku == "MUG-1"
     assert parsed[0].opened_at is None
     assert parser.stats.bad_dates == 1
+
+
+def test_stored_dates_of_rows_in_the_same_hour_keep_their_zone() -> None:
+    # After the first row of an hour, the bulk path copies minutes and seconds after that hour's
+    # UTC text: right only in zones a whole number of hours from UTC, and only for real minutes.
+    dates = [
+        "15/06/2020 10:05:07 MEST",
+        "15/06/2020 10:59:59 MEST",
+        "15/06/2020 10:75:00 MEST",  # not a minute: counted on, as the full parse does
+        "15/06/2020 10:05:00 +05:30",
+        "15/06/2020 10:45:00 +05:30",
+        "31/12/2020 23:30:00 MET",
+        "31/12/2020 23:59:00 MET",
+    ]
+    header = "seller-sku\topen-date\n"
+    body = "".join(f"SKU-{i}\t{date}\n" for i, date in enumerate(dates))
+    parser = ReportParser("listings")
+
+    stored = [row[-1] for row in parser.records([(header + body).encode()], stored_dates=True)]
+
+    assert stored == [
+        "2020-06-15 08:05:07.000000",
+        "2020-06-15 08:59:59.000000",
+        "2020-06-15 09:15:00.000000",
+        "2020-06-15 04:35:00.000000",
+        "2020-06-15 05:15:00.000000",
+        "2020-12-31 22:30:00.000000",
+        "2020-12-31 22:59:00.000000",
+    ]

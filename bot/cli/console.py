@@ -226,7 +226,10 @@ class ConsoleSession:
         self.last: Reply | None = None
         self.confirming: Any = None  # the delete action waiting for the store's name
         self.language = "en"  # of the line being answered: live progress speaks it too
-        forget = getattr(components.conversation, "forget", None)
+        # Built now, the matcher read from its cache (or trained), before the first prompt: the
+        # first answer is as quick as the ones after it.
+        conversation = components.conversation
+        forget = getattr(conversation, "forget", None)
         if forget is not None:
             # A new run is a new conversation: a question asked hours ago, whose numbered
             # options are gone with the last run, must not take this run's first line.

@@ -12,7 +12,12 @@ from typing import Any
 
 from erp.models import Escalation
 from knowledge.loader import FLOW_IDS, load_knowledge
-from knowledge.matcher import LABELS, OUT_OF_SCOPE
+
+# The matcher's labels (`knowledge.matcher.LABELS`), spelled here so that a web process, which
+# shows this select but never matches a question, does not import the matcher and numpy
+# (tests/test_startup_imports.py checks the two agree).
+OUT_OF_SCOPE = "out_of_scope"
+LABELS: tuple[str, ...] = (*FLOW_IDS, OUT_OF_SCOPE)
 
 ACTION_ID = "sd_relabel"
 

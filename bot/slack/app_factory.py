@@ -140,7 +140,12 @@ def build_app(
     queued = not worker and tasks is not None and tasks.distributed
     sessions = components.session
     gate = AckGate()
-    clock = getattr(components.services, "clock", lambda: datetime.now(UTC))
+    # The composition root's own clock when it has one: building `services` (connectors, the image
+    # checker, the jobs) only for its clock would put them all on the start-up path.
+    own_clock = getattr(components, "clock", None)
+    clock = cast(
+        Callable[[], datetime], own_clock or getattr(components.services, "clock", lambda: datetime.now(UTC))
+    )
     escalations = EscalationService(
         sessions,
         channel=settings.escalation_channel,

@@ -284,6 +284,7 @@ class _DateParser:
         self._days: dict[str, int] = {}  # "date zone" -> UTC epoch second of local midnight
         self._day_texts: dict[int, str] = {}  # epoch day -> "YYYY-MM-DD "
         self._clock_texts: dict[int, str] = {}  # second of the day -> "HH:MM:SS.000000"
+        self._hours: dict[str, str] = {}  # "date HH zone" -> "YYYY-MM-DD HH:" in UTC
 
     def parse(self, text: str) -> datetime | None:
         """The date as an aware UTC datetime, or None when empty or unreadable."""
@@ -301,15 +302,30 @@ class _DateParser:
         """The date in SQLAlchemy's SQLite storage form (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC)."""
         # Fast path, once the day is known: the usual fixed-width `DD/MM/YYYY HH:MM:SS ZONE`.
         if len(text) >= 19 and text[13] == ":" and text[16] == ":" and text[19:20] in ("", " "):
+            # Fastest, once the hour is known: in a zone a whole number of hours from UTC, the
+            # minutes and seconds are the same in UTC, so they are copied after the hour's text.
+            minute, second = text[14:16], text[17:19]
+            hour_key = text[:13] + text[19:]
+            prefix = self._hours.get(hour_key)
+            if prefix is not None and minute in _SIXTY and second in _SIXTY:
+                return prefix + minute + ":" + second + ".000000"
             day_start = self._days.get(text[:10] + text[19:])
             if day_start is not None:
                 try:
-                    moment = day_start + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+                    moment = day_start + int(text[11:13]) * 3600 + int(minute) * 60 + int(second)
                 except ValueError:
                     return None
                 day, clock = divmod(moment, 86400)
                 day_text = self._day_texts.get(day) or self._day_text(day)
-                return day_text + (self._clock_texts.get(clock) or self._clock_text(clock))
+                stored = day_text + (self._clock_texts.get(clock) or self._clock_text(clock))
+                if (
+                    day_start % 3600 == 0
+                    and minute in _SIXTY
+                    and second in _SIXTY
+                    and len(self._hours) < 100_000
+                ):
+                    self._hours[hour_key] = stored[:14]  # "YYYY-MM-DD HH:"
+                return stored
         text = text.strip()
         if not text:
             return None
@@ -367,6 +383,7 @@ class _DateParser:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SIXTY = frozenset(f"{n:02d}" for n in range(60))  # minutes and seconds as reports write them
 
 
 def _parse_iso(text: str) -> datetime:
