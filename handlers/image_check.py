@@ -95,10 +95,13 @@ class ImageCheckResult:
     detail: str = ""
     warnings: list[str] = field(default_factory=list)
     thumbnail_png: builtins.bytes | None = None
+    # The fetch ran out of time (any step): what the seller reads says so, whatever the status.
+    timed_out: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("thumbnail_png")
+        data.pop("timed_out")  # not part of the --json contract: `detail` says it in words
         data["verdict"] = str(self.verdict)
         return data
 
@@ -169,6 +172,7 @@ class _Stop(Exception):
         http_status: int | None = None,
         content_type: str = "",
         size: int | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(detail)
         self.verdict = verdict
@@ -176,6 +180,7 @@ class _Stop(Exception):
         self.http_status = http_status
         self.content_type = content_type
         self.size = size
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True)
@@ -381,6 +386,7 @@ class ImageChecker:
             result.http_status = stop.http_status if stop.http_status is not None else result.http_status
             result.content_type = stop.content_type or result.content_type
             result.bytes = stop.size if stop.size is not None else result.bytes
+            result.timed_out = stop.timed_out
         except Exception as exc:  # noqa: BLE001 - a hostile file must end in a verdict, never a traceback
             logger.exception("image check failed unexpectedly for %s", redacted_url(url))
             result.verdict = ImageVerdict.DAMAGED
@@ -432,7 +438,7 @@ class ImageChecker:
             infos = self._resolver.lookup(host, port, timeout)
         except TimeoutError as exc:
             detail = f"cannot resolve host {host} (DNS lookup timed out after {timeout:g} s)"
-            raise _Stop(ImageVerdict.UNREACHABLE, detail) from exc
+            raise _Stop(ImageVerdict.UNREACHABLE, detail, timed_out=True) from exc
         except (socket.gaierror, UnicodeError, OSError) as exc:
             raise _Stop(ImageVerdict.UNREACHABLE, f"cannot resolve host {host} (DNS lookup failed)") from exc
         addresses: list[IPAddress] = []
@@ -502,7 +508,7 @@ class ImageChecker:
         except httpx.HTTPError as exc:
             left = self._deadline.left()
             if left is not None and left <= 0:  # the shared budget ran out, whichever step it was
-                raise _Stop(ImageVerdict.UNREACHABLE, self._over_budget()) from exc
+                raise _Stop(ImageVerdict.UNREACHABLE, self._over_budget(), timed_out=True) from exc
             raise self._send_failure(target, exc) from exc
 
     def _over_budget(self) -> str:
@@ -511,9 +517,9 @@ class ImageChecker:
     @staticmethod
     def _send_failure(target: _Target, exc: httpx.HTTPError) -> _Stop:
         if isinstance(exc, httpx.ConnectTimeout):
-            return _Stop(ImageVerdict.UNREACHABLE, "timed out connecting")
+            return _Stop(ImageVerdict.UNREACHABLE, "timed out connecting", timed_out=True)
         if isinstance(exc, httpx.TimeoutException):
-            return _Stop(ImageVerdict.UNREACHABLE, "timed out waiting for the server")
+            return _Stop(ImageVerdict.UNREACHABLE, "timed out waiting for the server", timed_out=True)
         if isinstance(exc, httpx.ConnectError):
             text = str(exc).lower()
             if "refused" in text:
@@ -548,8 +554,10 @@ class ImageChecker:
             )
         reader = BodyReader(cap, coding)
 
-        def stop(verdict: ImageVerdict, detail: str, size: int) -> _Stop:
-            return _Stop(verdict, detail, http_status=status, content_type=content_type, size=size)
+        def stop(verdict: ImageVerdict, detail: str, size: int, *, timed_out: bool = False) -> _Stop:
+            return _Stop(
+                verdict, detail, http_status=status, content_type=content_type, size=size, timed_out=timed_out
+            )
 
         over_budget = f"timed out: the download took longer than {self.policy.total_timeout:g} s"
         try:
@@ -558,7 +566,7 @@ class ImageChecker:
             for chunk in response.iter_raw():
                 reader.feed(chunk)
                 if time.monotonic() > deadline:
-                    raise stop(ImageVerdict.UNREACHABLE, over_budget, reader.size)
+                    raise stop(ImageVerdict.UNREACHABLE, over_budget, reader.size, timed_out=True)
         except TooLarge as over:
             detail = f"more than {cap / MB:g} MB: download stopped at {over.received:,} bytes"
             raise stop(ImageVerdict.TOO_LARGE, detail, over.received) from over
@@ -569,7 +577,7 @@ class ImageChecker:
         except httpx.TimeoutException as exc:
             left = self._deadline.left()
             detail = over_budget if left is not None and left <= 0 else "timed out reading the picture"
-            raise stop(ImageVerdict.UNREACHABLE, detail, reader.size) from exc
+            raise stop(ImageVerdict.UNREACHABLE, detail, reader.size, timed_out=True) from exc
         except httpx.HTTPError as exc:
             detail = f"connection broke while downloading ({type(exc).__name__})"
             raise stop(ImageVerdict.UNREACHABLE, detail, reader.size) from exc

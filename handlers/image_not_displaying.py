@@ -57,13 +57,12 @@ def _why_not_opened(language: Language, result: ImageCheckResult) -> str:
     """Why a link cannot be opened, in a few words: the server's error status, a timeout, no answer.
 
     A server that answered 200 and then sent the picture too slowly (or broke off) did answer, but
-    its status alone would read as if all were well: the words say what went wrong instead. Every
-    timeout the image check reports says "timed out" in its detail.
+    its status alone would read as if all were well: the words say what went wrong instead.
     """
     status = result.http_status
     if status and not 200 <= status < 300:
         return f"HTTP {status}"
-    if "timed out" in result.detail:
+    if result.timed_out:
         return say(language, "timed out", "超时")
     if status:
         return say(language, "the download did not finish", "下载未完成")
