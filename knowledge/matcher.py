@@ -194,7 +194,11 @@ class Matcher:
         settings = self.settings
         if out_of_scope_score >= best_score or best_score < settings.min_confidence:
             alternatives = self._alternatives(scores, ranked)
-            plausible = best_score >= settings.min_plausible and bool(alternatives)
+            # A refusal only when "none of the flows" is itself the likeliest reading: a question
+            # whose best flow still beats out-of-scope gets choices, however unsure.
+            plausible = bool(alternatives) and (
+                best_score >= settings.min_plausible or out_of_scope_score < best_score
+            )
             return MatchResult(
                 flow=None,
                 confidence=round(1.0 - best_score, 4),
