@@ -511,6 +511,25 @@ class TaskPost(SQLModel, table=True):
     posted_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class TaskPostIntent(SQLModel, table=True):
+    """A message a background task is about to post, written before the post is sent.
+
+    A worker can die after Slack took the message and before `TaskPost` was written; the retry
+    finds this row without a `TaskPost` and looks for the message in Slack (by its metadata)
+    instead of posting it a second time. A table of its own, so databases made before it get it
+    from `create_all` at start (there are no migrations).
+    """
+
+    __tablename__ = "task_post_intent"
+
+    task_key: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    method: str = Field(max_length=60)
+    channel: str = Field(max_length=40)
+    thread_ts: str = Field(default="", max_length=40)  # "" for a post at the top of the channel
+    intended_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class LearnedStatus(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"

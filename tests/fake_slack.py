@@ -1,7 +1,10 @@
 """A fake Slack Web API: a real threaded HTTP server on 127.0.0.1 that records every call.
 
 It answers the methods SellerDesk uses (auth.test, chat.*, conversations.open, views.*,
-users.info, the three-step file upload) and a `response_url` sink, checks Block Kit limits the
+users.info, the three-step file upload) and a `response_url` sink, keeps posted messages with
+their message metadata and reads them back as Slack does (conversations.history and
+conversations.replies: `oldest`/`latest`, `inclusive`, `limit`, cursors, and metadata only with
+`include_all_metadata`), checks Block Kit limits the
 way Slack does (a message over the limits is rejected with `invalid_blocks`), and has knobs to
 answer 429 with Retry-After or an error. `SlackSender` signs requests exactly as Slack does.
 """
@@ -52,6 +55,26 @@ class Message:
     blocks: list[dict[str, Any]]
     thread_ts: str = ""
     edits: int = 0
+    metadata: dict[str, Any] | None = None
+    user: str = BOT_USER_ID  # who wrote it: the bot, or a person (`FakeSlack.said`)
+
+    def as_slack(self, *, with_metadata: bool) -> dict[str, Any]:
+        """The message as conversations.history / conversations.replies return it."""
+        shown: dict[str, Any] = {
+            "type": "message",
+            "user": self.user,
+            "text": self.text,
+            "ts": self.ts,
+        }
+        if self.user == BOT_USER_ID:
+            shown["bot_id"] = BOT_ID
+        if self.blocks:
+            shown["blocks"] = self.blocks
+        if self.thread_ts:
+            shown["thread_ts"] = self.thread_ts
+        if with_metadata and self.metadata is not None:
+            shown["metadata"] = self.metadata
+        return shown
 
 
 @dataclass
@@ -129,7 +152,11 @@ class FakeSlack:
         self._delays: dict[str, float] = {}
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
-        self._ts_base = int(time.time())
+        self._ts_lock = threading.Lock()
+        self._last_ts_us = 0
+        # Called with each message chat.postMessage stored, before Slack answers (a test kills the
+        # poster here: the message is in Slack, the poster never hears of it).
+        self.after_post: Callable[[Message], None] | None = None
 
     # --- knobs -----------------------------------------------------------------------------------
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
@@ -158,6 +185,11 @@ class FakeSlack:
         """Serve `content` as a private Slack file; returns its url_private."""
         self.files[name] = content
         return f"{self.root}files/{name}"
+
+    def said(self, channel: str, ts: str, text: str, *, user: str = "U1") -> None:
+        """A person's message already in the conversation (the event the app was sent about)."""
+        with self._lock:
+            self.messages[(channel, ts)] = Message(channel, ts, text, [], user=user)
 
     def response_url(self, name: str = "") -> str:
         return f"{self.root}response/{name or next(self._counter)}"
@@ -246,7 +278,11 @@ class FakeSlack:
             return 200, {"ok": False, "error": "invalid_blocks", "errors": [str(exc)]}, {}
 
     def _next_ts(self) -> str:
-        return f"{self._ts_base}.{next(self._counter):06d}"
+        """A message ts as Slack makes them: the posting time in microseconds, unique and rising."""
+        with self._ts_lock:
+            micros = max(time.time_ns() // 1000, self._last_ts_us + 1)
+            self._last_ts_us = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     @staticmethod
     def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
@@ -292,11 +328,93 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if not args.get("text") and not blocks:
             return {"ok": False, "error": "no_text"}
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):  # form-encoded calls send it as JSON text
+            metadata = json.loads(metadata)
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            return {"ok": False, "error": "invalid_metadata_format"}
         ts = self._next_ts()
-        message = Message(args["channel"], ts, args.get("text", ""), blocks, args.get("thread_ts", ""))
+        message = Message(
+            args["channel"], ts, args.get("text", ""), blocks, args.get("thread_ts", ""), metadata=metadata
+        )
         with self._lock:
             self.messages[(message.channel, ts)] = message
-        return {"ok": True, "channel": message.channel, "ts": ts, "message": {"text": message.text, "ts": ts}}
+        if self.after_post is not None:
+            self.after_post(message)
+        # Slack's answer carries the message, and its metadata, as posted.
+        return {
+            "ok": True,
+            "channel": message.channel,
+            "ts": ts,
+            "message": message.as_slack(with_metadata=True),
+        }
+
+    @staticmethod
+    def _flag(value: Any) -> bool:
+        return str(value).lower() in ("1", "true")
+
+    def _page(self, args: dict[str, Any], found: list[Message], default_limit: int) -> dict[str, Any]:
+        """One page of `found` (already in Slack's order) after `cursor`, with Slack's paging fields."""
+        limit = int(args.get("limit") or default_limit)
+        start = int(args.get("cursor") or 0)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        answer: dict[str, Any] = {
+            "ok": True,
+            "messages": [
+                m.as_slack(with_metadata=self._flag(args.get("include_all_metadata"))) for m in page
+            ],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+        return answer
+
+    def _in_range(self, args: dict[str, Any], ts: str) -> bool:
+        """`oldest` and `latest` exclude their own ts unless `inclusive` (Slack's timeline paging)."""
+        inclusive = self._flag(args.get("inclusive"))
+        point = _ts_key(ts)
+        oldest, latest = args.get("oldest"), args.get("latest")
+        if oldest and (point < _ts_key(oldest) or (point == _ts_key(oldest) and not inclusive)):
+            return False
+        return not (latest and (point > _ts_key(latest) or (point == _ts_key(latest) and not inclusive)))
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A channel's top-level messages (thread replies are not in history), newest first."""
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        with self._lock:
+            found = [
+                m
+                for m in self.messages.values()
+                if m.channel == channel
+                and (not m.thread_ts or m.thread_ts == m.ts)
+                and self._in_range(args, m.ts)
+            ]
+        found.sort(key=lambda m: _ts_key(m.ts), reverse=True)
+        return self._page(args, found, 100)
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first (on the first page), then the replies in the range, oldest first."""
+        channel, parent_ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        with self._lock:
+            parent = self.messages.get((channel, parent_ts))
+            replies = [
+                m
+                for m in self.messages.values()
+                if m.channel == channel
+                and m.thread_ts == parent_ts
+                and m.ts != parent_ts
+                and self._in_range(args, m.ts)
+            ]
+        if parent is None and not replies:
+            return {"ok": False, "error": "thread_not_found"}
+        replies.sort(key=lambda m: _ts_key(m.ts))
+        return self._page(args, ([parent] if parent is not None else []) + replies, 1000)
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         check_blocks(self._blocks(args))
@@ -384,6 +502,11 @@ class FakeSlack:
         return found
 
 
+def _ts_key(ts: str) -> tuple[int, int]:
+    seconds, _, fraction = str(ts).partition(".")
+    return int(seconds or 0), int((fraction + "000000")[:6])
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeSlack
 
@@ -422,8 +545,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for key, value in headers.items():
             self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the caller died waiting for the answer (a killed worker): Slack shrugs too
 
 
 @pytest.fixture
