@@ -1,10 +1,12 @@
 """Benchmark: the nightly order sync and report import fanned out to 1, 2 and 4 workers.
 
 Simulated stores on the Amazon sandbox (a child process; each request waits --latency-ms, like
-the network) sync into a fresh PostgreSQL database. For each worker count the scheduler's own
-enqueueing job queues one task per store (`bot.scheduling.enqueueing_jobs`), `python app.py
-worker --queues sync` processes take them, and the benchmark waits until every store's run has
-finished; then the same for the nightly report import (one task per store, `--queues nightly`).
+the network; each sandbox renders every order's JSON once before anything is timed and serves
+order pages from those rendered orders, as bench/sync.py says) sync into a fresh PostgreSQL
+database. For each worker count the scheduler's own enqueueing job queues one task per store
+(`bot.scheduling.enqueueing_jobs`), `python app.py worker --queues sync` processes take them,
+and the benchmark waits until every store's run has finished; then the same for the nightly
+report import (one task per store, `--queues nightly`).
 Printed: wall time, orders and report rows per second, peak memory per worker, the sync's speed-up
 over one store at a time in one process, and, side by side in the same run, the page writer's CPU per
 order against a plain Core upsert and `serve`'s ack latency (with a broker) against a bare Bolt
@@ -80,6 +82,7 @@ def serve_stores(stores: int, orders: int, listings: int, latency: float, pipe: 
     sandboxes = []
     for seed in range(stores):
         sandbox = AmazonSandbox(amazon_data(seed=seed, orders=orders, listings=listings, days=28))
+        sandbox.prerender_orders()  # each order's JSON rendered once, before anything is timed
         sandbox.start()
         sandbox.faults.slow(latency)
         sandboxes.append(sandbox)

@@ -434,8 +434,13 @@ class OrderSync:
             }
             existing: dict[str, Any] = {}
             if by_id:
-                marks = ", ".join([sql.mark] * len(by_id))
-                for row in connection.exec_driver_sql(sql.select.format(marks=marks), (store.id, *by_id)):
+                params: tuple[Any, ...]
+                if sql.by_column:  # one array parameter: the statement is the same for every page
+                    query, params = sql.select, (store.id, list(by_id))
+                else:
+                    query = sql.select.format(marks=", ".join([sql.mark] * len(by_id)))
+                    params = (store.id, *by_id)
+                for row in connection.exec_driver_sql(query, params):
                     existing[row[0]] = row
             synced = stamp(now)
             new_rows: list[tuple[Any, ...]] = []
@@ -604,7 +609,7 @@ class _PageSql:
     statement that psycopg prepares once.
     """
 
-    select: str  # with {marks} for the page's order ids
+    select: str  # with {marks} for the page's order ids (SQLite), one text[] parameter (PostgreSQL)
     mark: str  # the driver's parameter marker
     insert: str
     update: str
@@ -653,6 +658,7 @@ def _page_sql(dialect: str) -> _PageSql:
             by_column=False,
             moment=_sqlite_moment,
         )
+
     # PostgreSQL's json type keeps the text as given: read back as text, a stored row compares
     # with a new one without decoding either.
     # %b: binary parameters; as text psycopg would quote every array element with a regex.
@@ -660,7 +666,7 @@ def _page_sql(dialect: str) -> _PageSql:
     assignments = ", ".join(f"{name} = v.{name}" for name in (*_ORDER_COLUMNS, "synced_at"))
     return _PageSql(
         select=f'SELECT platform_order_id, id, {columns.replace("skus", "skus::text")} FROM "order" '
-        "WHERE store_id = %s AND platform_order_id IN ({marks})",
+        "WHERE store_id = %s AND platform_order_id = ANY(%s::text[])",
         mark="%s",
         insert=into + f"SELECT * FROM unnest(%b::int[], %b::text[], {arrays}, %b::timestamptz[])" + conflict,
         update=f'UPDATE "order" AS o SET {assignments} '
