@@ -15,9 +15,9 @@ app under the same load, each as a ratio.
     .venv/bin/python bench/scale.py [--stores 20] [--orders 1000] [--latency-ms 20] [--workers 1,2,4]
         [--threads 16] [--listings 2000] [--requests 200] [--clients 20]
 
-The 2,000-store run: --stores 2000 --orders 200 (hours of sandbox time at 20 ms: run it on a
-machine of its own). Needs PostgreSQL (DATABASE_URL, default postgresql+psycopg://postgres@
-127.0.0.1:5432/postgres: a database is created and dropped) and Redis (SELLERDESK_BROKER_URL,
+The 2,000-store run: --stores 2000 --orders 200 --listings 200 --requests 0. Needs PostgreSQL
+(DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres: a database is
+created and dropped) and Redis (SELLERDESK_BROKER_URL,
 default redis://127.0.0.1:6379/10: that database is emptied).
 """
 
@@ -75,21 +75,26 @@ def reset(url: str) -> None:
 
 
 def serve_stores(stores: int, orders: int, listings: int, latency: float, pipe: Connection) -> None:
-    """Child process: one Amazon sandbox per store, with orders and listings (for the reports)."""
+    """Child process: one Amazon sandbox per store, with orders and listings (for the reports),
+    all on one host under a path each, as a platform serves its sellers: a server per store
+    would mean thousands of listening threads polling on two cores."""
     from erp.sandbox.amazon import AmazonSandbox
     from erp.sandbox.generate import amazon_data
+    from erp.sandbox.httpserver import SandboxHost
 
-    sandboxes = []
+    host = SandboxHost("amazon-sandboxes")
+    host.start()
+    fields = []
     for seed in range(stores):
         sandbox = AmazonSandbox(amazon_data(seed=seed, orders=orders, listings=listings, days=28))
         sandbox.prerender_orders()  # each order's JSON rendered once, before anything is timed
-        sandbox.start()
+        sandbox.server.stop_recording()  # a run of thousands of stores would keep every page
+        sandbox.mount(host)
         sandbox.faults.slow(latency)
-        sandboxes.append(sandbox)
-    pipe.send([sandbox.store_fields(rate_limit_scale=10_000.0) for sandbox in sandboxes])
+        fields.append(sandbox.store_fields(rate_limit_scale=10_000.0))
+    pipe.send(fields)
     pipe.recv()
-    for sandbox in sandboxes:
-        sandbox.stop()
+    host.stop()
 
 
 def imported_reports(url: str) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
-from erp.sandbox.httpserver import SandboxServer
+from erp.sandbox.httpserver import SandboxHost, SandboxServer
 from erp.sandbox.records import SandboxListing, SandboxOrder
 
 
@@ -37,6 +37,10 @@ class SandboxMarketplace:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Start the server; returns its base URL."""
         return self.server.start(host, port)
+
+    def mount(self, host: SandboxHost) -> str:
+        """Serve this sandbox from a shared host, under a path of its own; returns its base URL."""
+        return host.mount(self.server)
 
     def stop(self) -> None:
         self.server.stop()

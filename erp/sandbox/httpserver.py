@@ -5,6 +5,10 @@ into a real HTTP/1.1 server on 127.0.0.1 (port 0 by default: the system picks a 
 connectors are exercised over real sockets, keep-alive and all. Faults (429 with `Retry-After`,
 500, an HTML page instead of JSON, slow answers) are injected in front of the routing, for all
 paths or those under a prefix.
+
+`SandboxHost` serves many sandboxes from one port, each under its own path prefix, the way one
+platform host serves every seller: thousands of simulated stores then need one listening thread,
+not thousands.
 """
 
 from __future__ import annotations
@@ -195,6 +199,9 @@ class Faults:
 
 
 Route = Callable[[SandboxRequest], SandboxResponse]
+# Which sandbox serves a request path, and the path as that sandbox sees it (None: no sandbox).
+Resolve = Callable[[str], "tuple[SandboxServer | None, str]"]
+Track = Callable[[socket.socket, bool], None]
 
 
 class _Server(ThreadingHTTPServer):
@@ -213,12 +220,11 @@ class SandboxServer:
         self.name = name
         self.faults = Faults(error_body)
         self.base_url = ""
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._listener: _Listener | None = None
         self._log_lock = threading.Lock()
         self._log: list[RecordedRequest] = []
         self._exchanges: list[Exchange] = []
-        self._connections: set[socket.socket] = set()
+        self._keep_exchanges = True
 
     # -- request log ----------------------------------------------------------------------
 
@@ -245,50 +251,42 @@ class SandboxServer:
         with self._log_lock:
             self._log.clear()
 
+    def stop_recording(self) -> None:
+        """Keep no more requests or answers: a long load run would otherwise hold every page."""
+        with self._log_lock:
+            self._keep_exchanges = False
+            self._log.clear()
+            self._exchanges.clear()
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Start serving; returns the base URL (no trailing slash)."""
-        if self._server is not None:
-            return self.base_url
-        server = _Server((host, port), _handler_class(self))
-        self._server = server
-        bound_host, bound_port = server.server_address[:2]
-        self.base_url = f"http://{bound_host!s}:{bound_port}"
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"{self.name}-server",
-            daemon=True,
-        )
-        self._thread.start()
+        if self._listener is None:
+            self._listener = _Listener(self._resolve, self.name, host, port)
+            self.base_url = self._listener.base_url
         return self.base_url
 
     def stop(self) -> None:
         """Stop serving and close open connections."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with self._log_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     # -- dispatch -------------------------------------------------------------------------
+
+    def _resolve(self, path: str) -> tuple[SandboxServer | None, str]:
+        return self, path
 
     def dispatch(self, request: SandboxRequest) -> SandboxResponse:
         recorded = RecordedRequest(request.method, request.path, request.query, request.headers, request.body)
         with self._log_lock:
-            self._log.append(recorded)
+            if self._keep_exchanges:
+                self._log.append(recorded)
         response = self._answer(request)
         with self._log_lock:
+            if not self._keep_exchanges:
+                return response
             self._exchanges.append(
                 Exchange(
                     recorded,
@@ -320,15 +318,97 @@ class SandboxServer:
             response.cut_at = len(response.body) // 2
         return response
 
+
+class _Listener:
+    """A listening socket on `host:port`, served in background threads, and its open connections."""
+
+    def __init__(self, resolve: Resolve, name: str, host: str, port: int) -> None:
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._server = _Server((host, port), _handler_class(resolve, self._track))
+        bound_host, bound_port = self._server.server_address[:2]
+        self.base_url = f"http://{bound_host!s}:{bound_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{name}-server",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
     def _track(self, conn: socket.socket, open_: bool) -> None:
-        with self._log_lock:
+        with self._lock:
             if open_:
                 self._connections.add(conn)
             else:
                 self._connections.discard(conn)
 
 
-def _handler_class(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
+class SandboxHost:
+    """Many sandboxes on one 127.0.0.1 port, each under `/stores/<n>`.
+
+    `mount` gives a sandbox's server its base URL on this host; requests under that prefix reach
+    its `dispatch` with the prefix removed, so routes, faults and the request log work as on a
+    server of its own. Anything else answers 404.
+    """
+
+    def __init__(self, name: str = "sandbox-host") -> None:
+        self.name = name
+        self.base_url = ""
+        self._mounted: dict[str, SandboxServer] = {}
+        self._lock = threading.Lock()
+        self._listener: _Listener | None = None
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        if self._listener is None:
+            self._listener = _Listener(self._resolve, self.name, host, port)
+            self.base_url = self._listener.base_url
+        return self.base_url
+
+    def mount(self, sandbox_server: SandboxServer) -> str:
+        """Serve `sandbox_server` under the next free prefix; returns its base URL."""
+        if self._listener is None:
+            self.start()
+        with self._lock:
+            key = str(len(self._mounted))
+            self._mounted[key] = sandbox_server
+        sandbox_server.base_url = f"{self.base_url}/stores/{key}"
+        return sandbox_server.base_url
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+    def __enter__(self) -> SandboxHost:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _resolve(self, path: str) -> tuple[SandboxServer | None, str]:
+        if not path.startswith("/stores/"):
+            return None, path
+        head, _, rest = path.removeprefix("/stores/").partition("/")
+        with self._lock:
+            mounted = self._mounted.get(head)
+        return mounted, "/" + rest
+
+
+def _handler_class(resolve: Resolve, track: Track) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         # Headers and body go out in two writes; with Nagle on, keep-alive clients wait ~40 ms each.
@@ -337,10 +417,10 @@ def _handler_class(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
-            server._track(self.connection, True)
+            track(self.connection, True)
 
         def finish(self) -> None:
-            server._track(self.connection, False)
+            track(self.connection, False)
             super().finish()
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (BaseHTTPRequestHandler's name)
@@ -350,14 +430,20 @@ def _handler_class(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            server, path = resolve(parts.path)
             request = SandboxRequest(
                 method=self.command,
-                path=parts.path,
+                path=path,
                 query=parse_qs(parts.query, keep_blank_values=True),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
             )
-            response = server.dispatch(request)
+            if server is None:
+                response = SandboxResponse.json(
+                    {"errors": [{"code": "NotFound", "message": "No store here."}]}, 404
+                )
+            else:
+                response = server.dispatch(request)
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
