@@ -19,6 +19,7 @@ from erp.jobs.order_sync import OrderSync
 from erp.jobs.report_import import ReportRefresher
 from erp.models import Order, PlatformReport, ReportRow, Store
 from erp.platforms.registry import ConnectorRegistry
+from erp.progress import StoreSyncProgress
 from erp.sandbox.amazon import AmazonSandbox
 from erp.sandbox.generate import amazon_data
 from erp.sandbox.httpserver import SandboxHost
@@ -37,6 +38,17 @@ def two_sellers() -> Iterator[tuple[SandboxHost, AmazonSandbox, AmazonSandbox]]:
     assert_speaks_the_platforms_language(second)
 
 
+def sync_both(
+    engine: Engine, session: Session, registry: ConnectorRegistry, first: AmazonSandbox, second: AmazonSandbox
+) -> tuple[dict[str, StoreSyncProgress], Store, Store]:
+    """Both sellers as stores of one account, synced together: (outcome by store name, stores)."""
+    store_one = make_sandbox_store(session, first, name="Amazon one")
+    store_two = make_sandbox_store(session, second, name="Amazon two")
+    sync = OrderSync(lambda: Session(engine, expire_on_commit=False), registry.connector_for)
+    results = {result.store: result for result in sync.sync_account(store_one.account_id)}
+    return results, store_one, store_two
+
+
 def order_ids(session: Session, store: Store) -> set[str]:
     return set(session.exec(select(Order.platform_order_id).where(Order.store_id == store.id)).all())
 
@@ -48,13 +60,11 @@ def test_each_store_on_a_shared_host_syncs_only_its_own_orders(
     two_sellers: tuple[SandboxHost, AmazonSandbox, AmazonSandbox],
 ) -> None:
     host, first, second = two_sellers
-    store_one = make_sandbox_store(session, first, name="Amazon one")
-    store_two = make_sandbox_store(session, second, name="Amazon two")
+
+    results, store_one, store_two = sync_both(engine, session, connector_registry, first, second)
+
     assert store_one.endpoint.startswith(host.base_url + "/stores/")
     assert store_one.endpoint != store_two.endpoint
-
-    sync = OrderSync(lambda: Session(engine, expire_on_commit=False), connector_registry.connector_for)
-    results = {result.store: result for result in sync.sync_account(store_one.account_id)}
 
     assert (results["Amazon one"].error, results["Amazon two"].error) == ("", "")
     assert order_ids(session, store_one) == {o.order_id for o in first.data.orders.values()}
@@ -70,12 +80,9 @@ def test_a_fault_on_one_seller_leaves_the_others_on_the_host_alone(
     two_sellers: tuple[SandboxHost, AmazonSandbox, AmazonSandbox],
 ) -> None:
     _, first, second = two_sellers
-    store_one = make_sandbox_store(session, first, name="Amazon one")
-    store_two = make_sandbox_store(session, second, name="Amazon two")
     first.reject_refresh_token()
 
-    sync = OrderSync(lambda: Session(engine, expire_on_commit=False), connector_registry.connector_for)
-    results = {result.store: result for result in sync.sync_account(store_one.account_id)}
+    results, store_one, store_two = sync_both(engine, session, connector_registry, first, second)
 
     assert results["Amazon one"].error and not order_ids(session, store_one)
     assert results["Amazon two"].error == "" and len(order_ids(session, store_two)) == len(second.data.orders)
