@@ -82,8 +82,7 @@ def serve_stores(stores: int, orders: int, listings: int, latency: float, pipe: 
     from erp.sandbox.generate import amazon_data
     from erp.sandbox.httpserver import SandboxHost
 
-    host = SandboxHost("amazon-sandboxes")
-    host.start()
+    host = SandboxHost("amazon-sandboxes")  # started by the first mount
     fields = []
     for seed in range(stores):
         sandbox = AmazonSandbox(amazon_data(seed=seed, orders=orders, listings=listings, days=28))

@@ -279,14 +279,13 @@ class SandboxServer:
         return self, path
 
     def dispatch(self, request: SandboxRequest) -> SandboxResponse:
+        if not self._keep_exchanges:
+            return self._answer(request)
         recorded = RecordedRequest(request.method, request.path, request.query, request.headers, request.body)
         with self._log_lock:
-            if self._keep_exchanges:
-                self._log.append(recorded)
+            self._log.append(recorded)
         response = self._answer(request)
         with self._log_lock:
-            if not self._keep_exchanges:
-                return response
             self._exchanges.append(
                 Exchange(
                     recorded,
