@@ -112,6 +112,9 @@ def handle(request: FlowRequest, services: Services) -> HandlerResult:
     if in_latest and not stale:
         return _present(facts, language, now, services)
     _refresh(facts, services, request.actor)
+    # The answer describes the reports as they are after the refresh: measured from before it,
+    # a report the platform finished during the refresh would read "generated in <1 min".
+    now = services.clock()
     if facts.fresh is None:
         if stale:
             return _reports_stale(facts, language, now)
