@@ -379,6 +379,34 @@ def test_follow_ups_continue_the_last_diagnosis_zh(demo: Demo) -> None:
     assert "哪个 SKU" not in still and "人工" in still and chat.last.language == "zh"
 
 
+@pytest.mark.parametrize(
+    ("question", "cancel", "dropped", "language"),
+    [
+        ("orders are missing", "never mind, cancel", "won't do anything more", "en"),
+        ("订单没同步过来", "算了", "不会再做其他操作", "zh"),
+    ],
+)
+def test_cancel_right_after_an_offer_says_the_offer_is_dropped(
+    demo: Demo, question: str, cancel: str, dropped: str, language: str
+) -> None:
+    chat = _chat(demo, f"cancel-offer-{language}")
+    chat.say(question)
+    assert chat.last.diagnosis is not None and chat.last.diagnosis.actions  # "Sync again" is offered
+    read = chat.say(cancel)
+    assert dropped in read and chat.last.language == language
+    assert "Nothing was in progress" not in read and "没有进行中" not in read
+    assert chat.last.diagnosis is None and not chat.last.actions
+    if language == "zh":
+        assert not _ENGLISH_SENTENCE.search(read)
+    # The offer is gone: "still not working" no longer continues that check.
+    chat.say("still not working" if language == "en" else "还是不行")
+    assert chat.last.kind != "diagnosis" or chat.last.flow != "orders_not_synced"
+    # With nothing at all open, cancel says so.
+    fresh = _chat(demo, f"cancel-nothing-{language}")
+    nothing = fresh.say(cancel)
+    assert ("Nothing was in progress" if language == "en" else "没有进行中") in nothing
+
+
 def test_and_the_other_store(demo: Demo) -> None:
     chat = _chat(demo, "other-store")
     chat.say("How do I delete the data of store Shopee MY?")

@@ -251,7 +251,9 @@ class Conversation:
             return self.replies.act(str(decision.act), language, waiting)
         if kind == "cancel":
             self.store.save(key, Memory(language))
-            return self.replies.cancelled(language, had_pending=pending is not None)
+            return self.replies.cancelled(
+                language, had_pending=pending is not None, had_last=last is not None
+            )
         if kind == "escalate":
             escalated = replace(last, escalated=True) if last else None
             self.store.save(key, Memory(language, None, escalated))

@@ -200,12 +200,21 @@ class Replies:
             )
         return reply
 
-    def cancelled(self, language: Language, *, had_pending: bool) -> Reply:
+    def cancelled(self, language: Language, *, had_pending: bool, had_last: bool = False) -> Reply:
+        """ "Cancel": what was dropped, so a seller who was just offered an action knows it will
+        not happen (saying "nothing was in progress" right after an offer reads as not listening)."""
         if had_pending:
             return self.message(
                 language,
                 "OK, I dropped that question. Ask me anything else.",
                 "好的，这个问题已取消。有其他问题随时问我。",
+            )
+        if had_last:
+            return self.message(
+                language,
+                "OK, I'll leave the last check there and won't do anything more about it. "
+                "Ask me anything else.",
+                "好的，上一次的检查就到这里，我不会再做其他操作。有其他问题随时问我。",
             )
         return self.message(
             language,
