@@ -62,6 +62,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_schema(engine: Engine) -> None:
     """Create every missing table; safe to call at every start."""
     SQLModel.metadata.create_all(engine)
+    with engine.begin() as connection:
+        # Databases made before it was dropped keep an index on order.store_id that the unique
+        # (store_id, platform_order_id) index already covers; every synced order paid for it.
+        connection.exec_driver_sql("DROP INDEX IF EXISTS ix_order_store_id")
     if engine.dialect.name == "postgresql":
         # Databases made before report rows lost their foreign key keep it otherwise, and its
         # per-row check costs a COPY more server time than the COPY itself.

@@ -169,7 +169,9 @@ class Order(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    store_id: int = Field(foreign_key="store.id", index=True)
+    # No index of its own: the unique (store_id, platform_order_id) index leads with it, and a
+    # second index would cost every synced order an extra index write.
+    store_id: int = Field(foreign_key="store.id")
     platform_order_id: str = Field(max_length=80)
     status: str = Field(max_length=30)  # OrderStatus
     platform_status: str = Field(default="", max_length=60)

@@ -41,6 +41,7 @@ class MemoryMarketplace:
         self.calls: list[tuple[datetime, str | None]] = []
         self.fail_on_page: int | None = None  # 1-based page number that fails once
         self.expired = False
+        self.vouched: datetime | None = None  # each page's complete_through, when set
 
     def list_orders(self, *, updated_after: datetime, cursor: str | None = None) -> OrderPage:
         self.calls.append((updated_after, cursor))
@@ -56,7 +57,11 @@ class MemoryMarketplace:
         )
         chunk = matching[start : start + self.page_size]
         following = start + self.page_size
-        return OrderPage(orders=chunk, next_cursor=str(following) if following < len(matching) else None)
+        return OrderPage(
+            orders=chunk,
+            next_cursor=str(following) if following < len(matching) else None,
+            complete_through=self.vouched,
+        )
 
     def get_order(self, order_id: str) -> PlatformOrder | None:
         return self.orders.get(order_id)
@@ -210,6 +215,32 @@ def test_incremental_sync_asks_only_for_orders_updated_after_the_watermark(
 
     sync.sync_store(store.id or 0)
     assert market.calls[-1] == (newest - SYNC_OVERLAP, None)
+
+
+def test_a_vouched_moment_moves_the_watermark_with_the_page_and_never_back(
+    engine: Engine, session: Session, account: Account
+) -> None:
+    store = add_store(session, account, "Amazon DE")
+    market = MemoryMarketplace("amazon", make_orders("A", 25), page_size=10)
+    market.vouched = NOW - timedelta(hours=1)
+    market.fail_on_page = 2
+    sync = build_sync(engine, {"Amazon DE": market})
+
+    failed = sync.sync_store(store.id or 0)
+    # The first page was stored and vouched for: the watermark moved with it, the failure kept it.
+    assert (failed.pages, failed.error_kind) == (1, "platform_error")
+    session.refresh(store)
+    assert store.order_watermark is not None
+    assert store.order_watermark.replace(tzinfo=UTC) == NOW - timedelta(hours=1)
+
+    # Another process moved the watermark further meanwhile: an older vouched moment leaves it.
+    store.order_watermark = NOW
+    session.add(store)
+    session.commit()
+    done = sync.sync_store(store.id or 0)
+    assert done.error == "" and done.pages >= 1
+    session.refresh(store)
+    assert store.order_watermark is not None and store.order_watermark.replace(tzinfo=UTC) == NOW
 
 
 def test_failed_page_keeps_earlier_pages_and_the_next_sync_resumes_from_its_cursor(

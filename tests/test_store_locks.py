@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
 
 from erp.jobs.locks import FileStoreLocks, PostgresStoreLocks, store_locks_for
@@ -57,3 +58,32 @@ def test_a_store_locked_by_another_process_waits_until_that_process_dies(
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_on_postgresql_the_locked_work_runs_on_the_lock_s_own_connection(engine: Engine) -> None:
+    # One server connection per syncing store, not two: the lock hands out sessions on its own.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("an SQLite file lock has no connection; the sync uses the application's sessions")
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from erp.jobs.locks import ORDER_SYNC_LOCK_CLASS
+
+    holder_query = text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls AND objid = :store"
+    )
+    keys = {"cls": ORDER_SYNC_LOCK_CLASS, "store": 9}
+    locks = store_locks_for(engine)
+    with locks(9) as sessions:
+        assert sessions is not None
+        with sessions() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            session.commit()
+        with pytest.raises(DBAPIError), sessions() as failing:
+            failing.execute(text("SELECT 1 / 0"))  # a failed transaction of the locked work...
+        with sessions() as session:  # ...leaves the connection usable and the lock held
+            assert session.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+        with engine.connect() as other:
+            assert other.execute(holder_query, keys).scalar() == pid
+    with engine.connect() as other:
+        assert other.execute(holder_query, keys).scalar() is None  # released at the end

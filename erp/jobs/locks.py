@@ -7,6 +7,9 @@ but the run bookkeeping would tangle. So a store's sync holds a lock:
 
 - PostgreSQL: a session advisory lock on a dedicated connection. A worker killed mid-sync loses
   its connection, and the server drops the lock with it, so the retry on another worker proceeds.
+  The locked work writes through that same connection (the lock hands out sessions bound to
+  it), so a syncing store costs the server one connection, not two: sixty-four stores syncing
+  across four workers fit in PostgreSQL's default hundred connections.
 - an SQLite file: an exclusive `flock` on a file beside the database (the same machine only, as
   SQLite itself); the kernel drops it when the process dies.
 - in-memory SQLite (tests, one process): a thread lock.
@@ -25,9 +28,12 @@ from contextlib import AbstractContextManager, contextmanager
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
+from sqlmodel import Session
 
-StoreLock = Callable[[int], AbstractContextManager[object]]
-"""Takes the lock of one store (by id) for the length of a `with` block."""
+Sessions = Callable[[], Session]
+StoreLock = Callable[[int], AbstractContextManager[Sessions | None]]
+"""Takes the lock of one store (by id) for the length of a `with` block; the block gets the
+sessions to do the locked work with when the lock has a connection of its own, else None."""
 
 ORDER_SYNC_LOCK_CLASS = 0x0D5C
 """The first key of PostgreSQL's two-key advisory locks for order syncs (the store id is the second)."""
@@ -44,33 +50,37 @@ class ThreadStoreLocks:
         self._guard = threading.Lock()
 
     @contextmanager
-    def __call__(self, store_id: int) -> Iterator[object]:
+    def __call__(self, store_id: int) -> Iterator[Sessions | None]:
         with self._guard:
             lock = self._locks.setdefault(store_id, threading.Lock())
         with lock:
-            yield lock
+            yield None
 
 
 class PostgresStoreLocks:
-    """A session advisory lock per store, on a connection of its own for as long as the sync runs."""
+    """A session advisory lock per store, on a connection of its own for as long as the sync runs;
+    the sync's own transactions run on that connection too (an advisory lock taken at session
+    level outlives them)."""
 
     def __init__(self, engine: Engine, lock_class: int = ORDER_SYNC_LOCK_CLASS) -> None:
         # Connections of their own, outside the application's pool: a lock is held for a whole
-        # sync, and sixteen stores syncing at once must not starve the pages' own sessions.
+        # sync, and sixteen stores syncing at once must not starve the answers' sessions.
         self._engine = create_engine(engine.url, poolclass=NullPool)
         self._class = lock_class
 
     @contextmanager
-    def __call__(self, store_id: int) -> Iterator[object]:
+    def __call__(self, store_id: int) -> Iterator[Sessions | None]:
         with self._engine.connect() as connection:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             connection.execute(text(f"SET lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
             keys = {"cls": self._class, "store": store_id}
             connection.execute(text("SELECT pg_advisory_lock(:cls, :store)"), keys)
+            connection.commit()
             try:
-                yield connection
+                yield lambda: Session(bind=connection, expire_on_commit=False)
             finally:
+                connection.rollback()  # whatever the locked work left open
                 connection.execute(text("SELECT pg_advisory_unlock(:cls, :store)"), keys)
+                connection.commit()
 
 
 class FileStoreLocks:
@@ -82,7 +92,7 @@ class FileStoreLocks:
         self._threads = ThreadStoreLocks()  # flock is per open file: threads of one process queue here
 
     @contextmanager
-    def __call__(self, store_id: int) -> Iterator[object]:
+    def __call__(self, store_id: int) -> Iterator[Sessions | None]:
         import fcntl
 
         with self._threads(store_id):
@@ -90,7 +100,7 @@ class FileStoreLocks:
             with open(path, "a+") as handle:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
                 try:
-                    yield handle
+                    yield None
                 finally:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 

@@ -19,7 +19,7 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -28,12 +28,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from erp.jobs.locks import StoreLock, ThreadStoreLocks
+from erp.jobs.locks import Sessions, StoreLock, ThreadStoreLocks
 from erp.models import AuditLog, AuthStatus, OrderStatus, Platform, Store, SyncRun, SyncStatus
 from erp.platforms.base import (
     AuthorizationExpired,
     BadResponse,
     MarketplaceConnector,
+    OrderPage,
     PermissionDenied,
     PlatformError,
     PlatformOrder,
@@ -285,8 +286,12 @@ class OrderSync:
         Raises:
             LookupError: there is no such store.
         """
-        with self._store_lock(store_id):
-            return self._sync_store_locked(store_id, trigger=trigger, actor=actor, progress=progress)
+        with self._store_lock(store_id) as locked_sessions:
+            # On PostgreSQL the lock's own connection carries the sync's writes too.
+            sessions = locked_sessions or self._sessions
+            return self._sync_store_locked(
+                store_id, sessions, trigger=trigger, actor=actor, progress=progress
+            )
 
     def _sync_many(
         self,
@@ -326,11 +331,17 @@ class OrderSync:
         return results
 
     def _sync_store_locked(
-        self, store_id: int, *, trigger: str, actor: str, progress: SyncProgressCallback | None
+        self,
+        store_id: int,
+        sessions: Sessions,
+        *,
+        trigger: str,
+        actor: str,
+        progress: SyncProgressCallback | None,
     ) -> StoreSyncProgress:
         now = self._clock()
         tally = _Tally()
-        with self._sessions() as session:
+        with sessions() as session:
             store = session.get(Store, store_id)
             if store is None or store.deleted_at is not None:
                 raise LookupError(f"no store with id {store_id}")
@@ -343,7 +354,7 @@ class OrderSync:
                 connector, setup_error = None, exc
         if connector is None:
             assert setup_error is not None
-            return _final(progress, self._finish_failed(info, run_id, tally, setup_error, actor))
+            return _final(progress, self._finish_failed(sessions, info, run_id, tally, setup_error, actor))
         _notify(progress, tally.snapshot(info.name, info.platform))
         try:
             while True:
@@ -361,10 +372,7 @@ class OrderSync:
                     continue
                 if page.next_cursor is not None and page.next_cursor == cursor:
                     raise BadResponse("the platform returned the same page again")
-                self._write_page(info, run_id, page.orders, page.next_cursor, tally)
-                # Only once the page is committed: the watermark vouches for stored orders.
-                if page.complete_through is not None:
-                    self._advance_watermark(info, page.complete_through, tally)
+                self._write_page(sessions, info, run_id, page, tally)
                 _notify(progress, tally.snapshot(info.name, info.platform))
                 cursor = page.next_cursor
                 if cursor is None:
@@ -372,8 +380,8 @@ class OrderSync:
         except Exception as exc:
             if not isinstance(exc, PlatformError):
                 logger.exception("order sync of store %s stopped", store_id)
-            return _final(progress, self._finish_failed(info, run_id, tally, exc, actor))
-        return self._finish_done(info, run_id, tally, actor)
+            return _final(progress, self._finish_failed(sessions, info, run_id, tally, exc, actor))
+        return self._finish_done(sessions, info, run_id, tally, actor)
 
     def _open_run(
         self, session: Session, store: Store, trigger: str, now: datetime
@@ -407,13 +415,15 @@ class OrderSync:
 
     def _write_page(
         self,
+        sessions: Sessions,
         store: _StoreInfo,
         run_id: int,
-        orders: Iterable[PlatformOrder],
-        next_cursor: str | None,
+        page: OrderPage,
         tally: _Tally,
     ) -> None:
-        """Upsert one page and move the run's cursor past it, in one transaction.
+        """Upsert one page, move the run's cursor past it and the store's watermark up to what
+        the connector vouched complete, in one transaction: the watermark vouches only for
+        stored orders, and one commit a page is cheaper than two.
 
         The hot path of every sync: one select of the page's stored orders, one executemany
         insert of the new ones, one executemany update of the changed ones, all as driver SQL
@@ -421,11 +431,11 @@ class OrderSync:
         text), so no per-row type processing or statement compilation (bench/upsert.py).
         """
         now = self._clock()
-        by_id = {order.order_id: order for order in orders}  # a page may repeat an order
+        by_id = {order.order_id: order for order in page.orders}  # a page may repeat an order
         fetched = len(by_id)
         runs: Any = SyncRun.__table__  # type: ignore[attr-defined]
         newest = tally.newest_update
-        with self._sessions() as session:
+        with sessions() as session:
             connection = session.connection()
             sql = _page_sql(connection.dialect.name)
             stamp = sql.moment
@@ -466,39 +476,32 @@ class OrderSync:
                     fetched=tally.fetched + fetched,
                     inserted=tally.inserted + len(new_rows),
                     updated=tally.updated + len(changed_rows),
-                    cursor=next_cursor or "",
+                    cursor=page.next_cursor or "",
                 )
             )
+            vouched = _as_utc(page.complete_through)
+            if vouched is not None:
+                stores: Any = Store.__table__  # type: ignore[attr-defined]
+                watermark = stores.c.order_watermark
+                connection.execute(
+                    update(stores)
+                    .where(stores.c.id == store.id, watermark.is_(None) | (watermark < vouched))
+                    .values(order_watermark=vouched)
+                )
             session.commit()
         tally.pages += 1
         tally.fetched += fetched
         tally.inserted += len(new_rows)
         tally.updated += len(changed_rows)
         tally.newest_update = newest
+        if vouched is not None and (tally.complete_through is None or vouched > tally.complete_through):
+            tally.complete_through = vouched
 
-    def _advance_watermark(self, store: _StoreInfo, complete_through: datetime, tally: _Tally) -> None:
-        """Move the store's watermark to what the connector vouched complete, right after the page.
-
-        Its own small transaction after the page's: a crash between the two leaves the watermark
-        one page behind, which costs a page fetched again and loses nothing.
-        """
-        moment = _as_utc(complete_through)
-        assert moment is not None
-        if tally.complete_through is None or moment > tally.complete_through:
-            tally.complete_through = moment
-        with self._sessions() as session:
-            row = session.get(Store, store.id)
-            if row is None:
-                return
-            watermark = _as_utc(row.order_watermark)
-            if watermark is None or moment > watermark:
-                row.order_watermark = moment
-                session.add(row)
-                session.commit()
-
-    def _finish_done(self, store: _StoreInfo, run_id: int, tally: _Tally, actor: str) -> StoreSyncProgress:
+    def _finish_done(
+        self, sessions: Sessions, store: _StoreInfo, run_id: int, tally: _Tally, actor: str
+    ) -> StoreSyncProgress:
         now = self._clock()
-        with self._sessions() as session:
+        with sessions() as session:
             run = session.get(SyncRun, run_id)
             row = session.get(Store, store.id)
             assert run is not None and row is not None
@@ -528,12 +531,18 @@ class OrderSync:
         return tally.snapshot(store.name, store.platform, done=True)
 
     def _finish_failed(
-        self, store: _StoreInfo, run_id: int, tally: _Tally, error: BaseException, actor: str
+        self,
+        sessions: Sessions,
+        store: _StoreInfo,
+        run_id: int,
+        tally: _Tally,
+        error: BaseException,
+        actor: str,
     ) -> StoreSyncProgress:
         message, kind = seller_error(store.name, store.platform, error)
         logger.warning("order sync of store %s failed (%s) after %d pages", store.id, kind, tally.pages)
         now = self._clock()
-        with self._sessions() as session:
+        with sessions() as session:
             run = session.get(SyncRun, run_id)
             row = session.get(Store, store.id)
             assert run is not None and row is not None
