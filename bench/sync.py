@@ -17,6 +17,7 @@ DATABASE_URL (PostgreSQL) is used when set; otherwise SQLite files in a temporar
 from __future__ import annotations
 
 import argparse
+import atexit
 import multiprocessing
 import os
 import resource
@@ -59,15 +60,25 @@ def serve_sandboxes(stores: int, orders: int, latency: float, pipe: Connection) 
 
 
 def fresh_database(base_url: str | None, workdir: str, label: str) -> str:
+    """An empty database: an SQLite file in `workdir`, or a PostgreSQL database dropped when the
+    benchmark exits (however it exits short of being killed)."""
     if base_url is None:
         return f"sqlite:///{os.path.join(workdir, label + '.db')}"
     name = f"sellerdesk_bench_{label}_{os.getpid()}"
+    _drop_database(base_url, name)
+    admin = make_engine(base_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    atexit.register(_drop_database, base_url, name)
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(base_url: str, name: str) -> None:
     admin = make_engine(base_url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 
 def run_sync(database_url: str, store_fields: list[dict[str, Any]], workers: int) -> tuple[float, int, int]:
