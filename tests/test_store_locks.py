@@ -87,3 +87,8 @@ def test_on_postgresql_the_locked_work_runs_on_the_lock_s_own_connection(engine:
             assert other.execute(holder_query, keys).scalar() == pid
     with engine.connect() as other:
         assert other.execute(holder_query, keys).scalar() is None  # released at the end
+    # The connection stays open for the next store's sync (no new server process per store).
+    with locks(10) as again:
+        assert again is not None
+        with again() as session:
+            assert session.execute(text("SELECT pg_backend_pid()")).scalar() == pid

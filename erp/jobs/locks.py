@@ -5,11 +5,12 @@ With background work on many workers, two syncs of one store (a scheduled one an
 would resume the same interrupted run and write the same pages; harmless for the orders (upserts)
 but the run bookkeeping would tangle. So a store's sync holds a lock:
 
-- PostgreSQL: a session advisory lock on a dedicated connection. A worker killed mid-sync loses
-  its connection, and the server drops the lock with it, so the retry on another worker proceeds.
-  The locked work writes through that same connection (the lock hands out sessions bound to
-  it), so a syncing store costs the server one connection, not two: sixty-four stores syncing
-  across four workers fit in PostgreSQL's default hundred connections.
+- PostgreSQL: a session advisory lock on a connection of its own (from a pool apart from the
+  application's, kept open between syncs). A worker killed mid-sync loses its connection, and
+  the server drops the lock with it, so the retry on another worker proceeds. The locked work
+  writes through that same connection (the lock hands out sessions bound to it), so a syncing
+  store costs the server one connection, not two: sixty-four stores syncing across four
+  workers fit in PostgreSQL's default hundred connections.
 - an SQLite file: an exclusive `flock` on a file beside the database (the same machine only, as
   SQLite itself); the kernel drops it when the process dies.
 - in-memory SQLite (tests, one process): a thread lock.
@@ -27,7 +28,6 @@ from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 Sessions = Callable[[], Session]
@@ -62,25 +62,35 @@ class PostgresStoreLocks:
     the sync's own transactions run on that connection too (an advisory lock taken at session
     level outlives them)."""
 
-    def __init__(self, engine: Engine, lock_class: int = ORDER_SYNC_LOCK_CLASS) -> None:
-        # Connections of their own, outside the application's pool: a lock is held for a whole
-        # sync, and sixteen stores syncing at once must not starve the answers' sessions.
-        self._engine = create_engine(engine.url, poolclass=NullPool)
+    def __init__(self, engine: Engine, lock_class: int = ORDER_SYNC_LOCK_CLASS, *, kept: int = 16) -> None:
+        # A pool of their own, apart from the application's: a lock is held for a whole sync,
+        # and sixteen stores syncing at once must not starve the answers' sessions. Connections
+        # stay open between syncs (`kept` of them): a new server process for every store, with
+        # its catalog caches cold for the sync's writes, weighed on a night of 2,000 small stores.
+        self._engine = create_engine(
+            engine.url, pool_size=kept, max_overflow=64, pool_pre_ping=True, pool_timeout=LOCK_WAIT_SECONDS
+        )
         self._class = lock_class
 
     @contextmanager
     def __call__(self, store_id: int) -> Iterator[Sessions | None]:
+        keys = {"cls": self._class, "store": store_id}
         with self._engine.connect() as connection:
             connection.execute(text(f"SET lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
-            keys = {"cls": self._class, "store": store_id}
             connection.execute(text("SELECT pg_advisory_lock(:cls, :store)"), keys)
             connection.commit()
+            released = False
             try:
                 yield lambda: Session(bind=connection, expire_on_commit=False)
             finally:
-                connection.rollback()  # whatever the locked work left open
-                connection.execute(text("SELECT pg_advisory_unlock(:cls, :store)"), keys)
-                connection.commit()
+                try:
+                    connection.rollback()  # whatever the locked work left open
+                    connection.execute(text("SELECT pg_advisory_unlock(:cls, :store)"), keys)
+                    connection.commit()
+                    released = True
+                finally:
+                    if not released:  # never back into the pool still holding the lock
+                        connection.invalidate()
 
 
 class FileStoreLocks:
