@@ -210,7 +210,31 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-class SandboxServer:
+class _Serving:
+    """Starts and stops a listener for whatever `_resolve` routes: a sandbox, or a host of many."""
+
+    name: str
+    base_url: str
+    _listener: _Listener | None
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start serving; returns the base URL (no trailing slash)."""
+        if self._listener is None:
+            self._listener = _Listener(self._resolve, self.name, host, port)
+            self.base_url = self._listener.base_url
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving and close open connections."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+    def _resolve(self, path: str) -> tuple[SandboxServer | None, str]:
+        raise NotImplementedError
+
+
+class SandboxServer(_Serving):
     """Serves one sandbox's `route` on 127.0.0.1 in background threads."""
 
     def __init__(
@@ -257,21 +281,6 @@ class SandboxServer:
             self._keep_exchanges = False
             self._log.clear()
             self._exchanges.clear()
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start serving; returns the base URL (no trailing slash)."""
-        if self._listener is None:
-            self._listener = _Listener(self._resolve, self.name, host, port)
-            self.base_url = self._listener.base_url
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving and close open connections."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -355,7 +364,7 @@ class _Listener:
                 self._connections.discard(conn)
 
 
-class SandboxHost:
+class SandboxHost(_Serving):
     """Many sandboxes on one 127.0.0.1 port, each under `/stores/<n>`.
 
     `mount` gives a sandbox's server its base URL on this host; requests under that prefix reach
@@ -370,12 +379,6 @@ class SandboxHost:
         self._lock = threading.Lock()
         self._listener: _Listener | None = None
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        if self._listener is None:
-            self._listener = _Listener(self._resolve, self.name, host, port)
-            self.base_url = self._listener.base_url
-        return self.base_url
-
     def mount(self, sandbox_server: SandboxServer) -> str:
         """Serve `sandbox_server` under the next free prefix; returns its base URL."""
         if self._listener is None:
@@ -385,11 +388,6 @@ class SandboxHost:
             self._mounted[key] = sandbox_server
         sandbox_server.base_url = f"{self.base_url}/stores/{key}"
         return sandbox_server.base_url
-
-    def stop(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
 
     def __enter__(self) -> SandboxHost:
         self.start()
