@@ -67,7 +67,7 @@ def test_on_postgresql_the_locked_work_runs_on_the_lock_s_own_connection(engine:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    from erp.jobs.locks import ORDER_SYNC_LOCK_CLASS
+    from erp.jobs.locks import LOCK_WAIT_SECONDS, ORDER_SYNC_LOCK_CLASS
 
     holder_query = text(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls AND objid = :store"
@@ -78,6 +78,9 @@ def test_on_postgresql_the_locked_work_runs_on_the_lock_s_own_connection(engine:
         assert sessions is not None
         with sessions() as session:
             pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+            # Waiting for another process's sync of the store is bounded.
+            timeout = "SELECT extract(epoch FROM current_setting('lock_timeout')::interval)"
+            assert session.execute(text(timeout)).scalar() == LOCK_WAIT_SECONDS
             session.commit()
         with pytest.raises(DBAPIError), sessions() as failing:
             failing.execute(text("SELECT 1 / 0"))  # a failed transaction of the locked work...

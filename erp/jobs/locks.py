@@ -67,8 +67,14 @@ class PostgresStoreLocks:
         # and sixteen stores syncing at once must not starve the answers' sessions. Connections
         # stay open between syncs (`kept` of them): a new server process for every store, with
         # its catalog caches cold for the sync's writes, weighed on a night of 2,000 small stores.
+        # The wait for another process's sync is bounded once per connection, not per lock.
         self._engine = create_engine(
-            engine.url, pool_size=kept, max_overflow=64, pool_pre_ping=True, pool_timeout=LOCK_WAIT_SECONDS
+            engine.url,
+            pool_size=kept,
+            max_overflow=64,
+            pool_pre_ping=True,
+            pool_timeout=LOCK_WAIT_SECONDS,
+            connect_args={"options": f"-c lock_timeout={LOCK_WAIT_SECONDS}s"},
         )
         self._class = lock_class
 
@@ -76,7 +82,6 @@ class PostgresStoreLocks:
     def __call__(self, store_id: int) -> Iterator[Sessions | None]:
         keys = {"cls": self._class, "store": store_id}
         with self._engine.connect() as connection:
-            connection.execute(text(f"SET lock_timeout = '{LOCK_WAIT_SECONDS}s'"))
             connection.execute(text("SELECT pg_advisory_lock(:cls, :store)"), keys)
             connection.commit()
             released = False
