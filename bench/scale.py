@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import httpx  # noqa: E402
 import upsert  # noqa: E402
 from ack_latency import free_port, peak_memory_mb, prepare_database, signed_command, start_fake_slack  # noqa: E402
+from cpu_meter import CpuSplit, RunMeter, postgres_server_pid, process_cpu  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 from sync import fresh_database  # noqa: E402
 
@@ -96,43 +99,49 @@ def serve_stores(stores: int, orders: int, listings: int, latency: float, pipe: 
     host.stop()
 
 
-def imported_reports(url: str) -> tuple[int, int]:
-    """(reports finished, report rows stored)."""
+def finished_runs(probe: Engine, job: str) -> int:
+    """Stores whose sync has finished, or reports whose import has; polled while the run goes on,
+    on one kept connection and reading only the small run tables (a new connection each time, or
+    counting orders or report rows as they grow, would spend the server CPU the run is measured on)."""
+    query = (
+        "SELECT count(DISTINCT store_id) FROM syncrun WHERE status <> 'running'"
+        if job == "order_sync"
+        else "SELECT count(*) FROM platformreport WHERE status IN ('done', 'failed', 'cancelled')"
+    )
+    with probe.connect() as conn:
+        done = conn.execute(text(query)).scalar()
+    return int(done or 0)
+
+
+def stored_count(url: str, job: str) -> int:
+    """Orders stored (order sync) or report rows stored (report import)."""
     engine = make_engine(url)
     with engine.connect() as conn:
-        finished = conn.execute(
-            text("SELECT count(*) FROM platformreport WHERE status IN ('done', 'failed', 'cancelled')")
-        ).scalar()
-        rows = conn.execute(text("SELECT count(*) FROM reportrow")).scalar()
+        table = '"order"' if job == "order_sync" else "reportrow"
+        count = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
     engine.dispose()
-    return int(finished or 0), int(rows or 0)
+    return int(count or 0)
 
 
-def finished_stores(url: str) -> tuple[int, int]:
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        done = conn.execute(
-            text("SELECT count(DISTINCT store_id) FROM syncrun WHERE status <> 'running'")
-        ).scalar()
-        orders = conn.execute(text('SELECT count(*) FROM "order"')).scalar()
-    engine.dispose()
-    return int(done or 0), int(orders or 0)
-
-
-def sequential(url: str) -> float:
-    """One store at a time, in this process: the baseline of the speed-up."""
+def sequential(url: str, meter: RunMeter) -> tuple[float, CpuSplit]:
+    """One store at a time, in this process: the baseline of the speed-up, on the same store locks
+    (and so the same connection per store) as the workers' sync."""
+    from erp.jobs.locks import store_locks_for
     from erp.jobs.order_sync import OrderSync
     from erp.platforms.registry import ConnectorRegistry
 
     engine = make_engine(url)
     registry = ConnectorRegistry()
-    sync = OrderSync(lambda: Session(engine), registry.connector_for, max_workers=1)
-    started = time.perf_counter()
+    locks = store_locks_for(engine)
+    sync = OrderSync(lambda: Session(engine), registry.connector_for, max_workers=1, store_lock=locks)
+    meter.start()
+    started, cpu_started = time.perf_counter(), time.process_time()
     sync.sync_all()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    split = meter.stop(syncing=cpu)
     registry.close()
     engine.dispose()
-    return elapsed
+    return elapsed, split
 
 
 def components_for(env: dict[str, str]) -> Any:
@@ -142,13 +151,24 @@ def components_for(env: dict[str, str]) -> Any:
     return Components(Settings.from_env(env))
 
 
-def fan_out(
-    url: str, env: dict[str, str], workers: int, threads: int, stores: int, job: str = "order_sync"
-) -> tuple[float, int, list[float]]:
-    """Start `workers` worker processes, enqueue the nightly `job`, wait; (wall s, count, peak MB each).
+@dataclass(frozen=True)
+class FanOut:
+    wall: float
+    count: int  # orders stored (order sync) or report rows stored (report import)
+    peak_mb: float  # of the largest worker
+    cpu: CpuSplit
 
-    The count is orders stored (order sync) or report rows stored (report import).
-    """
+
+def fan_out(
+    url: str,
+    env: dict[str, str],
+    meter: RunMeter,
+    workers: int,
+    threads: int,
+    stores: int,
+    job: str = "order_sync",
+) -> FanOut:
+    """Start `workers` worker processes, enqueue the nightly `job` and wait until every run is done."""
     from bot.scheduling import enqueueing_jobs
 
     procs = [
@@ -171,16 +191,19 @@ def fan_out(
                 if "worker running" in line:
                     break
         components = components_for(env)
+        ready_cpu = sum(process_cpu(proc.pid) for proc in procs)  # start-up is not the job's CPU
+        probe = make_engine(url)
+        meter.start()
         started = time.perf_counter()
         enqueueing_jobs(components, components.tasks)[job]()
-        done = count = 0
         expected = stores if job == "order_sync" else 2 * stores  # listings and inventory per store
-        while done < expected:
+        while finished_runs(probe, job) < expected:
             time.sleep(0.1)
-            done, count = finished_stores(url) if job == "order_sync" else imported_reports(url)
         elapsed = time.perf_counter() - started
-        peaks = [peak_memory_mb(proc.pid) for proc in procs]
-        return elapsed, count, peaks
+        split = meter.stop(syncing=sum(process_cpu(proc.pid) for proc in procs) - ready_cpu)
+        probe.dispose()
+        peak = max(peak_memory_mb(proc.pid) for proc in procs)
+        return FanOut(elapsed, stored_count(url, job), peak, split)
     finally:
         for proc in procs:
             proc.terminate()
@@ -290,25 +313,33 @@ def main() -> int:
             f"{args.stores} stores x {args.orders} orders, {args.latency_ms:g} ms per platform request, "
             f"PostgreSQL, {os.cpu_count()} cores"
         )
+        meter = RunMeter(postgres_server_pid(url), sandboxes.pid or 0)
         reset(url)
-        alone = sequential(url)
+        alone, alone_cpu = sequential(url, meter)
         print(f"  one store at a time, one process: {alone:6.2f} s  {total / alone:8.0f} orders/s")
+        cores = os.cpu_count() or 1
+        # 8x means the run ends in alone/8 s, so every process together has at most cores * alone/8
+        # seconds of CPU for all the orders: the budget a run's CPU per order is held against.
+        budget = cores * alone / 8 / total * 1e6
+        print(f"    {alone_cpu.per_order(total)} (8x on {cores} cores needs at most {budget:.0f} us)")
         for workers in counts:
             reset(url)
-            wall, orders, peaks = fan_out(url, env, workers, args.threads, args.stores)
+            run = fan_out(url, env, meter, workers, args.threads, args.stores)
             print(
-                f"  {workers} worker(s) x {args.threads} threads: {wall:6.2f} s  "
-                f"{orders / wall:8.0f} orders/s  "
-                f"{alone / wall:5.1f}x sequential  peak RSS per worker {max(peaks):.0f} MB"
-                + ("" if orders == total else f"  (stored {orders} of {total})")
+                f"  {workers} worker(s) x {args.threads} threads: {run.wall:6.2f} s  "
+                f"{run.count / run.wall:8.0f} orders/s  "
+                f"{alone / run.wall:5.1f}x sequential  peak RSS per worker {run.peak_mb:.0f} MB"
+                + ("" if run.count == total else f"  (stored {run.count} of {total})")
             )
+            print(f"    {run.cpu.per_order(run.count)}")
         for workers in counts if args.listings else []:
             with make_engine(url).begin() as conn:
                 conn.execute(text("TRUNCATE reportrow, platformreport CASCADE"))
-            wall, rows, peaks = fan_out(url, env, workers, args.threads, args.stores, job="report_import")
+            run = fan_out(url, env, meter, workers, args.threads, args.stores, job="report_import")
             print(
-                f"  report import, {workers} worker(s): {wall:6.2f} s  {rows / wall:8.0f} rows/s  "
-                f"({rows} rows, 2 reports per store)  peak RSS per worker {max(peaks):.0f} MB"
+                f"  report import, {workers} worker(s): {run.wall:6.2f} s  "
+                f"{run.count / run.wall:8.0f} rows/s  "
+                f"({run.count} rows, 2 reports per store)  peak RSS per worker {run.peak_mb:.0f} MB"
             )
     parent.send("done")
     sandboxes.join(timeout=10)

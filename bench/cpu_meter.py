@@ -1,0 +1,95 @@
+"""CPU time of the processes in a benchmark run, read from /proc: the syncing workers, the sandbox
+platforms and the local PostgreSQL server.
+
+The sync's target is a speed-up over one store at a time, and the one-at-a-time run is itself
+CPU plus waiting, so the speed-up on a few cores is bounded by how much CPU every process spends per
+order: this is what lets a run say where that CPU went.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import text
+
+from erp.db import make_engine
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int, *, with_reaped_children: bool = True) -> float:
+    """Seconds of user + system CPU the process has used (and its children it has waited for)."""
+    try:
+        # The command name (field 2) may hold spaces; the fields after it are fixed.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime + ((cutime + cstime) if with_reaped_children else 0)) / _TICK
+
+
+def postgres_server_pid(url: str) -> int | None:
+    """The postmaster of the server at `url` when it runs on this machine and /proc shows it."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            # Read while the backend still runs: it exits with its connection.
+            status = Path(f"/proc/{backend}/status").read_text()
+    except OSError:
+        return None
+    finally:
+        engine.dispose()
+    parent = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:"))
+    return int(parent)
+
+
+def server_cpu(postmaster: int) -> float:
+    """The server's CPU: the postmaster, its exited backends and the ones still running."""
+    total = process_cpu(postmaster)
+    for child in Path("/proc").iterdir():
+        if not child.name.isdigit():
+            continue
+        try:
+            status = (child / "status").read_text()
+        except OSError:
+            continue
+        if f"\nPPid:\t{postmaster}\n" in status:
+            total += process_cpu(int(child.name), with_reaped_children=False)
+    return total
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """CPU seconds one run spent, by process: the syncing process(es), the database server (0 when
+    it is not on this machine) and the sandbox platforms."""
+
+    syncing: float
+    server: float
+    sandbox: float
+
+    def per_order(self, orders: int) -> str:
+        us = [value / max(orders, 1) * 1e6 for value in (self.syncing, self.server, self.sandbox)]
+        return (
+            f"CPU per order: syncing {us[0]:.0f} us, database {us[1]:.0f} us, sandbox {us[2]:.0f} us, "
+            f"total {sum(us):.0f} us"
+        )
+
+
+class RunMeter:
+    """The server's and the sandbox's CPU over one run; the syncing side is given at the end,
+    since worker processes are read before they stop and this process by `time.process_time`."""
+
+    def __init__(self, postmaster: int | None, sandbox: int) -> None:
+        self._postmaster, self._sandbox = postmaster, sandbox
+        self._server_start = self._sandbox_start = 0.0
+
+    def start(self) -> None:
+        self._server_start = server_cpu(self._postmaster) if self._postmaster else 0.0
+        self._sandbox_start = process_cpu(self._sandbox)
+
+    def stop(self, syncing: float) -> CpuSplit:
+        server = server_cpu(self._postmaster) - self._server_start if self._postmaster else 0.0
+        return CpuSplit(syncing, server, process_cpu(self._sandbox) - self._sandbox_start)
