@@ -19,8 +19,9 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -426,14 +427,14 @@ class OrderSync:
         stored orders, and one commit a page is cheaper than two.
 
         The hot path of every sync: one select of the page's stored orders, one executemany
-        insert of the new ones, one executemany update of the changed ones, all as driver SQL
-        with values already in the database's own form (ISO text for SQLite datetimes, JSON
-        text), so no per-row type processing or statement compilation (bench/upsert.py).
+        insert of the new ones, one executemany update of the changed ones and the run's
+        progress, all as driver SQL with values already in the database's own form (ISO text for
+        SQLite datetimes, JSON text), so no per-row type processing or statement compilation
+        (bench/upsert.py).
         """
         now = self._clock()
         by_id = {order.order_id: order for order in page.orders}  # a page may repeat an order
         fetched = len(by_id)
-        runs: Any = SyncRun.__table__  # type: ignore[attr-defined]
         newest = tally.newest_update
         with sessions() as session:
             connection = session.connection()
@@ -459,16 +460,17 @@ class OrderSync:
                 sql.write(connection, sql.insert, new_rows)
             if changed_rows:
                 sql.write(connection, sql.update, changed_rows)
-            connection.execute(
-                update(runs)
-                .where(runs.c.id == run_id)
-                .values(
-                    pages=tally.pages + 1,
-                    fetched=tally.fetched + fetched,
-                    inserted=tally.inserted + len(new_rows),
-                    updated=tally.updated + len(changed_rows),
-                    cursor=page.next_cursor or "",
-                )
+            sql.execute(
+                connection,
+                sql.progress,
+                (
+                    tally.pages + 1,
+                    tally.fetched + fetched,
+                    tally.inserted + len(new_rows),
+                    tally.updated + len(changed_rows),
+                    page.next_cursor or "",
+                    run_id,
+                ),
             )
             vouched = _as_utc(page.complete_through)
             if vouched is not None:
@@ -606,13 +608,16 @@ class _PageSql:
     SQLite's `executemany` loops in C, a row a statement. On PostgreSQL a row at a time through
     psycopg's pipeline costs about 35 us of CPU, and one long VALUES list is parsed anew for
     every page; so there the rows go as one array per column, through `unnest`, in one short
-    statement that psycopg prepares once.
+    statement that psycopg prepares once. There every statement goes straight to psycopg's own
+    cursor with binary parameters: SQLAlchemy's driver-SQL path costs about as much per
+    statement as a page's worth of rows, and a text array is quoted element by element.
     """
 
     select: str  # {marks} for the order ids (SQLite); the ids as one text[], the store (PostgreSQL)
     mark: str  # the driver's parameter marker
     insert: str
     update: str
+    progress: str  # the run's counts and resume cursor, then the run's id
     by_column: bool  # rows go as one array per column
     moment: Callable[[datetime], Any]
 
@@ -621,17 +626,32 @@ class _PageSql:
         if not self.by_column:
             query = self.select.format(marks=", ".join([self.mark] * len(order_ids)))
             return list(connection.exec_driver_sql(query, (store_id, *order_ids)))
-        return list(connection.exec_driver_sql(self.select, (order_ids, store_id)))
+        with _driver_cursor(connection) as cursor:
+            cursor.execute(self.select, (order_ids, store_id))
+            return cursor.fetchall()
 
     def write(self, connection: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
         if self.by_column:
-            cursor = connection.connection.cursor()  # psycopg's own: %b parameters
-            try:
-                cursor.execute(statement, [list(column) for column in zip(*rows, strict=True)])
-            finally:
-                cursor.close()
+            self.execute(connection, statement, [list(column) for column in zip(*rows, strict=True)])
         else:
             connection.exec_driver_sql(statement, rows)
+
+    def execute(self, connection: Any, statement: str, parameters: Sequence[Any]) -> None:
+        if self.by_column:
+            with _driver_cursor(connection) as cursor:
+                cursor.execute(statement, parameters)
+        else:
+            connection.exec_driver_sql(statement, tuple(parameters))
+
+
+@contextmanager
+def _driver_cursor(connection: Any) -> Iterator[Any]:
+    """psycopg's own cursor on the session's connection, in the session's transaction."""
+    cursor = connection.connection.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 def _sqlite_moment(value: datetime) -> str:
@@ -653,6 +673,10 @@ def _page_sql(dialect: str) -> _PageSql:
     columns = ", ".join(_ORDER_COLUMNS)
     into = f'INSERT INTO "order" (store_id, platform_order_id, {columns}, synced_at) '
     conflict = " ON CONFLICT (store_id, platform_order_id) DO NOTHING"  # another process was first
+    progress = (
+        "UPDATE syncrun SET pages = {mark}, fetched = {mark}, inserted = {mark}, updated = {mark}, "
+        "cursor = {mark} WHERE id = {mark}"
+    )
     if dialect == "sqlite":
         marks = ", ".join(["?"] * (len(_ORDER_COLUMNS) + 3))
         assignments = ", ".join(f"{name} = ?" for name in (*_ORDER_COLUMNS, "synced_at"))
@@ -662,6 +686,7 @@ def _page_sql(dialect: str) -> _PageSql:
             mark="?",
             insert=into + f"VALUES ({marks})" + conflict,
             update=f'UPDATE "order" SET {assignments} WHERE id = ?',
+            progress=progress.format(mark="?"),
             by_column=False,
             moment=_sqlite_moment,
         )
@@ -677,14 +702,15 @@ def _page_sql(dialect: str) -> _PageSql:
         # before its first analyze PostgreSQL guesses a store has a few rows, scans all of them
         # for every page and filters (3.5 ms a page at 20,000 orders, growing with the store).
         # LIMIT 1 keeps the subquery a per-id lookup instead of a join the planner may rewrite.
-        select=f"SELECT o.* FROM unnest(%s::text[]) AS page(order_id) CROSS JOIN LATERAL "
+        select=f"SELECT o.* FROM unnest(%b::text[]) AS page(order_id) CROSS JOIN LATERAL "
         f'(SELECT platform_order_id, id, {columns.replace("skus", "skus::text")} FROM "order" '
-        "WHERE store_id = %s::int AND platform_order_id = page.order_id LIMIT 1) AS o",
+        "WHERE store_id = %b::int AND platform_order_id = page.order_id LIMIT 1) AS o",
         mark="%s",
         insert=into + f"SELECT * FROM unnest(%b::int[], %b::text[], {arrays}, %b::timestamptz[])" + conflict,
         update=f'UPDATE "order" AS o SET {assignments} '
         f"FROM unnest({arrays}, %b::timestamptz[], %b::int[]) AS v({columns}, synced_at, id) "
         "WHERE o.id = v.id",
+        progress=progress.format(mark="%b"),
         by_column=True,
         moment=_postgres_moment,
     )
