@@ -485,21 +485,3 @@ def test_backslashes_carriage_returns_and_empty_cells_are_stored_as_written(
     )
     assert (plain.quantity, plain.status, plain.fulfillment_channel) == (7, "Inactive", "AMAZON_EU")
     assert as_utc(plain.opened_at) == datetime(2020, 5, 2, 3, 18, tzinfo=UTC)
-
-
-def test_an_older_postgresql_database_loses_the_report_rows_foreign_key(engine: Engine) -> None:
-    # Databases made before report rows lost their foreign key still carry it: it goes at start.
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite tables made before keep theirs: they are rebuilt only by a new database")
-    from sqlalchemy import inspect
-
-    from erp.db import create_schema
-
-    with engine.begin() as connection:
-        connection.exec_driver_sql(
-            "ALTER TABLE reportrow ADD CONSTRAINT reportrow_report_id_fkey "
-            "FOREIGN KEY (report_id) REFERENCES platformreport (id)"
-        )
-    assert inspect(engine).get_foreign_keys("reportrow")
-    create_schema(engine)
-    assert inspect(engine).get_foreign_keys("reportrow") == []
