@@ -25,10 +25,11 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "sellerdesk"
 # Queue maintenance (requeueing a dead worker's messages) runs on this share of broker calls,
-# out of a million: an idle worker polls each queue about once a second, so a dead worker's
+# out of a million: an idle worker polls each queue up to ten times a second, so a dead worker's
 # tasks move on within a few seconds of its heartbeat running out.
 MAINTENANCE_CHANCE = 100_000
 MIN_BACKOFF_MS = 2_000  # a task that raised is retried after 2 s, then 4 s, ...
+POLL_BOUND_MS = 100  # the longest an idle or full consumer sleeps before it looks for tasks again
 
 
 def make_broker(url: str, *, heartbeat_seconds: int = 30) -> Any:
@@ -90,7 +91,13 @@ class WorkerProcess:
         from dramatiq import Worker
 
         self._queues = set(queues)
-        self._worker = Worker(broker, queues=self._queues, worker_threads=threads)
+        # A consumer whose threads are all busy, or whose queue is empty, sleeps with a growing
+        # backoff before it looks again; dramatiq's default bound of a second left a thread idle
+        # up to a second after each task (and a seller's answer waiting as long). Looking every
+        # tenth of a second at most costs Redis a small script call per queue.
+        self._worker = Worker(
+            broker, queues=self._queues, worker_threads=threads, worker_timeout=POLL_BOUND_MS
+        )
         # Prefetch no more than can run: a task waiting in one worker's memory is a task another,
         # idle worker cannot take (the nightly fan-out).
         self._worker.queue_prefetch = threads
