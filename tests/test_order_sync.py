@@ -324,7 +324,8 @@ def test_expired_store_is_reported_clearly_while_the_others_sync(
     again = build_sync(engine, markets).sync_account(account.id or 0, store_ids=[de.id or 0])
     assert [(r.store, r.error) for r in again] == [("Amazon DE", "")]
     session.refresh(de)
-    assert de.auth_status == AuthStatus.AUTHORIZED
+    assert (de.auth_status, de.auth_error, de.last_order_sync_error) == (AuthStatus.AUTHORIZED, "", "")
+    assert de.last_order_sync_at is not None
 
 
 def test_fulfilled_by_platform_orders_are_ignored_and_statuses_map(
