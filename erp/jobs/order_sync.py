@@ -391,12 +391,11 @@ class OrderSync:
 
         Core statements, not ORM objects, for the same reason as `_finish_done`.
         """
-        runs: Any = SyncRun.__table__  # type: ignore[attr-defined]
         connection = session.connection()
         last = connection.execute(
-            select(runs.c.id, runs.c.status, runs.c.cursor, runs.c.window_start)
-            .where(runs.c.store_id == store.id)
-            .order_by(runs.c.id.desc())
+            select(_RUNS.c.id, _RUNS.c.status, _RUNS.c.cursor, _RUNS.c.window_start)
+            .where(_RUNS.c.store_id == store.id)
+            .order_by(_RUNS.c.id.desc())
             .limit(1)
         ).first()
         watermark = _as_utc(store.order_watermark)
@@ -406,8 +405,8 @@ class OrderSync:
         if last is not None and last_status == SyncStatus.RUNNING.value:
             # Still "running" although this process holds the store's lock: its process died.
             connection.execute(
-                update(runs)
-                .where(runs.c.id == last.id)
+                update(_RUNS)
+                .where(_RUNS.c.id == last.id)
                 .values(status=SyncStatus.FAILED.value, error="interrupted", finished_at=now)
             )
             last_status = SyncStatus.FAILED.value
@@ -416,7 +415,7 @@ class OrderSync:
             window_start = _as_utc(last.window_start) or window_start
             cursor = last.cursor
         opened = connection.execute(
-            insert(runs).values(
+            insert(_RUNS).values(
                 store_id=store.id or 0,
                 status=SyncStatus.RUNNING.value,
                 trigger=trigger,
@@ -490,11 +489,9 @@ class OrderSync:
             )
             vouched = _as_utc(page.complete_through)
             if vouched is not None:
-                stores: Any = Store.__table__  # type: ignore[attr-defined]
-                watermark = stores.c.order_watermark
                 connection.execute(
-                    update(stores)
-                    .where(stores.c.id == store.id, watermark.is_(None) | (watermark < vouched))
+                    update(_STORES)
+                    .where(_STORES.c.id == store.id, _watermark_before(vouched))
                     .values(order_watermark=vouched)
                 )
             session.commit()
@@ -515,35 +512,30 @@ class OrderSync:
         as ORM objects to change a few fields cost as much CPU as syncing 200 orders' pages.
         """
         now = self._clock()
-        runs: Any = SyncRun.__table__  # type: ignore[attr-defined]
-        stores: Any = Store.__table__  # type: ignore[attr-defined]
-        audit: Any = AuditLog.__table__  # type: ignore[attr-defined]
         # What the connector vouched for when it can (moved page by page already); else the
         # newest update the platform sent. Too low is harmless (upserts are idempotent).
         reached = tally.complete_through or tally.newest_update
-        watermark = stores.c.order_watermark
-        expired = stores.c.auth_status == AuthStatus.EXPIRED.value  # re-authorized since
+        watermark = _STORES.c.order_watermark
+        expired = _STORES.c.auth_status == AuthStatus.EXPIRED.value  # re-authorized since
         store_values: dict[str, Any] = {
             "last_order_sync_at": now,
             "last_order_sync_error": "",
-            "auth_status": case((expired, AuthStatus.AUTHORIZED.value), else_=stores.c.auth_status),
-            "auth_error": case((expired, ""), else_=stores.c.auth_error),
+            "auth_status": case((expired, AuthStatus.AUTHORIZED.value), else_=_STORES.c.auth_status),
+            "auth_error": case((expired, ""), else_=_STORES.c.auth_error),
         }
         if reached is not None:
             moved = literal(reached, watermark.type)  # stored as the column stores it
-            store_values["order_watermark"] = case(
-                (watermark.is_(None) | (watermark < moved), moved), else_=watermark
-            )
+            store_values["order_watermark"] = case((_watermark_before(moved), moved), else_=watermark)
         with sessions() as session:
             connection = session.connection()
             connection.execute(
-                update(runs)
-                .where(runs.c.id == run_id)
+                update(_RUNS)
+                .where(_RUNS.c.id == run_id)
                 .values(status=SyncStatus.DONE.value, finished_at=now, cursor="")
             )
-            connection.execute(update(stores).where(stores.c.id == store.id).values(**store_values))
+            connection.execute(update(_STORES).where(_STORES.c.id == store.id).values(**store_values))
             connection.execute(
-                insert(audit).values(
+                insert(_AUDIT).values(
                     at=now,
                     actor=actor or "system",
                     account_id=store.account_id,
@@ -589,6 +581,18 @@ class OrderSync:
             )
             session.commit()
         return replace(tally.snapshot(store.name, store.platform, done=True), error=message, error_kind=kind)
+
+
+# The tables the sync writes with Core statements (SQLModel does not declare `__table__`).
+_RUNS: Any = SyncRun.__table__  # type: ignore[attr-defined]
+_STORES: Any = Store.__table__  # type: ignore[attr-defined]
+_AUDIT: Any = AuditLog.__table__  # type: ignore[attr-defined]
+
+
+def _watermark_before(moment: Any) -> Any:
+    """The store's watermark is unset or before `moment`: the only case it moves, so never back."""
+    watermark = _STORES.c.order_watermark
+    return watermark.is_(None) | (watermark < moment)
 
 
 def _cursor_refused(error: PlatformError) -> bool:
