@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import Table, bindparam, delete, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from erp.models import (
@@ -37,6 +38,11 @@ from erp.models import (
     SyncRun,
     UploadRecord,
     utcnow,
+)
+
+_IDENTITIES: Table = SlackIdentity.__table__  # type: ignore[attr-defined]
+_IDENTITY = core_select(_IDENTITIES.c.account_id, _IDENTITIES.c.role).where(
+    _IDENTITIES.c.team_id == bindparam("team"), _IDENTITIES.c.user_id == bindparam("user")
 )
 
 # Letters and digits a person can read back without confusing 0/O or 1/I/L.
@@ -275,10 +281,10 @@ def link_slack_user(
 
 def identity_for(session: Session, *, team_id: str, user_id: str) -> tuple[int, str] | None:
     """The (account id, role) the Slack user is linked to, or None when not linked."""
-    identity = session.exec(
-        select(SlackIdentity).where(SlackIdentity.team_id == team_id, SlackIdentity.user_id == user_id)
-    ).first()
-    return None if identity is None else (identity.account_id, identity.role)
+    # Every request Slack sends asks this while Slack waits: one prepared Core statement, not an
+    # ORM query built and compiled each time (a third of the cost).
+    linked = session.connection().execute(_IDENTITY, {"team": team_id, "user": user_id}).first()
+    return None if linked is None else (int(linked[0]), str(linked[1]))
 
 
 def create_link_code(

@@ -16,6 +16,9 @@ import erp.models  # noqa: F401  (registers every table on SQLModel.metadata)
 BUSY_TIMEOUT = 30.0
 # On Slack's acknowledgement path a write must not wait: Slack gives up after 3 seconds.
 QUICK_BUSY_TIMEOUT = 0.1
+# SQLite connections kept open per engine: enough for every server and listener thread at once.
+# Beyond the pool a connection is opened (with its pragmas) and closed again for each use.
+SQLITE_POOL_SIZE = 32
 
 
 def is_memory_sqlite(url: str) -> bool:
@@ -34,6 +37,8 @@ def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": busy_timeout}}
         if is_memory_sqlite(url):
             kwargs["poolclass"] = StaticPool
+        else:
+            kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
