@@ -212,7 +212,7 @@ def _services(bot: RunningBot) -> Any:
         ),
         clock=clock,
         client_for_team=lambda team: client,
-        events=EventDeduper(components.session, clock),
+        events=EventDeduper(components.engine, clock),
         throttle=ChannelThrottle(),
         answers=AnswerBook(components.session, clock),
     ), client

@@ -24,6 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.handler import RetryHandler
+from sqlalchemy.engine import Engine
 
 from bot.escalation import AnswerBook, EscalationService
 from bot.escalation.message import FlowTitles
@@ -205,7 +206,8 @@ def build_app(
         # Bolt hands lazy listeners to its executor without saying whose they are; this runner
         # (same interface) names the seller and the kind of work, so the pools can be fair.
         app.listener_runner.lazy_listener_runner = FairLazyRunner(app.logger, pools, _seller_of)
-    quick_sessions = _quick_sessions(components)
+    quick = _quick_engine(components)
+    quick_sessions = _sessions_on(quick)
     services = SlackServices(
         settings=settings,
         # With a broker this process only acknowledges: the conversation (and the matcher it
@@ -217,7 +219,7 @@ def build_app(
         escalations=escalations,
         clock=clock,
         client_for_team=client_for_team,
-        events=EventDeduper(quick_sessions, clock),
+        events=EventDeduper(quick, clock),
         throttle=ChannelThrottle(),
         answers=AnswerBook(sessions, clock),
         quick_sessions=quick_sessions,
@@ -274,17 +276,17 @@ def _seller_of(request: BoltRequest) -> str:
     return f"slack:{context.team_id or ''}:{context.user_id or ''}"
 
 
-def _quick_sessions(components: Any) -> Callable[[], Any]:
-    """Sessions for writes made while Slack waits (delivery ids): they never queue behind a writer."""
-    engine = getattr(components, "engine", None)
-    if engine is None:
-        return components.session
-    from sqlmodel import Session
-
+def _quick_engine(components: Any) -> Engine:
+    """The engine for writes made while Slack waits (delivery ids): they never queue behind a writer."""
     from erp.db import quick_engine
 
-    quick = quick_engine(engine)
-    return lambda: Session(quick, expire_on_commit=False)
+    return quick_engine(components.engine)
+
+
+def _sessions_on(engine: Engine) -> Callable[[], Any]:
+    from sqlmodel import Session
+
+    return lambda: Session(engine, expire_on_commit=False)
 
 
 def _clean_text(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002
