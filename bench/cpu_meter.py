@@ -63,23 +63,27 @@ def server_cpu(postmaster: int) -> float:
 
 @dataclass(frozen=True)
 class CpuSplit:
-    """CPU seconds one run spent, by process: the syncing process(es), the database server (0 when
+    """CPU seconds one run spent, by process: the working process(es), the database server (0 when
     it is not on this machine) and the sandbox platforms."""
 
-    syncing: float
+    workers: float
     server: float
     sandbox: float
 
     def per_order(self, orders: int) -> str:
-        us = [value / max(orders, 1) * 1e6 for value in (self.syncing, self.server, self.sandbox)]
+        return self.per_item(orders, "order", "syncing")
+
+    def per_item(self, items: int, item: str, worker: str) -> str:
+        """CPU per `item` (an order, a report row) of the `worker` side, the database and the sandbox."""
+        us = [value / max(items, 1) * 1e6 for value in (self.workers, self.server, self.sandbox)]
         return (
-            f"CPU per order: syncing {us[0]:.0f} us, database {us[1]:.0f} us, sandbox {us[2]:.0f} us, "
+            f"CPU per {item}: {worker} {us[0]:.0f} us, database {us[1]:.0f} us, sandbox {us[2]:.0f} us, "
             f"total {sum(us):.0f} us"
         )
 
 
 class RunMeter:
-    """The server's and the sandbox's CPU over one run; the syncing side is given at the end,
+    """The server's and the sandbox's CPU over one run; the working side is given at the end,
     since worker processes are read before they stop and this process by `time.process_time`."""
 
     def __init__(self, postmaster: int | None, sandbox: int) -> None:
@@ -90,6 +94,6 @@ class RunMeter:
         self._server_start = server_cpu(self._postmaster) if self._postmaster else 0.0
         self._sandbox_start = process_cpu(self._sandbox)
 
-    def stop(self, syncing: float) -> CpuSplit:
+    def stop(self, workers: float) -> CpuSplit:
         server = server_cpu(self._postmaster) - self._server_start if self._postmaster else 0.0
-        return CpuSplit(syncing, server, process_cpu(self._sandbox) - self._sandbox_start)
+        return CpuSplit(workers, server, process_cpu(self._sandbox) - self._sandbox_start)

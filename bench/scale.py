@@ -9,8 +9,8 @@ and the benchmark waits until every store's run has finished; then the same for 
 report import (one task per store, `--queues nightly`).
 Printed: wall time, orders and report rows per second, peak memory per worker, the sync's speed-up
 over one store at a time in one process, and, side by side in the same run, the page writer's CPU per
-order against a plain Core upsert and `serve`'s ack latency (with a broker) against a bare Bolt
-app under the same load, each as a ratio.
+order against a plain Core upsert and `serve`'s ack latency (with a broker; on SQLite and on
+PostgreSQL) against a bare Bolt app under the same load, each as a ratio.
 
     .venv/bin/python bench/scale.py [--stores 20] [--orders 1000] [--latency-ms 20] [--workers 1,2,4]
         [--threads 16] [--listings 2000] [--requests 200] [--clients 20]
@@ -138,7 +138,7 @@ def sequential(url: str, meter: RunMeter) -> tuple[float, CpuSplit]:
     started, cpu_started = time.perf_counter(), time.process_time()
     sync.sync_all()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    split = meter.stop(syncing=cpu)
+    split = meter.stop(workers=cpu)
     registry.close()
     engine.dispose()
     return elapsed, split
@@ -194,15 +194,19 @@ def fan_out(
         enqueue = enqueueing_jobs(components, components.tasks)[job]  # the broker, made untimed
         ready_cpu = sum(process_cpu(proc.pid) for proc in procs)  # start-up is not the job's CPU
         probe = make_engine(url)
-        meter.start()
-        started = time.perf_counter()
-        enqueue()
-        expected = stores if job == "order_sync" else 2 * stores  # listings and inventory per store
-        while finished_runs(probe, job) < expected:
-            time.sleep(0.1)
-        elapsed = time.perf_counter() - started
-        split = meter.stop(syncing=sum(process_cpu(proc.pid) for proc in procs) - ready_cpu)
-        probe.dispose()
+        try:
+            meter.start()
+            started = time.perf_counter()
+            enqueue()
+            expected = stores if job == "order_sync" else 2 * stores  # listings and inventory per store
+            while finished_runs(probe, job) < expected:
+                if all(proc.poll() is not None for proc in procs):
+                    raise RuntimeError(f"every worker exited before the {job} runs finished")
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - started
+            split = meter.stop(workers=sum(process_cpu(proc.pid) for proc in procs) - ready_cpu)
+        finally:
+            probe.dispose()
         peak = max(peak_memory_mb(proc.pid) for proc in procs)
         return FanOut(elapsed, stored_count(url, job), peak, split)
     finally:
@@ -232,15 +236,21 @@ def wait_healthy(url: str, proc: subprocess.Popen[Any]) -> None:
     raise RuntimeError("the server did not start")
 
 
-def ack_comparison(env: dict[str, str], requests: int, clients: int) -> None:
-    """`serve` with a broker (acks and enqueues) against a bare Bolt app, the same load."""
+def ack_comparison(env: dict[str, str], base: str, requests: int, clients: int) -> None:
+    """`serve` with a broker (acks and enqueues) against a bare Bolt app, the same load: `serve`
+    on SQLite (one machine) and on PostgreSQL (replicas behind a load balancer)."""
     fake, fake_server = start_fake_slack()
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/ack.db"
-        prepare_database(url, users=20)
-        serve_env = {**env, "DATABASE_URL": url, "SLACK_API_URL": fake.url, "SLACK_SIGNING_SECRET": SECRET}
+        databases = {"SQLite": f"sqlite:///{tmp}/ack.db", "PostgreSQL": fresh_database(base, tmp, "ack")}
+        for url in databases.values():
+            prepare_database(url, users=20)
+        runs = [("bare Bolt", databases["SQLite"])] + [
+            (f"serve, {name}", url) for name, url in databases.items()
+        ]
         results: dict[str, list[float]] = {}
-        for label in ("bare Bolt", "serve + broker"):
+        for label, url in runs:
+            serve_env = {**env, "DATABASE_URL": url, "SLACK_API_URL": fake.url}
+            serve_env["SLACK_SIGNING_SECRET"] = SECRET
             port = free_port()
             args = (
                 [str(ROOT / "bench" / "bare_bolt.py"), str(port), SECRET, fake.url]
@@ -259,15 +269,17 @@ def ack_comparison(env: dict[str, str], requests: int, clients: int) -> None:
                 proc.terminate()
                 proc.wait(timeout=20)
     fake_server.shutdown()
-    line = []
+    p99s = {}
     for label, values in results.items():
         p50, p99 = statistics.median(values) * 1000, values[int(len(values) * 0.99) - 1] * 1000
-        line.append((label, p50, p99))
+        p99s[label] = p99
         print(
-            f"  ack {label:15s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+            f"  ack {label:20s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
             f"({requests} commands, {clients} clients)"
         )
-    print(f"  ack p99 ratio serve/bare Bolt: {line[1][2] / line[0][2]:.2f}x")
+    bare = p99s.pop("bare Bolt")
+    ratios = ", ".join(f"{label.removeprefix('serve, ')} {p99 / bare:.2f}x" for label, p99 in p99s.items())
+    print(f"  ack p99 ratio serve (with a broker)/bare Bolt: {ratios}")
 
 
 def main() -> int:
@@ -342,6 +354,7 @@ def main() -> int:
                 f"{run.count / run.wall:8.0f} rows/s  "
                 f"({run.count} rows, 2 reports per store)  peak RSS per worker {run.peak_mb:.0f} MB"
             )
+            print(f"    {run.cpu.per_item(run.count, 'row', 'importing')}")
     parent.send("done")
     sandboxes.join(timeout=10)
 
@@ -359,7 +372,7 @@ def main() -> int:
             f"plain Core upsert {core:.1f} us/order: {writer / core:.2f}x"
         )
     if args.requests:
-        ack_comparison(env, args.requests, args.clients)
+        ack_comparison(env, base, args.requests, args.clients)
     return 0
 
 
