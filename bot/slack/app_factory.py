@@ -284,6 +284,7 @@ def _quick_engine(components: Any) -> Engine:
 
 
 def _sessions_on(engine: Engine) -> Callable[[], Any]:
+    """Sessions on `engine` (the quick one: `/sellerdesk link` redeems its code while Slack waits)."""
     from sqlmodel import Session
 
     return lambda: Session(engine, expire_on_commit=False)
