@@ -81,6 +81,8 @@ def test_on_postgresql_the_locked_work_runs_on_the_lock_s_own_connection(engine:
             # Waiting for another process's sync of the store is bounded.
             timeout = "SELECT extract(epoch FROM current_setting('lock_timeout')::interval)"
             assert session.execute(text(timeout)).scalar() == LOCK_WAIT_SECONDS
+            # Its commits (a page, the run's progress and the watermark together) skip the WAL flush.
+            assert session.execute(text("SHOW synchronous_commit")).scalar() == "off"
             session.commit()
         with pytest.raises(DBAPIError), sessions() as failing:
             failing.execute(text("SELECT 1 / 0"))  # a failed transaction of the locked work...

@@ -68,13 +68,17 @@ class PostgresStoreLocks:
         # stay open between syncs (`kept` of them): a new server process for every store, with
         # its catalog caches cold for the sync's writes, weighed on a night of 2,000 small stores.
         # The wait for another process's sync is bounded once per connection, not per lock.
+        # The sync's commits do not wait for the WAL flush: a page, its run's progress and the
+        # store's watermark commit together, so a server crash can only lose the last fraction
+        # of a second of pages whole, watermark included, and the next sync fetches them again
+        # from the platform. Waiting for the flush at every page made a 50 x 2,000 sync 4% slower.
         self._engine = create_engine(
             engine.url,
             pool_size=kept,
             max_overflow=64,
             pool_pre_ping=True,
             pool_timeout=LOCK_WAIT_SECONDS,
-            connect_args={"options": f"-c lock_timeout={LOCK_WAIT_SECONDS}s"},
+            connect_args={"options": f"-c lock_timeout={LOCK_WAIT_SECONDS}s -c synchronous_commit=off"},
         )
         self._class = lock_class
 
