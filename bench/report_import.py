@@ -191,6 +191,43 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):,.0f} rows/s ({min(values):,.0f}-{max(values):,.0f})"
 
 
+Timed = tuple[int, float, float]  # rows, wall seconds, CPU seconds
+
+
+def seeded_store(engine: Engine) -> tuple[Callable[[], Session], int]:
+    """Sessions on `engine` (schema created) and a fresh Amazon store to import into."""
+    create_schema(engine)
+
+    def sessions() -> Session:
+        return Session(engine, expire_on_commit=False)
+
+    with sessions() as session:
+        account = create_account(session, name=f"bench-{os.getpid()}-{time.time_ns()}")
+        store = add_store(session, account_id=account.id or 0, name="Amazon DE", platform="amazon")
+    return sessions, store.id or 0
+
+
+def one_round(
+    engine: Engine, sessions: Callable[[], Session], store_id: int, report: Path, plain_report: Path
+) -> tuple[Timed, Timed]:
+    """The project's import of `report`, then the plain baseline of `plain_report` into the same
+    empty table (`csv` + executemany on SQLite, `csv` + one COPY on PostgreSQL); the table is left
+    empty for the next round."""
+    backend = engine.url.get_backend_name()
+    project = timed(lambda: import_report_file(sessions, store_id, "listings", report).rows)
+    with engine.begin() as connection:  # each run starts from the same empty table
+        connection.execute(text(_EMPTY[backend]))
+        # The baseline's rows hang off the newest report, as the import's own do.
+        report_id = connection.execute(text("SELECT max(id) FROM platformreport")).scalar_one()
+    if backend == "sqlite":
+        plain = timed(partial(plain_sqlite, engine.url.database or "", plain_report, report_id))
+    else:
+        plain = timed(partial(plain_copy, engine, plain_report, report_id))
+    with engine.begin() as connection:  # the next runs start from the same table size
+        connection.execute(text(_EMPTY[backend]))
+    return project, plain
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -211,34 +248,19 @@ def main() -> int:
             f"{time.perf_counter() - started:.1f} s"
         )
         engine = make_engine(url)
-        create_schema(engine)
+        sessions, store_id = seeded_store(engine)
         backend = engine.url.get_backend_name()
-
-        def sessions() -> Session:
-            return Session(engine, expire_on_commit=False)
-
-        with sessions() as session:
-            account = create_account(session, name=f"bench-{os.getpid()}-{time.time_ns()}")
-            store = add_store(session, account_id=account.id or 0, name="Amazon DE", platform="amazon")
         baseline = peak_mb()
-        project: list[tuple[int, float, float]] = []
-        plain: list[tuple[int, float, float]] = []
+        project: list[Timed] = []
+        plain: list[Timed] = []
         for run in range(1, args.runs + 1):
-            result = timed(lambda: import_report_file(sessions, store.id or 0, "listings", report).rows)
-            project.append(result)
             if args.no_baseline:
+                project.append(timed(lambda: import_report_file(sessions, store_id, "listings", report).rows))
                 continue
-            with engine.begin() as connection:  # each run starts from the same empty table
-                connection.execute(text(_EMPTY[backend]))
-                # The baseline's rows hang off the newest report, as the import's own do.
-                report_id = connection.execute(text("SELECT max(id) FROM platformreport")).scalar_one()
-            if backend == "sqlite":
-                plain.append(timed(partial(plain_sqlite, engine.url.database or "", plain_report, report_id)))
-            else:
-                plain.append(timed(partial(plain_copy, engine, plain_report, report_id)))
-            with engine.begin() as connection:  # the next runs start from the same table size
-                connection.execute(text(_EMPTY[backend]))
-            mine, theirs = project[-1][0] / project[-1][1], plain[-1][0] / plain[-1][1]
+            mine_run, plain_run = one_round(engine, sessions, store_id, report, plain_report)
+            project.append(mine_run)
+            plain.append(plain_run)
+            mine, theirs = mine_run[0] / mine_run[1], plain_run[0] / plain_run[1]
             print(
                 f"  run {run}: project {mine:,.0f} rows/s, baseline {theirs:,.0f} rows/s: "
                 f"{mine / theirs:.2f}x (load {os.getloadavg()[0]:.1f})",

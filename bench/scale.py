@@ -9,11 +9,12 @@ and the benchmark waits until every store's run has finished; then the same for 
 report import (one task per store, `--queues nightly`).
 Printed: wall time, orders and report rows per second, peak memory per worker, the sync's speed-up
 over one store at a time in one process, and, side by side in the same run, the page writer's CPU per
-order against a plain Core upsert and `serve`'s ack latency (with a broker; on SQLite and on
+order against a plain Core upsert, a report import against plain `csv` + executemany (SQLite)
+and `csv` + COPY (PostgreSQL), and `serve`'s ack latency (with a broker; on SQLite and on
 PostgreSQL) against a bare Bolt app under the same load, each as a ratio.
 
     .venv/bin/python bench/scale.py [--stores 20] [--orders 1000] [--latency-ms 20] [--workers 1,2,4]
-        [--threads 16] [--listings 2000] [--requests 200] [--clients 20]
+        [--threads 16] [--listings 2000] [--import-rows 200000] [--requests 200] [--clients 20]
 
 The 2,000-store run: --stores 2000 --orders 200 --listings 200 --requests 0. Needs PostgreSQL
 (DATABASE_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres: a database is
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
+import report_import  # noqa: E402
 import upsert  # noqa: E402
 from ack_latency import free_port, peak_memory_mb, prepare_database, signed_command, start_fake_slack  # noqa: E402
 from cpu_meter import CpuSplit, RunMeter, postgres_server_pid, process_cpu  # noqa: E402
@@ -284,6 +286,29 @@ def ack_comparison(env: dict[str, str], base: str, requests: int, clients: int) 
     print(f"  ack p99 ratio serve (with a broker)/bare Bolt: {ratios}")
 
 
+def import_comparison(base: str, rows: int) -> None:
+    """One listings report imported by the project and by the plain baseline into the same table
+    (`bench/report_import.py`): `csv` + executemany on SQLite, `csv` + one COPY on PostgreSQL."""
+    with tempfile.TemporaryDirectory() as workdir:
+        report, plain_report = Path(workdir) / "listings.tsv", Path(workdir) / "listings-plain.tsv"
+        report_import.write_report(report, rows, False)
+        report_import.write_report(plain_report, rows, False)
+        databases = {
+            "SQLite, executemany": f"sqlite:///{workdir}/import.db",
+            "PostgreSQL, COPY": fresh_database(base, workdir, "import"),
+        }
+        for label, url in databases.items():
+            engine = make_engine(url)
+            sessions, store_id = report_import.seeded_store(engine)
+            project, plain = report_import.one_round(engine, sessions, store_id, report, plain_report)
+            engine.dispose()
+            mine, theirs = project[0] / project[1], plain[0] / plain[1]
+            print(
+                f"  report import ({label}, {rows:,} rows): project {mine:,.0f} rows/s, "
+                f"plain {theirs:,.0f} rows/s: {mine / theirs:.2f}x"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -298,6 +323,9 @@ def main() -> int:
     )
     parser.add_argument("--requests", type=int, default=200, help="ack comparison: commands sent (0 skips)")
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument(
+        "--import-rows", type=int, default=200_000, help="import comparison: report rows (0 skips)"
+    )
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     broker = os.environ.get("SELLERDESK_BROKER_URL") or "redis://127.0.0.1:6379/10"
@@ -373,6 +401,8 @@ def main() -> int:
             f"  order upsert CPU: page writer {writer:.1f} us/order, "
             f"plain Core upsert {core:.1f} us/order: {writer / core:.2f}x"
         )
+    if args.import_rows:
+        import_comparison(base, args.import_rows)
     if args.requests:
         ack_comparison(env, base, args.requests, args.clients)
     return 0
