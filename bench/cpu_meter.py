@@ -1,5 +1,5 @@
 """CPU time of the processes in a benchmark run, read from /proc: the syncing workers, the sandbox
-platforms and the local PostgreSQL server.
+platforms, the local PostgreSQL server and the local Redis (the task broker).
 
 The sync's target is a speed-up over one store at a time, and the one-at-a-time run is itself
 CPU plus waiting, so the speed-up on a few cores is bounded by how much CPU every process spends per
@@ -46,6 +46,18 @@ def postgres_server_pid(url: str) -> int | None:
     return int(parent)
 
 
+def redis_server_pid(url: str) -> int | None:
+    """The Redis server at `url` when it runs on this machine and /proc shows it."""
+    import redis
+
+    try:
+        pid = int(redis.Redis.from_url(url).info("server")["process_id"])
+        name = Path(f"/proc/{pid}/comm").read_text()
+    except (OSError, KeyError, ValueError, redis.RedisError):
+        return None
+    return pid if name.startswith("redis") else None
+
+
 def server_cpu(postmaster: int) -> float:
     """The server's CPU: the postmaster, its exited backends and the ones still running."""
     total = process_cpu(postmaster)
@@ -64,36 +76,41 @@ def server_cpu(postmaster: int) -> float:
 @dataclass(frozen=True)
 class CpuSplit:
     """CPU seconds one run spent, by process: the working process(es), the database server (0 when
-    it is not on this machine) and the sandbox platforms."""
+    it is not on this machine), the sandbox platforms and the broker (0 when not on this machine)."""
 
     workers: float
     server: float
     sandbox: float
+    broker: float = 0.0
 
     def per_order(self, orders: int) -> str:
         return self.per_item(orders, "order", "syncing")
 
     def per_item(self, items: int, item: str, worker: str) -> str:
-        """CPU per `item` (an order, a report row) of the `worker` side, the database and the sandbox."""
-        us = [value / max(items, 1) * 1e6 for value in (self.workers, self.server, self.sandbox)]
+        """CPU per `item` (an order, a report row) of the `worker` side, the database, the sandbox
+        and the broker."""
+        us = [value / max(items, 1) * 1e6 for value in (self.workers, self.server, self.sandbox, self.broker)]
         return (
             f"CPU per {item}: {worker} {us[0]:.0f} us, database {us[1]:.0f} us, sandbox {us[2]:.0f} us, "
-            f"total {sum(us):.0f} us"
+            f"broker {us[3]:.0f} us, total {sum(us):.0f} us"
         )
 
 
 class RunMeter:
-    """The server's and the sandbox's CPU over one run; the working side is given at the end,
-    since worker processes are read before they stop and this process by `time.process_time`."""
+    """The server's, the sandbox's and the broker's CPU over one run; the working side is given at
+    the end, since worker processes are read before they stop and this process by
+    `time.process_time`."""
 
-    def __init__(self, postmaster: int | None, sandbox: int) -> None:
-        self._postmaster, self._sandbox = postmaster, sandbox
-        self._server_start = self._sandbox_start = 0.0
+    def __init__(self, postmaster: int | None, sandbox: int, broker: int | None = None) -> None:
+        self._postmaster, self._sandbox, self._broker = postmaster, sandbox, broker
+        self._server_start = self._sandbox_start = self._broker_start = 0.0
 
     def start(self) -> None:
         self._server_start = server_cpu(self._postmaster) if self._postmaster else 0.0
         self._sandbox_start = process_cpu(self._sandbox)
+        self._broker_start = process_cpu(self._broker) if self._broker else 0.0
 
     def stop(self, workers: float) -> CpuSplit:
         server = server_cpu(self._postmaster) - self._server_start if self._postmaster else 0.0
-        return CpuSplit(workers, server, process_cpu(self._sandbox) - self._sandbox_start)
+        broker = process_cpu(self._broker) - self._broker_start if self._broker else 0.0
+        return CpuSplit(workers, server, process_cpu(self._sandbox) - self._sandbox_start, broker)

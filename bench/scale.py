@@ -46,7 +46,7 @@ import httpx  # noqa: E402
 import report_import  # noqa: E402
 import upsert  # noqa: E402
 from ack_latency import free_port, peak_memory_mb, prepare_database, signed_command, start_fake_slack  # noqa: E402
-from cpu_meter import CpuSplit, RunMeter, postgres_server_pid, process_cpu  # noqa: E402
+from cpu_meter import CpuSplit, RunMeter, postgres_server_pid, process_cpu, redis_server_pid  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
@@ -356,7 +356,7 @@ def main() -> int:
             f"{args.stores} stores x {args.orders} orders, {args.latency_ms:g} ms per platform request, "
             f"PostgreSQL, {os.cpu_count()} cores"
         )
-        meter = RunMeter(postgres_server_pid(url), sandboxes.pid or 0)
+        meter = RunMeter(postgres_server_pid(url), sandboxes.pid or 0, redis_server_pid(broker))
         reset(url)
         alone, alone_cpu = sequential(url, meter)
         print(f"  one store at a time, one process: {alone:6.2f} s  {total / alone:8.0f} orders/s")
