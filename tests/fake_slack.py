@@ -873,9 +873,17 @@ def seed_world(session: Any) -> World:
 
 @pytest.fixture
 def slack_bot(
-    database_url: str, fake_slack: FakeSlack, trained_parts: tuple[Any, Any], tmp_path: Any
+    database_url: str,
+    fake_slack: FakeSlack,
+    trained_parts: tuple[Any, Any],
+    tmp_path: Any,
+    request: pytest.FixtureRequest,
 ) -> Iterator[RunningBot]:
-    """`serve` on an ephemeral port against the fake Slack, over the test's database."""
+    """`serve` on an ephemeral port against the fake Slack, over the test's database.
+
+    `@pytest.mark.fetch_budget(seconds)` sets how long one picture fetch may take (4 s otherwise).
+    """
+    budget = request.node.get_closest_marker("fetch_budget")
     from app import Components
     from bot.settings import Settings
     from bot.slack.app_factory import build_app
@@ -888,7 +896,8 @@ def slack_bot(
         slack_api_url=fake_slack.url,
         escalation_channel=ESCALATION_CHANNEL,
         fetch_allow=("127.0.0.1",),
-        fetch_total_seconds=4.0,  # a slow picture host holds a check this long at most
+        # A slow picture host holds a check this long at most.
+        fetch_total_seconds=float(budget.args[0]) if budget else 4.0,
         data_dir=str(tmp_path / "data"),
     )
     components = Components(settings)
