@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from slack_bolt import BoltRequest
+from sqlalchemy.engine import Engine
 
 from bot.scheduling import enqueueing_jobs
 from bot.slack.app_factory import build_app
@@ -140,6 +141,55 @@ def test_the_scheduler_with_tasks_queues_one_sync_per_authorized_store_and_never
         ]
     )
     assert jobs["order_sync"]() == 2  # started, so the next firing queues them again
+    # The neighbour's store was never synced: its first sync, the biggest, is queued first.
+    assert [p["store_id"] for name, p in ran if name == ORDER_SYNC_STORE] == [
+        world.neighbour_store_id,
+        world.us_store_id,
+    ]
+
+
+def test_a_nights_order_syncs_start_with_the_stores_never_synced_then_the_biggest(engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session
+
+    from bot.scheduling import largest_syncs_first
+    from erp.accounts import add_store, create_account
+    from erp.models import SyncRun
+
+    now = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+    with Session(engine, expire_on_commit=False) as session:
+        account = create_account(session, name="acme")
+        stores = {
+            name: add_store(session, account_id=account.id or 0, name=name, platform="amazon").id or 0
+            for name in ("small", "big", "new", "quiet", "was big")
+        }
+        for name, store_id in stores.items():
+            if name != "new":
+                synced = session.get(Store, store_id)
+                assert synced is not None
+                synced.last_order_sync_at = now - timedelta(days=1)
+                session.add(synced)
+        # (store, orders one sync fetched, days ago): only the last week tells the next night's size.
+        for name, fetched, days in (
+            ("small", 40, 1),
+            ("big", 300, 2),
+            ("big", 50, 1),
+            ("was big", 5000, 9),
+            ("was big", 20, 1),
+        ):
+            session.add(
+                SyncRun(
+                    store_id=stores[name],
+                    status="done",
+                    fetched=fetched,
+                    started_at=now - timedelta(days=days),
+                )
+            )
+        session.commit()
+        order = largest_syncs_first(session, sorted(stores.values()), now - timedelta(days=7))
+    names = {store_id: name for name, store_id in stores.items()}
+    assert [names[store_id] for store_id in order] == ["new", "big", "small", "was big", "quiet"]
 
 
 def test_worker_queues_are_checked_by_name() -> None:
