@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy import select as core_select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, func, select
 
 from erp.models import (
@@ -279,11 +280,12 @@ def link_slack_user(
     return identity
 
 
-def identity_for(session: Session, *, team_id: str, user_id: str) -> tuple[int, str] | None:
+def identity_for(session: Session | Connection, *, team_id: str, user_id: str) -> tuple[int, str] | None:
     """The (account id, role) the Slack user is linked to, or None when not linked."""
     # Every request Slack sends asks this while Slack waits: one prepared Core statement, not an
     # ORM query built and compiled each time (a third of the cost).
-    linked = session.connection().execute(_IDENTITY, {"team": team_id, "user": user_id}).first()
+    connection = session.connection() if isinstance(session, Session) else session
+    linked = connection.execute(_IDENTITY, {"team": team_id, "user": user_id}).first()
     return None if linked is None else (int(linked[0]), str(linked[1]))
 
 

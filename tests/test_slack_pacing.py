@@ -33,6 +33,24 @@ def test_an_event_id_is_handled_once_and_old_ids_are_forgotten(engine: Engine) -
     assert "Ev1" not in ids and len(ids) == PURGE_EVERY - 2
 
 
+def test_a_second_process_finds_the_delivery_recorded_and_its_connection_still_reads(engine: Engine) -> None:
+    from bot.slack.identity import resolve_speaker
+
+    # As the ack path connects: autocommit, one connection for the delivery id and the look-up.
+    ack_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    first_process = EventDeduper(ack_engine, lambda: datetime.now(UTC))
+    second_process = EventDeduper(ack_engine, lambda: datetime.now(UTC))  # its own memory
+    with ack_engine.connect() as connection:
+        assert first_process.first_delivery("EvShared", connection) is True
+    with ack_engine.connect() as connection:
+        assert second_process.first_delivery("EvShared", connection) is False  # the database knew
+        # The refused insert left the connection usable for the speaker's look-up.
+        speaker = resolve_speaker(connection, "T1", "UNOBODY")
+    assert speaker.account_id is None and speaker.actor == "slack:T1:UNOBODY"
+    with Session(engine) as session:
+        assert list(session.exec(select(ProcessedEvent.event_id))) == ["EvShared"]
+
+
 def test_two_progress_messages_in_one_channel_share_its_pace(fake_slack: FakeSlack) -> None:
     settings = Settings(slack_bot_token="xoxb-test", slack_api_url=fake_slack.url)
     poster = SlackPoster(web_client(settings, settings.slack_bot_token))

@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, delete, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from erp.models import ProcessedEvent, utcnow
@@ -66,8 +66,11 @@ class EventDeduper:
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
 
-    def first_delivery(self, event_id: str) -> bool:
-        """True the first time `event_id` arrives; False for a retry (or a second process's copy)."""
+    def first_delivery(self, event_id: str, connection: Connection | None = None) -> bool:
+        """True the first time `event_id` arrives; False for a retry (or a second process's copy).
+
+        With `connection` (on this deduper's engine) the id is recorded on it, so an ack that
+        reads on that connection too checks out one connection, not two."""
         key = event_id[:100]
         with self._lock:
             self._seen += 1
@@ -83,7 +86,7 @@ class EventDeduper:
             with self._one_writer:
                 if time.monotonic() < self._paused_until:  # the write before this one was refused
                     return True
-                fresh = record_delivery(self.engine, key, now=self.clock())
+                fresh = record_delivery(connection or self.engine, key, now=self.clock())
         except OperationalError as exc:
             # Locked by a long writer (or unreachable): this process's memory decides, and the
             # delivery is handled once here rather than refused with an error Slack would retry.
@@ -109,14 +112,24 @@ class EventDeduper:
             return int(result.rowcount or 0)
 
 
-def record_delivery(engine: Engine, event_id: str, *, now: datetime | None = None) -> bool:
-    """Record `event_id`; False when it was already recorded (a retry, or a second process)."""
-    # A prepared Core insert on its own connection: this runs while Slack waits, and a Session
-    # with the ORM's unit of work cost more than twice as much.
+def record_delivery(target: Engine | Connection, event_id: str, *, now: datetime | None = None) -> bool:
+    """Record `event_id`, on a connection of its own or on `target`'s; False when it was already
+    recorded (a retry, or a second process)."""
+    # A prepared Core insert: this runs while Slack waits, and a Session with the ORM's unit of
+    # work cost more than twice as much.
+    row = {"event_id": event_id[:100], "received_at": now or utcnow()}
+    if isinstance(target, Engine):
+        try:
+            with target.begin() as connection:
+                connection.execute(_RECORD, row)
+        except IntegrityError:
+            return False
+        return True
     try:
-        with engine.begin() as connection:
-            connection.execute(_RECORD, {"event_id": event_id[:100], "received_at": now or utcnow()})
+        target.execute(_RECORD, row)
+        target.commit()  # nothing to send in autocommit, which is how the ack path connects
     except IntegrityError:
+        target.rollback()
         return False
     return True
 

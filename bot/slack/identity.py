@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from bot.conversation import Speaker
@@ -14,7 +15,7 @@ def actor_for(team_id: str, user_id: str) -> str:
     return f"slack:{team_id}:{user_id}"
 
 
-def resolve_speaker(session: Session, team_id: str, user_id: str) -> Speaker:
+def resolve_speaker(session: Session | Connection, team_id: str, user_id: str) -> Speaker:
     """The linked account and role of `user_id` in `team_id`; unlinked when there is no link.
 
     A link belongs to one workspace: the same user id in another workspace is a stranger.
