@@ -19,6 +19,7 @@ With DATABASE_URL set, it must name an empty database (the benchmark seeds it).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import subprocess
@@ -217,6 +218,10 @@ def main() -> int:
                 time.sleep(0.1)
             startup = time.perf_counter() - started
             importer = start_import(url, args.import_rows, tmp) if args.import_rows else None
+            # A full collection of this process's objects would pause every client thread and count
+            # as the server's latency (bench/scale.py, `ack_latencies`): frozen, they are not collected.
+            gc.collect()
+            gc.freeze()
             sent = time.perf_counter()
             latencies, kinds = send_all(args, base + "/slack/events", fake, importer)
             acked = time.perf_counter() - sent
