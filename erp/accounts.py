@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, func, select
@@ -38,10 +38,11 @@ from erp.models import (
     StoreDeletion,
     SyncRun,
     UploadRecord,
+    table_of,
     utcnow,
 )
 
-_IDENTITIES: Table = SlackIdentity.__table__  # type: ignore[attr-defined]
+_IDENTITIES = table_of(SlackIdentity)
 _IDENTITY = core_select(_IDENTITIES.c.account_id, _IDENTITIES.c.role).where(
     _IDENTITIES.c.team_id == bindparam("team"), _IDENTITIES.c.user_id == bindparam("user")
 )

@@ -11,13 +11,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     """Timezone-aware now in UTC; stored naive-free so SQLite and PostgreSQL agree."""
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core `Table`, for Core statements (SQLModel does not declare `__table__`)."""
+    return model.__table__  # type: ignore[attr-defined]
 
 
 class Platform(StrEnum):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, update
 from sqlmodel import Session, col
 
-from erp.models import DeleteConfirmation
+from erp.models import DeleteConfirmation, table_of
 
 VALID_FOR = timedelta(minutes=30)  # a modal left open longer is opened again
 KEEP_FOR = timedelta(days=1)  # records older than this are removed when a new modal opens
@@ -47,7 +47,7 @@ def open_confirmation(
     now: datetime,
 ) -> str:
     """Record what a delete modal is opened for; returns the token the modal carries."""
-    table = DeleteConfirmation.__table__  # type: ignore[attr-defined]
+    table = table_of(DeleteConfirmation)
     session.execute(delete(table).where(table.c.opened_at < now - KEEP_FOR))
     token = secrets.token_urlsafe(24)
     session.add(
@@ -90,7 +90,7 @@ def find_confirmation(session: Session, token: str, *, actor: str, now: datetime
 def use_confirmation(sessions: Callable[[], Session], token: str, *, now: datetime) -> bool:
     """Mark the record used; True only for the one caller that did (a second submission does nothing)."""
     with sessions() as session:
-        table = DeleteConfirmation.__table__  # type: ignore[attr-defined]
+        table = table_of(DeleteConfirmation)
         result = session.execute(
             update(table)
             .where(table.c.token == token, col(DeleteConfirmation.used_at).is_(None))

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import delete, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from erp.models import ProcessedEvent, utcnow
+from erp.models import ProcessedEvent, table_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ REMEMBER = 20_000  # recent ids kept in memory: several minutes of a busy worksp
 # After the database refused a write (locked by a long writer), ids go to memory only for this
 # long: every ack meanwhile would otherwise wait out the lock timeout first.
 BUSY_PAUSE = 1.0
-_EVENTS: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+_EVENTS = table_of(ProcessedEvent)
 _RECORD = insert(_EVENTS)
 
 

@@ -40,7 +40,7 @@ from slack_sdk.web import SlackResponse
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 
-from erp.models import TaskPost, TaskPostIntent
+from erp.models import TaskPost, TaskPostIntent, table_of
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ LOOKUP_MARGIN = timedelta(minutes=2)
 LOOKUP_PAGE = 200
 LOOKUP_PAGES = 25  # 5,000 messages after the intent: a retry comes minutes later, not days
 
-posted: Any = TaskPost.__table__  # type: ignore[attr-defined]
-intents: Any = TaskPostIntent.__table__  # type: ignore[attr-defined]
+posted = table_of(TaskPost)
+intents = table_of(TaskPostIntent)
 
 
 @dataclass(frozen=True)

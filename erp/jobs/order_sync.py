@@ -30,7 +30,7 @@ from sqlalchemy import case, insert, literal, select, update
 from sqlmodel import Session, col
 
 from erp.jobs.locks import Sessions, StoreLock, ThreadStoreLocks
-from erp.models import AuditLog, AuthStatus, OrderStatus, Platform, Store, SyncRun, SyncStatus
+from erp.models import AuditLog, AuthStatus, OrderStatus, Platform, Store, SyncRun, SyncStatus, table_of
 from erp.platforms.base import (
     AuthorizationExpired,
     BadResponse,
@@ -583,10 +583,10 @@ class OrderSync:
         return replace(tally.snapshot(store.name, store.platform, done=True), error=message, error_kind=kind)
 
 
-# The tables the sync writes with Core statements (SQLModel does not declare `__table__`).
-_RUNS: Any = SyncRun.__table__  # type: ignore[attr-defined]
-_STORES: Any = Store.__table__  # type: ignore[attr-defined]
-_AUDIT: Any = AuditLog.__table__  # type: ignore[attr-defined]
+# The tables the sync writes with Core statements.
+_RUNS = table_of(SyncRun)
+_STORES = table_of(Store)
+_AUDIT = table_of(AuditLog)
 
 
 def _watermark_before(moment: Any) -> Any:

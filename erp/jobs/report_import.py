@@ -38,6 +38,7 @@ from erp.models import (
     ReportRow,
     ReportStatus,
     Store,
+    table_of,
     utcnow,
 )
 from erp.platforms.base import AuthorizationExpired, MarketplaceConnector, PlatformError
@@ -277,7 +278,7 @@ def prune_report_rows(sessions: SessionFactory, store_id: int, kind: str, *, kee
         old = [report_id for report_id in done[keep:] if report_id is not None]
         if not old:
             return 0
-        table = ReportRow.__table__  # type: ignore[attr-defined]
+        table = table_of(ReportRow)
         deleted = session.execute(delete(table).where(table.c.report_id.in_(old)))
         session.commit()
         return int(deleted.rowcount or 0)  # type: ignore[attr-defined]
@@ -396,7 +397,7 @@ def _row_writer(connection: Connection, report_id: int) -> Callable[[list[RowTup
     with dates already in SQLAlchemy's storage form. PostgreSQL streams through `_copy_rows`; any
     other database gets the plain Core insert.
     """
-    table = ReportRow.__table__  # type: ignore[attr-defined]
+    table = table_of(ReportRow)
     dialect = connection.dialect
     if dialect.name == "sqlite":
         # An int from our own database, compiled in so each row's parameters are exactly the tuple.
@@ -451,7 +452,7 @@ def _fail_report(sessions: SessionFactory, report_id: int, error: str) -> None:
     """Mark the report failed and delete what of its rows a batched import had committed."""
     try:
         with sessions() as session:
-            table = ReportRow.__table__  # type: ignore[attr-defined]
+            table = table_of(ReportRow)
             session.execute(delete(table).where(table.c.report_id == report_id))
             report = session.get(PlatformReport, report_id)
             if report is not None:
