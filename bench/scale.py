@@ -25,7 +25,6 @@ default redis://127.0.0.1:6379/10: that database is emptied).
 from __future__ import annotations
 
 import argparse
-import gc
 import multiprocessing
 import os
 import statistics
@@ -46,7 +45,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 import httpx  # noqa: E402
 import report_import  # noqa: E402
 import upsert  # noqa: E402
-from ack_latency import free_port, peak_memory_mb, prepare_database, signed_command, start_fake_slack  # noqa: E402
+from ack_latency import (  # noqa: E402
+    client_objects_frozen,
+    free_port,
+    peak_memory_mb,
+    prepare_database,
+    signed_command,
+    start_fake_slack,
+)
 from cpu_meter import CpuSplit, RunMeter, postgres_server_pid, process_cpu, redis_server_pid  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
@@ -225,18 +231,12 @@ def fan_out(
 
 
 def ack_latencies(url: str, port: int, requests: int, clients: int, fake: Any) -> list[float]:
-    # This process holds about 120,000 objects (the benchmark, SQLAlchemy, the fake Slack): a full
-    # collection of them pauses every client thread for tens of milliseconds, which the requests
-    # in flight then count as the server's. Frozen, they are not collected again; in a run of
-    # 1,000 commands the run that met a full collection had a p99 40-50 ms higher, whichever app.
-    gc.collect()
-    gc.freeze()
-    try:
-        with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=clients)) as client:
-            with ThreadPoolExecutor(max_workers=clients) as pool:
-                return list(pool.map(lambda i: signed_command(client, url, fake, i), range(requests)))
-    finally:
-        gc.unfreeze()
+    with (
+        client_objects_frozen(),
+        httpx.Client(timeout=10, limits=httpx.Limits(max_connections=clients)) as client,
+    ):
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            return list(pool.map(lambda i: signed_command(client, url, fake, i), range(requests)))
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[Any]) -> None:
@@ -263,8 +263,12 @@ def ack_comparison(env: dict[str, str], base: str, requests: int, clients: int) 
         ]
         results: dict[str, list[float]] = {}
         for label, url in runs:
-            serve_env = {**env, "DATABASE_URL": url, "SLACK_API_URL": fake.url}
-            serve_env["SLACK_SIGNING_SECRET"] = SECRET
+            serve_env = {
+                **env,
+                "DATABASE_URL": url,
+                "SLACK_API_URL": fake.url,
+                "SLACK_SIGNING_SECRET": SECRET,
+            }
             port = free_port()
             args = (
                 [str(ROOT / "bench" / "bare_bolt.py"), str(port), SECRET, fake.url]

@@ -206,7 +206,10 @@ def build_app(
         # Bolt hands lazy listeners to its executor without saying whose they are; this runner
         # (same interface) names the seller and the kind of work, so the pools can be fair.
         app.listener_runner.lazy_listener_runner = FairLazyRunner(app.logger, pools, _seller_of)
-    quick = _quick_engine(components)
+    from erp.db import quick_engine
+
+    # Writes made while Slack waits (delivery ids, link codes) never queue behind a long writer.
+    quick = quick_engine(components.engine)
     quick_sessions = _sessions_on(quick)
     ack_engine = _one_statement(quick)
     services = SlackServices(
@@ -275,13 +278,6 @@ def _seller_of(request: BoltRequest) -> str:
     if account is not None:
         return f"account:{account}"
     return f"slack:{context.team_id or ''}:{context.user_id or ''}"
-
-
-def _quick_engine(components: Any) -> Engine:
-    """The engine for writes made while Slack waits (delivery ids): they never queue behind a writer."""
-    from erp.db import quick_engine
-
-    return quick_engine(components.engine)
 
 
 def _sessions_on(engine: Engine) -> Callable[[], Any]:
