@@ -785,6 +785,22 @@ class RunningBot:
     def session(self) -> Any:
         return self.components.session()
 
+    def wait_remembered(self, channel: str, *, ts: str | None = None, with_diagnosis: bool = False) -> None:
+        """Wait until an answer in `channel` (the one at `ts`) is stored: it is recorded after Slack
+        returns its ts, so a click or a case right after the post can otherwise miss it."""
+        from sqlmodel import select
+
+        from erp.models import AnswerRecord
+
+        def stored() -> bool:
+            query = select(AnswerRecord).where(AnswerRecord.channel == channel)
+            if ts is not None:
+                query = query.where(AnswerRecord.ts == ts)
+            with self.session() as session:
+                return any(row.diagnosis or not with_diagnosis for row in session.exec(query))
+
+        self.fake.wait_for(stored, message=f"an answer in {channel} remembered")
+
     def link(self, user: str, account_id: int, role: str = "member", *, team_id: str = TEAM_ID) -> None:
         from erp.accounts import link_slack_user
         from erp.models import Account

@@ -49,7 +49,9 @@ def _answer(bot: RunningBot, question: str, *, user: str = "U1", channel: str = 
     def answered() -> list[Call]:
         return [p for p in fake.posts(channel)[before:] if "sd_feedback" in _texts(p.args)]
 
-    return fake.wait_for(answered, message=f"the answer to {question!r}")[0]
+    answer: Call = fake.wait_for(answered, message=f"the answer to {question!r}")[0]
+    bot.wait_remembered(channel, ts=answer.ts)  # its buttons find it
+    return answer
 
 
 def _click_talk(bot: RunningBot, answer: Call, *, user: str = "U1", channel: str = "D1") -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import select
 
 from erp.accounts import create_link_code
-from erp.models import Account, AnswerRecord, Feedback, FollowUp, SlackIdentity, Store
+from erp.models import Account, Feedback, FollowUp, SlackIdentity, Store
 from tests.fake_slack import ESCALATION_CHANNEL, Call, RunningBot
 
 
@@ -135,13 +135,7 @@ def test_app_home_speaks_the_language_the_seller_writes_in(slack_bot: RunningBot
     fake, send = slack_bot.fake, slack_bot.send
     send.message("订单 112-0000001-0000001 没有同步", user="U1", channel="D1")
     fake.wait_for(lambda: fake.posts("D1", top_level=True), message="the answer in Chinese")
-
-    def remembered() -> bool:
-        # The answer is recorded after Slack returned its ts: the home reads its language from it.
-        with slack_bot.session() as session:
-            return session.exec(select(AnswerRecord).where(AnswerRecord.channel == "D1")).first() is not None
-
-    fake.wait_for(remembered, message="the answer remembered")
+    slack_bot.wait_remembered("D1")  # the home reads the conversation's language from it
     send.event({"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
     published = fake.wait_for(lambda: fake.calls_to("views.publish"))[0]
     texts = [

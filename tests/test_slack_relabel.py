@@ -138,6 +138,7 @@ def test_did_not_help_keeps_the_sellers_question(slack_bot: RunningBot) -> None:
         if element["action_id"] == "sd_feedback:no"
     ]
     assert feedback, "the answer has a 'did not help' button"
+    slack_bot.wait_remembered("D1", ts=answer.ts)  # the seller's question is read from it
     slack_bot.send.action(
         "sd_feedback:no", feedback[0]["value"], user="U1", channel="D1", message_ts=answer.ts
     )

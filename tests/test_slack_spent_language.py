@@ -229,6 +229,7 @@ def test_a_reply_asking_for_a_person_carries_the_conversations_diagnosis(slack_b
     fake.wait_for(
         lambda: [p for p in fake.posts("D1") if "sd_feedback" in _texts(p.args)], message="the answer"
     )
+    slack_bot.wait_remembered("D1", with_diagnosis=True)  # the case reads the diagnosis from it
     services, client = _services(slack_bot)
     speaker = Speaker(
         actor="slack:T1:U1", account_id=slack_bot.world.demo_id, role="owner", team_id="T1", user_id="U1"
