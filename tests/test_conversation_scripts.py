@@ -167,6 +167,30 @@ def test_thanks_is_not_a_sku(demo: Demo) -> None:
     assert "SKU 谢谢" not in read and "不客气" in read
 
 
+def test_thanks_after_an_explanation_offers_the_check_once_and_a_later_sku_runs_it_en(demo: Demo) -> None:
+    chat = _chat(demo, "en-thanks-offer")
+    asked = chat.say("my price change didnt show")
+    assert "1-2 days" in asked
+    thanked = chat.say("ok thanks")
+    # One line that offers the check, not the explanation pasted again as an unanswered question.
+    assert "welcome" in thanked and "SKU" in thanked
+    assert "1-2 days" not in thanked and "still waiting" not in thanked
+    chat.say("DEMO-PRICE-WAIT")
+    assert chat.last.kind == "diagnosis" and chat.last.diagnosis is not None
+    assert chat.last.diagnosis.sku == "DEMO-PRICE-WAIT"
+
+
+def test_thanks_after_an_explanation_offers_the_check_once_and_a_later_sku_runs_it_zh(demo: Demo) -> None:
+    chat = _chat(demo, "zh-thanks-offer")
+    asked = chat.say("改价了没变化")
+    assert "1-2 天" in asked
+    thanked = chat.say("好的谢谢")
+    assert "不客气" in thanked and "SKU" in thanked and _chinese(thanked)
+    assert "1-2 天" not in thanked and "还在等" not in thanked
+    read = chat.say("DEMO-PRICE-WAIT")
+    assert chat.last.kind == "diagnosis" and chat.last.language == "zh" and _chinese(read)
+
+
 def test_a_new_question_with_a_sku_switches_flow_en(demo: Demo) -> None:
     chat = _chat(demo, "en-publish")
     chat.say("my price change didnt show")

@@ -247,8 +247,11 @@ class Conversation:
             return self.replies.help(language, empty=True)
         if kind == "act":
             self.store.save(key, Memory(language, pending, last))
-            waiting = self._waiting(pending, language)
-            return self.replies.act(str(decision.act), language, waiting)
+            if decision.act == "thanks":
+                # Thanks closes what the seller came for: offer the open check in one line rather
+                # than repeating the whole question as if they had not answered.
+                return self.replies.act("thanks", language, offer=self._offer(pending, language))
+            return self.replies.act(str(decision.act), language, self._waiting(pending, language))
         if kind == "cancel":
             self.store.save(key, Memory(language))
             return self.replies.cancelled(
@@ -326,6 +329,17 @@ class Conversation:
         if pending.kind == "clarify":
             return say(language, "which of the checks I listed you mean", "您指的是我列出的哪一种问题")
         return pending.prompt or self.replies.offer_prompt(pending.detail, language)
+
+    def _offer(self, pending: Pending | None, language: Language) -> str:
+        if pending is None:
+            return ""
+        if pending.kind == "clarify":
+            return say(
+                language,
+                "If you want me to check one of them, pick it above.",
+                "如果需要我检查其中一项，点上面的选项就行。",
+            )
+        return self.replies.offer_prompt(pending.detail, language)
 
     def _flow_labels(self, flows: list[str]) -> dict[str, list[str]]:
         return {

@@ -169,11 +169,12 @@ class Replies:
             + "".join(f"\n  - {topic}" for topic in topics),
         )
 
-    def act(self, act: str, language: Language, waiting: str = "") -> Reply:
+    def act(self, act: str, language: Language, waiting: str = "", *, offer: str = "") -> Reply:
         """A short answer to a greeting, thanks or "still not working" with nothing to go on.
 
         Args:
             waiting: the question still open, repeated so the seller knows where they are.
+            offer: the open question as a one-line offer (after thanks, not a reminder).
         """
         if act == "help":
             reply = self.help(language, empty=False)
@@ -192,6 +193,8 @@ class Replies:
                 "order number or picture link if you have it.",
                 "抱歉。请告诉我是什么问题没有解决，如果有 SKU、订单号或图片链接，请一起发给我。",
             )
+        if offer:
+            reply.text += "\n" + offer
         if waiting:
             reply.text += "\n" + say(
                 language,
