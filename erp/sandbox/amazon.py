@@ -560,7 +560,9 @@ class AmazonSandbox(SandboxMarketplace):
                 self._order_snapshots.popitem(last=False)
         start = bisect.bisect_right(snapshot, (after_key, after_id), key=lambda pair: pair[0])
         matching = []
-        for stored_key, order in itertools.islice(snapshot, start, None):
+        # Indexed from `start`: islice would step through every earlier order of the listing.
+        for index in range(start, len(snapshot)):
+            stored_key, order = snapshot[index]
             if not order.hidden_from_list and key(order) == stored_key:
                 matching.append((stored_key, order))
                 if len(matching) > size:
