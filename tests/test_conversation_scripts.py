@@ -516,3 +516,13 @@ def test_every_demo_scenario_reaches_its_verdict(demo: Demo, language: str) -> N
         if (chat.last.flow, reached, chat.last.language) != (scenario.flow, scenario.verdict, language):
             missed.append((question, chat.last.flow, reached, chat.last.language))
     assert missed == []
+
+
+def test_thanks_while_choices_are_open_points_to_them_and_a_choice_still_runs(demo: Demo) -> None:
+    chat = _chat(demo, "zh-thanks-choices")
+    chat.say("DEMO-UP-FAILED 怎么了")
+    assert chat.last.kind == "clarify", chat.last.text
+    thanked = chat.say("谢谢")
+    assert "不客气" in thanked and "选" in thanked and "还在等" not in thanked and _chinese(thanked)
+    chat.say("1")
+    assert chat.last.kind == "diagnosis" and chat.last.language == "zh"

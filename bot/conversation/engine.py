@@ -337,7 +337,7 @@ class Conversation:
             return say(
                 language,
                 "If you want me to check one of them, pick it above.",
-                "如果需要我检查其中一项，点上面的选项就行。",
+                "如果需要我检查其中一项，从上面选一项就行。",
             )
         return self.replies.offer_prompt(pending.detail, language)
 
