@@ -243,6 +243,20 @@ def read_act(text: str) -> ActReading:
     return ActReading(act=None, rest=text.strip())
 
 
+# Thanks, or saying it worked, among the "thanks" act's phrases: "ok" or "got it" only
+# acknowledge an answer, and "you're welcome" after them reads as if the seller had thanked.
+_GRATITUDE = re.compile(
+    r"thank|thx|thnx|tks|\bty\b|tysm|appreciat|cheers|helped|helps|worked|works|perfect|great|awesome|"
+    r"谢|感谢|辛苦|解决了|可以了|没问题了"
+)
+
+
+def says_thanks(text: str) -> bool:
+    """Whether the turn thanks or says it worked (rather than only acknowledging, as "ok" or
+    "收到" do)."""
+    return isinstance(text, str) and _GRATITUDE.search(normalize(text[: _MAX_ACT_CHARS * 4])) is not None
+
+
 def detect_act(text: str) -> Act | None:
     """The act of a turn, or None when it is a question: see `read_act`."""
     return read_act(text).act

@@ -526,3 +526,14 @@ def test_thanks_while_choices_are_open_points_to_them_and_a_choice_still_runs(de
     assert "不客气" in thanked and "选" in thanked and "还在等" not in thanked and _chinese(thanked)
     chat.say("1")
     assert chat.last.kind == "diagnosis" and chat.last.language == "zh"
+
+
+def test_an_acknowledgement_is_not_answered_as_thanks(demo: Demo) -> None:
+    chat = _chat(demo, "en-ok")
+    chat.say("my price change didnt show")
+    read = chat.say("ok")
+    assert "welcome" not in read.casefold() and "SKU" in read
+    zh = _chat(demo, "zh-ok")
+    zh.say("改价了没变化")
+    read = zh.say("收到")
+    assert "不客气" not in read and "好的" in read and "SKU" in read and _chinese(read)

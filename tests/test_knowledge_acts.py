@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.acts import ACTS, detect_act, read_act
+from knowledge.acts import ACTS, detect_act, read_act, says_thanks
 
 ALONE: dict[str, list[str]] = {
     "greeting": ["hi", "Hello!", "hey there", "good morning", "你好", "您好", "在吗？", "哈喽", "有人吗"],
@@ -181,3 +181,29 @@ def test_odd_input_never_raises(text: str) -> None:
     reading = read_act(text)
     assert reading.act in (None, *ACTS)
     assert not (len(text) > 200 and reading.pure)
+
+
+@pytest.mark.parametrize(
+    ("text", "thanks"),
+    [
+        ("thanks", True),
+        ("ok thanks!", True),
+        ("Thank you so much", True),
+        ("that worked", True),
+        ("谢谢", True),
+        ("好的，谢谢", True),
+        ("辛苦了", True),
+        ("解决了", True),
+        ("ok", False),
+        ("got it", False),
+        ("noted", False),
+        ("好的", False),
+        ("收到", False),
+        ("明白了", False),
+        ("typing", False),  # "ty" only as a word
+    ],
+)
+def test_thanks_is_told_from_an_acknowledgement(text: str, thanks: bool) -> None:
+    assert says_thanks(text) is thanks
+    if text != "typing":
+        assert read_act(text).act == "thanks"  # both are the same act; only the reply's words differ

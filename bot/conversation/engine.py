@@ -39,7 +39,7 @@ from handlers.registry import HANDLERS, FlowRequest, Handler
 from handlers.services import Services
 from handlers.sku_lookup import visible_stores
 from handlers.text import say
-from knowledge.acts import read_act
+from knowledge.acts import read_act, says_thanks
 from knowledge.entities import Entities, EntitySpan, extract_entities, find_entity_spans
 from knowledge.language import detect_language
 
@@ -250,7 +250,11 @@ class Conversation:
             if decision.act == "thanks":
                 # Thanks closes what the seller came for: offer the open check in one line rather
                 # than repeating the whole question as if they had not answered.
-                return self.replies.act("thanks", language, offer=self._offer(pending, language))
+                return self.replies.act(
+                    "thanks" if says_thanks(turn.text or "") else "acknowledged",
+                    language,
+                    offer=self._offer(pending, language),
+                )
             return self.replies.act(str(decision.act), language, self._waiting(pending, language))
         if kind == "cancel":
             self.store.save(key, Memory(language))

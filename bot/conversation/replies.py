@@ -186,6 +186,8 @@ class Replies:
             )
         elif act == "thanks":
             reply = self.message(language, "You're welcome! Ask me any time.", "不客气！有问题随时问我。")
+        elif act == "acknowledged":  # "ok", "got it", "收到": nothing to be welcome for
+            reply = self.message(language, "OK! Ask me any time.", "好的，有问题随时问我。")
         else:
             reply = self.message(
                 language,
