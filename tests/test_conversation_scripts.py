@@ -537,3 +537,32 @@ def test_an_acknowledgement_is_not_answered_as_thanks(demo: Demo) -> None:
     zh.say("改价了没变化")
     read = zh.say("收到")
     assert "不客气" not in read and "好的" in read and "SKU" in read and _chinese(read)
+
+
+@pytest.mark.parametrize(
+    ("sku", "flow"),
+    [
+        ("DEMO-PUB-CMYK", "publish_image_error"),
+        ("DEMO-UP-FAILED", "upload_sku_missing"),
+        ("DEMO-PRICE-WAIT", "price_not_updated"),
+    ],
+)
+def test_a_sku_sent_alone_offers_the_check_its_records_point_to_first(
+    demo: Demo, sku: str, flow: str
+) -> None:
+    chat = _chat(demo, f"bare-{sku}")
+    chat.say(sku)
+    assert chat.last.kind == "clarify", chat.last.text
+    assert [choice.value for choice in chat.last.choices][0] == flow
+    chat.say("1")
+    assert chat.last.flow == flow and chat.last.diagnosis is not None and chat.last.diagnosis.sku == sku
+
+
+def test_a_sku_sent_alone_in_a_chinese_conversation_offers_its_check_in_chinese(demo: Demo) -> None:
+    chat = _chat(demo, "zh-bare-sku")
+    chat.say("你好")
+    read = chat.say("DEMO-PRICE-WAIT")
+    assert chat.last.kind == "clarify" and chat.last.choices[0].value == "price_not_updated"
+    assert _chinese(read), read
+    answer = chat.say("1")
+    assert chat.last.language == "zh" and "DEMO-PRICE-WAIT" in answer and _chinese(answer)

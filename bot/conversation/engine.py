@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.conversation.actions import ActionRunner
-from bot.conversation.policy import PERSON, Decision, MatchView, Reading, decide
+from bot.conversation.policy import PERSON, Decision, MatchView, Reading, bare_details, decide
 from bot.conversation.replies import Replies
 from bot.conversation.state import (
     ConversationStore,
@@ -37,6 +37,7 @@ from erp.progress import SyncProgressCallback
 from handlers.diagnosis import Action, ActionKind, Choice, DetailRequest, Diagnosis, Language
 from handlers.registry import HANDLERS, FlowRequest, Handler
 from handlers.services import Services
+from handlers.sku_leads import sku_leads
 from handlers.sku_lookup import visible_stores
 from handlers.text import say
 from knowledge.acts import read_act, says_thanks
@@ -218,6 +219,11 @@ class Conversation:
         last = memory.last
         last_stores = set(last.entities.get("stores", [])) if last else set()
         since = (self.services.clock() - last.at).total_seconds() if last and last.at else None
+        leads: tuple[str, ...] = ()
+        if memory.pending is None and len(entities.skus) == 1 and bare_details(text, entities):
+            with self.services.sessions() as session:
+                found = sku_leads(session, account_id, entities.skus[0], self.services.clock())
+            leads = tuple(flow for flow in found if flow in self.handlers)
         return Reading(
             text=text,
             act=read_act(text),
@@ -226,6 +232,7 @@ class Conversation:
             language=detect_language(masked) if wordy else None,
             other_stores=tuple(name for name in stores if name not in last_stores) if last_stores else (),
             since_last=since,
+            sku_leads=leads,
         )
 
     def _carry_out(

@@ -39,6 +39,7 @@ from bot.conversation.state import (
 from bot.conversation.types import Turn
 from bot.conversation.words import has_words
 from handlers.diagnosis import Language
+from handlers.sku_leads import with_leads
 from knowledge.acts import ActReading
 from knowledge.entities import Entities, looks_like_sku
 
@@ -126,6 +127,8 @@ class Reading:
             SKU, store name, link or number), so the conversation's language continues.
         other_stores: the seller's stores other than the last check's, for "the other store".
         since_last: seconds since the last diagnosis, None without one.
+        sku_leads: for a SKU sent on its own, the checks its records point to, most recent first
+            (`handlers.sku_leads`): offered before the matcher's guesses.
     """
 
     text: str
@@ -135,6 +138,7 @@ class Reading:
     language: Language | None = None
     other_stores: tuple[str, ...] = ()
     since_last: float | None = None
+    sku_leads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,7 @@ def _words_left(text: str, entities: Entities) -> list[str]:
     return _WORD.findall(folded)
 
 
-def _bare(text: str, entities: Entities) -> bool:
+def bare_details(text: str, entities: Entities) -> bool:
     """Nothing but the details themselves and a word or two ("sku DEMO-1", "it's Shopee MY")."""
     left = _words_left(text, entities)
     return len(left) <= 2 and sum(len(w) for w in left if not w.isascii()) <= 3
@@ -371,7 +375,7 @@ def decide(memory: Memory, turn: Turn, reading: Reading) -> Decision:
         answer = pending_answer(pending, text, reading.entities)
         if answer is not None:
             switched = match.certainty == "sure" and match.flow not in (None, pending.flow)
-            if switched and not _bare(text, reading.entities):
+            if switched and not bare_details(text, reading.entities):
                 return decision(
                     "run", flow=match.flow, entities=merge_entities(answer, carried), question=text
                 )
@@ -396,15 +400,14 @@ def decide(memory: Memory, turn: Turn, reading: Reading) -> Decision:
             return followed
 
     # 6. Matching. A bare SKU or link out of the blue names no problem: ask which check it is for.
+    offered = with_leads(reading.sku_leads, match.candidates, MAX_CLARIFY_FLOWS)
     if (
         pending is None
-        and _bare(reading.text, reading.entities)
-        and match.candidates
+        and bare_details(reading.text, reading.entities)
+        and offered
         and not is_empty(reading.entities)
     ):
-        return decision(
-            "clarify", choices=(*match.candidates, PERSON), entities=reading.entities, question=text
-        )
+        return decision("clarify", choices=(*offered, PERSON), entities=reading.entities, question=text)
     if match.certainty == "sure" and match.flow:
         entities = merge_entities(reading.entities, carried)
         if is_general_question(text, entities):
@@ -422,11 +425,9 @@ def decide(memory: Memory, turn: Turn, reading: Reading) -> Decision:
             entities=merge_entities(Entities(), carried),
             question=pending.question,
         )
-    if not is_empty(reading.entities) and match.candidates:
+    if not is_empty(reading.entities) and offered:
         # A bare SKU or link with nothing to continue: ask what to check about it.
-        return decision(
-            "clarify", choices=(*match.candidates, PERSON), entities=reading.entities, question=text
-        )
+        return decision("clarify", choices=(*offered, PERSON), entities=reading.entities, question=text)
     return decision("out_of_scope")
 
 
@@ -467,7 +468,11 @@ def _follow_up(decision: Any, last: LastCheck, text: str, reading: Reading) -> D
         return None
     if is_empty(reading.entities):
         return None
-    if match.certainty == "sure" and not _FOLLOW_UP.search(folded) and not _bare(text, reading.entities):
+    if (
+        match.certainty == "sure"
+        and not _FOLLOW_UP.search(folded)
+        and not bare_details(text, reading.entities)
+    ):
         return None  # a whole question of its own: it runs with its own details
     entities = replace_entities(last.entities, reading.entities)
     result = decision("run", flow=last.flow, entities=entities, question=last.question)
