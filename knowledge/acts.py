@@ -17,6 +17,35 @@ from typing import Literal
 Act = Literal["greeting", "thanks", "human", "help", "cancel", "not_resolved"]
 ACTS: tuple[Act, ...] = ("greeting", "thanks", "human", "help", "cancel", "not_resolved")
 
+# The "thanks" act in two parts: thanks (or saying it worked), and plain acknowledgements ("ok",
+# "got it", "收到", goodbyes). Both are the same act; after an acknowledgement "you're welcome"
+# would read as if the seller had thanked (`says_thanks`).
+_GRATITUDE_PHRASES: tuple[str, ...] = (
+    r"thank\s*(?:you|u|s)(?:\s+(?:very|so)\s+much)?(?:\s+(?:a\s+lot|for\s+(?:the|your)\s+help))?",
+    r"thanks?\s+a\s+(?:lot|bunch|million)",
+    r"many\s+thanks",
+    r"thx|thnx|tks|ty|tysm",
+    r"(?:much\s+)?appreciated?(?:\s+it)?",
+    r"(?:that|this)\s+(?:helped|helps|worked|works)",
+    r"(?:it\s+)?(?:works|worked)\s+now",
+    r"cheers",
+    r"perfect|great|awesome",
+    r"谢谢(?:你|您)?(?:了)?|谢啦",
+    r"多谢",
+    r"感谢(?:你|您)?",
+    r"谢了",
+    r"辛苦了",
+    r"可以了|解决了|没问题了",
+)
+_ACKNOWLEDGEMENT_PHRASES: tuple[str, ...] = (
+    r"good\s*bye|bye(?:\s+bye)?|see\s+(?:you|ya)|have\s+a\s+(?:nice|good|great)\s+(?:day|one)",
+    r"thats\s+all|that\s+is\s+all",
+    r"cool|got\s+it|understood|noted|all\s+good",
+    r"再见|拜拜|回见",
+    r"明白了|知道了|懂了|好了",
+    r"^(?:ok|okay|k|好的|好|嗯|行|收到|ok了)$",
+)
+
 # Longest phrases first within each act, so "thank you very much" is taken whole. Every phrase
 # counts only when the act is all the turn says, except `_HUMAN_REQUESTS` below.
 _PHRASES: dict[Act, tuple[str, ...]] = {
@@ -79,26 +108,7 @@ _PHRASES: dict[Act, tuple[str, ...]] = {
         r"怎么用(?:你)?|如何使用",
         r"使用说明",
     ),
-    "thanks": (
-        r"thank\s*(?:you|u|s)(?:\s+(?:very|so)\s+much)?(?:\s+(?:a\s+lot|for\s+(?:the|your)\s+help))?",
-        r"thanks?\s+a\s+(?:lot|bunch|million)",
-        r"many\s+thanks",
-        r"thx|thnx|tks|ty|tysm",
-        r"(?:much\s+)?appreciated?(?:\s+it)?",
-        r"(?:that|this)\s+(?:helped|helps|worked|works)",
-        r"(?:it\s+)?(?:works|worked)\s+now",
-        r"good\s*bye|bye(?:\s+bye)?|see\s+(?:you|ya)|cheers|have\s+a\s+(?:nice|good|great)\s+(?:day|one)",
-        r"thats\s+all|that\s+is\s+all",
-        r"perfect|great|awesome|cool|got\s+it|understood|noted|all\s+good",
-        r"谢谢(?:你|您)?(?:了)?|谢啦",
-        r"多谢",
-        r"感谢(?:你|您)?",
-        r"谢了",
-        r"辛苦了",
-        r"再见|拜拜|回见",
-        r"明白了|知道了|懂了|好了|可以了|解决了|没问题了",
-        r"^(?:ok|okay|k|好的|好|嗯|行|收到|ok了)$",
-    ),
+    "thanks": (*_GRATITUDE_PHRASES, *_ACKNOWLEDGEMENT_PHRASES),
     "greeting": (
         r"good\s+(?:morning|afternoon|evening)",
         r"hello|hiya|hi|hey|howdy|greetings|yo",
@@ -138,6 +148,7 @@ _FILLERS = (
 _ACT_PATTERNS: dict[Act, re.Pattern[str]] = {
     act: re.compile("|".join(f"(?:{phrase})" for phrase in phrases)) for act, phrases in _PHRASES.items()
 }
+_GRATITUDE = re.compile("|".join(f"(?:{phrase})" for phrase in _GRATITUDE_PHRASES))
 _HUMAN_REQUEST = re.compile("|".join(f"(?:{phrase})" for phrase in _HUMAN_REQUESTS))
 _FILLER = re.compile(rf"(?<![a-z])(?:{_FILLERS})(?![a-z])")
 # Everything that is not a letter or a digit separates words (punctuation, emoji, symbols).
@@ -243,18 +254,10 @@ def read_act(text: str) -> ActReading:
     return ActReading(act=None, rest=text.strip())
 
 
-# Thanks, or saying it worked, among the "thanks" act's phrases: "ok" or "got it" only
-# acknowledge an answer, and "you're welcome" after them reads as if the seller had thanked.
-_GRATITUDE = re.compile(
-    r"thank|thx|thnx|tks|\bty\b|tysm|appreciat|cheers|helped|helps|worked|works|perfect|great|awesome|"
-    r"谢|感谢|辛苦|解决了|可以了|没问题了"
-)
-
-
 def says_thanks(text: str) -> bool:
     """Whether the turn thanks or says it worked (rather than only acknowledging, as "ok" or
     "收到" do)."""
-    return isinstance(text, str) and _GRATITUDE.search(normalize(text[: _MAX_ACT_CHARS * 4])) is not None
+    return isinstance(text, str) and bool(_find(_GRATITUDE, normalize(text[: _MAX_ACT_CHARS * 4])))
 
 
 def detect_act(text: str) -> Act | None:
