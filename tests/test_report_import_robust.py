@@ -462,3 +462,52 @@ def test_other_writers_are_not_locked_out_for_the_whole_import_on_sqlite(
 
     assert result.rows == 48_000
     assert len(waits) == 4 and max(waits) < 0.25
+
+
+def test_other_writers_get_in_while_a_file_imports_on_sqlite(
+    database_url: str,
+    sessions: Callable[[], Session],  # noqa: F811
+    store: Store,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # A file never makes the import wait, so only the import's own pauses between its
+    # transactions let other writers in: a writer that wants the lock must not wait for long.
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL writers never wait on an import's rows (MVCC, no database lock)")
+    import sqlite3
+    import threading
+
+    path = tmp_path / "listings.tsv"
+    path.write_bytes(report(*(f"SKU-{n:07d}\tBecher Nr. {n}\t9.99\t{n % 9}" for n in range(250_000))))
+    importing, done = threading.Event(), threading.Event()
+    waits: list[float] = []
+    refused: list[str] = []
+
+    def other_writer() -> None:
+        other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=1.0)
+        importing.wait()
+        while not done.is_set():
+            started = time.perf_counter()
+            try:
+                other.execute(
+                    "INSERT INTO auditlog (at, actor, action, result, detail) "
+                    "VALUES ('2026-12-01 00:00:00', 'slack', 'ack', 'ok', '')"
+                )
+                other.commit()
+                waits.append(time.perf_counter() - started)
+            except sqlite3.OperationalError as exc:
+                refused.append(str(exc))
+            time.sleep(0.01)
+        other.close()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    importing.set()
+    try:
+        result = import_report_file(sessions, store.id or 0, "listings", path)
+    finally:
+        done.set()
+        writer.join()
+
+    assert result.rows == 250_000
+    assert refused == [] and len(waits) >= 10, (refused[:3], len(waits))

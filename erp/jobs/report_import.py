@@ -1,12 +1,11 @@
 """Report import: stream a platform report into the database, and refresh reports from the platform.
 
-A nightly listings report can hold a million rows, so rows go in as they are parsed: on SQLite
-straight from the parser into the driver's executemany, a transaction every few thousand rows
-(so other writers get in between); on PostgreSQL through one COPY in one transaction. A failed
-import (a truncated download, a file that is not a report) keeps none of its rows and never
-touches the reports imported before it. Each report keeps its metadata in `PlatformReport`
-(requested, generated, imported, rows, status, error) so the bot can tell a seller how old the
-data it looked at is; the rows of the newest few are kept.
+A nightly listings report can hold a million rows, so rows go in as they are parsed, in batches,
+all inside one transaction (a compiled Core insert through the driver's executemany on SQLite,
+COPY on PostgreSQL): a failed import (a truncated download, a file that is not a report) leaves
+no half-imported rows and never touches the reports imported before it. Each report keeps its
+metadata in `PlatformReport` (requested, generated, imported, rows, status, error) so the bot can
+tell a seller how old the data it looked at is; the rows of the newest few are kept.
 """
 
 from __future__ import annotations
@@ -180,16 +179,25 @@ def import_report_stream(
 def _store_rows(
     sessions: SessionFactory, report_id: int, parser: ReportParser, chunks: Iterable[bytes]
 ) -> int:
-    """Write the parsed rows: COPY on PostgreSQL, transactions of a few thousand rows on SQLite."""
+    """Write the parsed rows in batches; on SQLite each batch is its own transaction."""
+    rows = 0
     with sessions() as session:
         connection = session.connection()
         dialect = connection.dialect
         if dialect.name == "postgresql" and dialect.driver == "psycopg":
             rows = _copy_rows(connection, report_id, parser.records(chunks, stored_dates=True))
-        elif dialect.name == "sqlite":
-            rows = _insert_sqlite(session, report_id, parser.blocks(chunks, stored_dates=True))
-        else:
-            rows = _insert_core(connection, report_id, parser.records(chunks))
+            session.commit()
+            return rows
+        batched = dialect.name == "sqlite"
+        write = _row_writer(connection, report_id)
+        for batch in _batches(
+            parser.records(chunks, stored_dates=batched), SQLITE_BATCH_ROWS if batched else BATCH_ROWS
+        ):
+            write(batch)
+            rows += len(batch)
+            if batched:
+                session.commit()  # the write lock is let go between batches
+                write = _row_writer(session.connection(), report_id)
         session.commit()
     return rows
 
@@ -381,49 +389,36 @@ def _copy_rows(connection: Connection, report_id: int, records: Iterable[RowTupl
     return rows
 
 
-def _insert_sqlite(session: Session, report_id: int, blocks: Iterable[Iterator[RowTuple]]) -> int:
-    """Insert each block's rows through the driver's executemany as they are parsed, committing
-    every `SQLITE_BATCH_ROWS` rows so the write lock is let go between them.
+def _row_writer(connection: Connection, report_id: int) -> Callable[[list[RowTuple]], None]:
+    """A function that inserts a batch of parsed rows of one report, in the connection's transaction.
 
-    The driver takes the rows straight from the parser: no batch of tuples is built and no
-    per-value processing runs (the parser gives dates in SQLAlchemy's storage form, and the
-    Core insert is compiled once with the report id in it). A block is text already read, so
-    the lock is never held while a download waits.
+    Core's per-value type processing costs as much as parsing the report, so SQLite gets a bulk
+    path: the Core insert, compiled with the report id in it, goes to the driver's executemany
+    with dates already in SQLAlchemy's storage form. PostgreSQL streams through `_copy_rows`; any
+    other database gets the plain Core insert.
     """
     table = table_of(ReportRow)
-    # An int from our own database, compiled in so each row's parameters are exactly the tuple.
-    statement = insert(table).values(report_id=literal_column(str(int(report_id))))
-    compiled = statement.compile(dialect=session.connection().dialect, column_keys=list(_ROW_COLUMNS))
-    assert tuple(compiled.positiontup or ()) == _ROW_COLUMNS
-    sql = str(compiled)
-    rows = 0
-    for block in blocks:
-        written = SQLITE_BATCH_ROWS
-        while written == SQLITE_BATCH_ROWS:
-            driver = session.connection().connection.driver_connection  # sqlite3's own connection
-            assert driver is not None
-            cursor = driver.cursor()
-            try:
-                cursor.executemany(sql, islice(block, SQLITE_BATCH_ROWS))
-                written = max(cursor.rowcount, 0)
-            finally:
-                cursor.close()
-            session.commit()
-            rows += written
-    return rows
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        # An int from our own database, compiled in so each row's parameters are exactly the tuple.
+        statement = insert(table).values(report_id=literal_column(str(int(report_id))))
+        compiled = statement.compile(dialect=dialect, column_keys=list(_ROW_COLUMNS))
+        assert tuple(compiled.positiontup or ()) == _ROW_COLUMNS
+        sql = str(compiled)
 
+        def write_sqlite(batch: list[RowTuple]) -> None:
+            connection.exec_driver_sql(sql, batch)
 
-def _insert_core(connection: Connection, report_id: int, records: Iterable[RowTuple]) -> int:
-    """Any other database: the plain Core insert, a batch at a time, in one transaction."""
-    statement = insert(table_of(ReportRow))
-    rows = 0
-    for batch in _batches(records, BATCH_ROWS):
+        return write_sqlite
+    statement = insert(table)
+
+    def write_core(batch: list[RowTuple]) -> None:
         connection.execute(
             statement,
             [{"report_id": report_id, **dict(zip(_ROW_COLUMNS, row, strict=True))} for row in batch],
         )
-        rows += len(batch)
-    return rows
+
+    return write_core
 
 
 def _open_report(

@@ -260,8 +260,6 @@ _CHARSETS: dict[str, str] = {
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _INFLATE_STEP = 1 << 20
-# The parser decodes and splits the stream this much at a time (a file import reads it so).
-_BLOCK_BYTES = 1 << 20
 _NBSP = ("\xa0", "\u202f", "\u2007")
 
 
@@ -588,34 +586,13 @@ class ReportParser:
             ReportFormatError: no header, a required column (the SKU) is missing, or a line is
                 longer than `MAX_LINE_BYTES`.
         """
-        for block in self.blocks(chunks, stored_dates=stored_dates):
-            yield from block
-
-    def blocks(self, chunks: Iterable[bytes], *, stored_dates: bool = False) -> Iterator[Iterator[RowTuple]]:
-        """`records`, a block of the file at a time: each block's rows are parsed from text already
-        read, so taking them never waits on the download. Take every row of a block before the next.
-
-        The SQLite import hands a block's rows to the driver as they are parsed, inside a
-        transaction: no batch of tuples is built, and the write lock is never held while the
-        network is slow.
-        """
-        line_blocks = self._line_blocks(gunzip_if_compressed(chunks), chunks)
-        first_number, lines = self._after_header(line_blocks)
-        yield self._parse_lines(lines, first_number, stored_dates)
-        for first_number, lines in line_blocks:
-            yield self._parse_lines(lines, first_number, stored_dates)
-
-    def _after_header(self, line_blocks: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str]]:
-        """Read the header (the first line with text): the lines after it in its block, numbered."""
-        for first_number, lines in line_blocks:
-            for at, line in enumerate(lines):
-                if line.strip():
-                    self._read_header(line)
-                    return first_number + at + 1, lines[at + 1 :]
-        raise ReportFormatError("the file is empty: a report starts with a header row")
-
-    def _parse_lines(self, lines: list[str], first_number: int, stored_dates: bool) -> Iterator[RowTuple]:
-        """The rows of `lines`, the first of which is line `first_number` of the file."""
+        lines = self._lines(gunzip_if_compressed(chunks), chunks)
+        for line in lines:
+            if line.strip():
+                self._read_header(line)
+                break
+        else:
+            raise ReportFormatError("the file is empty: a report starts with a header row")
         width, sku_at = self._width, self._sku
         asin_at, title_at, price_at = self._asin, self._title, self._price
         quantity_at, status_at, channel_at, date_at = (
@@ -629,7 +606,7 @@ class ReportParser:
         )
         stats = self.stats
         max_sku, max_title, max_code = MAX_SKU, MAX_TITLE, MAX_CODE
-        for number, line in enumerate(lines, first_number):
+        for line in lines:
             cells = line.split("\t")
             if len(cells) < width:
                 cells.extend([""] * (width - len(cells)))
@@ -651,7 +628,7 @@ class ReportParser:
                             quantity = _quantity(raw_quantity)
                         except _BadValue as problem:
                             column = stats.columns[quantity_at]
-                            stats.note(f"row {number}, column {column}: {problem}")
+                            stats.note(f"row {self._line}, column {column}: {problem}")
                             continue
             title = ""
             if title_at is not None:
@@ -682,57 +659,39 @@ class ReportParser:
                 opened_at,
             )
 
-    def _line_blocks(self, chunks: Iterable[bytes], source: object) -> Iterator[tuple[int, list[str]]]:
-        """The text lines of the byte stream, at least `_BLOCK_BYTES` of them at a time (less only
-        at the end), each block with the file line number of its first line; `self._line` counts
-        the lines read. At most a block and one line of `MAX_LINE_BYTES` are ever held."""
-        pieces: list[bytes] = []
-        held = 0
+    def _lines(self, chunks: Iterable[bytes], source: object) -> Iterator[str]:
+        """The text lines of the byte stream, `self._line` counting them; at most one line of
+        `MAX_LINE_BYTES` (plus a chunk) is ever held."""
+        buffer = b""
         first = True
         limit = MAX_LINE_BYTES
         for chunk in chunks:
-            pieces.append(chunk)
-            held += len(chunk)
-            if held < _BLOCK_BYTES:
-                continue
-            buffer = b"".join(pieces)
+            buffer += chunk
             cut = buffer.rfind(b"\n")
             if cut < 0:
-                if held > limit:
+                if len(buffer) > limit:
                     self._too_long(self._line + 1)
-                pieces = [buffer]
                 continue
-            block, rest = buffer[: cut + 1], buffer[cut + 1 :]
-            pieces, held = [rest], len(rest)
+            block, buffer = buffer[: cut + 1], buffer[cut + 1 :]
             if first:
                 block = block.removeprefix(b"\xef\xbb\xbf")
                 self._choose_codec(block, source)
                 first = False
             lines = self._text(block).split("\n")
             lines.pop()  # the block ends with its newline
-            yield self._numbered(lines, len(block))
-            if held > limit:
+            if len(block) > limit:
+                self._check_lengths(lines)
+            for line in lines:
+                self._line += 1
+                yield line
+            if len(buffer) > limit:
                 self._too_long(self._line + 1)
-        block = b"".join(pieces)
-        if not block:
-            return
-        if first:
-            block = block.removeprefix(b"\xef\xbb\xbf")
-            self._choose_codec(block, source)
-        lines = self._text(block).split("\n")
-        if lines[-1]:
-            lines[-1] = lines[-1].rstrip("\r")  # the last line, without its newline
-        else:
-            lines.pop()
-        if lines:
-            yield self._numbered(lines, len(block))
-
-    def _numbered(self, lines: list[str], size: int) -> tuple[int, list[str]]:
-        if size > MAX_LINE_BYTES:
-            self._check_lengths(lines)
-        first_number = self._line + 1
-        self._line += len(lines)
-        return first_number, lines
+        if buffer:
+            if first:
+                buffer = buffer.removeprefix(b"\xef\xbb\xbf")
+                self._choose_codec(buffer, source)
+            self._line += 1
+            yield self._text(buffer).rstrip("\r")
 
     def _check_lengths(self, lines: list[str]) -> None:
         for offset, line in enumerate(lines, start=1):
