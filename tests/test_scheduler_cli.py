@@ -16,14 +16,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def start_scheduler(database_url: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env["DATABASE_URL"] = database_url
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "scheduler"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # A scheduler started from a terminal hears Ctrl-C. A test run started in the background
+    # ignores SIGINT, and a child inherits an ignored signal (a handler is reset at exec), so the
+    # scheduler is started with a handler here, as a terminal's child would be.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "scheduler"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def read_until_running(process: subprocess.Popen[str]) -> list[str]:
