@@ -325,6 +325,7 @@ def test_stored_dates_of_rows_in_the_same_hour_keep_their_zone() -> None:
     dates = [
         "15/06/2020 10:05:07 MEST",
         "15/06/2020 10:59:59 MEST",
+        "15/06/2020 10:33:44.5 MEST",  # its hour is known, but not its shape: parsed in full
         "15/06/2020 10:75:00 MEST",  # not a minute: counted on, as the full parse does
         "15/06/2020 10:05:00 +05:30",
         "15/06/2020 10:45:00 +05:30",
@@ -340,6 +341,7 @@ def test_stored_dates_of_rows_in_the_same_hour_keep_their_zone() -> None:
     assert stored == [
         "2020-06-15 08:05:07.000000",
         "2020-06-15 08:59:59.000000",
+        "2020-06-15 08:33:44.000000",
         "2020-06-15 09:15:00.000000",
         "2020-06-15 04:35:00.000000",
         "2020-06-15 05:15:00.000000",

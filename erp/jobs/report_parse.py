@@ -300,15 +300,18 @@ class _DateParser:
 
     def parse_stored(self, text: str) -> str | None:
         """The date in SQLAlchemy's SQLite storage form (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC)."""
+        # Fastest, once the hour is known: in a zone a whole number of hours from UTC, the minutes
+        # and seconds are the same in UTC, so the stored text is the hour's, then `:MM:SS` as
+        # written (one look-up checks it). Only well-formed dates are remembered by hour.
+        suffix = _CLOCK_SUFFIXES.get(text[13:19])
+        if suffix is not None:
+            prefix = self._hours.get(text[:13] + text[19:])
+            if prefix is not None:
+                return prefix + suffix
         # Fast path, once the day is known: the usual fixed-width `DD/MM/YYYY HH:MM:SS ZONE`.
         if len(text) >= 19 and text[13] == ":" and text[16] == ":" and text[19:20] in ("", " "):
-            # Fastest, once the hour is known: in a zone a whole number of hours from UTC, the
-            # minutes and seconds are the same in UTC, so they are copied after the hour's text.
             minute, second = text[14:16], text[17:19]
             hour_key = text[:13] + text[19:]
-            prefix = self._hours.get(hour_key)
-            if prefix is not None and minute in _SIXTY and second in _SIXTY:
-                return prefix + minute + ":" + second + ".000000"
             day_start = self._days.get(text[:10] + text[19:])
             if day_start is not None:
                 try:
@@ -324,7 +327,7 @@ class _DateParser:
                     and second in _SIXTY
                     and len(self._hours) < 100_000
                 ):
-                    self._hours[hour_key] = stored[:14]  # "YYYY-MM-DD HH:"
+                    self._hours[hour_key] = stored[:13]  # "YYYY-MM-DD HH"
                 return stored
         text = text.strip()
         if not text:
@@ -384,6 +387,8 @@ class _DateParser:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SIXTY = frozenset(f"{n:02d}" for n in range(60))  # minutes and seconds as reports write them
+# `:MM:SS` as reports write it -> the stored text's end, `:MM:SS.000000`.
+_CLOCK_SUFFIXES = {f":{m}:{s}": f":{m}:{s}.000000" for m in sorted(_SIXTY) for s in sorted(_SIXTY)}
 
 
 def _parse_iso(text: str) -> datetime:
