@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, literal_column
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -190,15 +190,14 @@ def _store_rows(
             session.commit()
             return rows
         batched = dialect.name == "sqlite"
-        write = _row_writer(connection, report_id)
+        write = _row_writer(dialect, report_id)
         for batch in _batches(
             parser.records(chunks, stored_dates=batched), SQLITE_BATCH_ROWS if batched else BATCH_ROWS
         ):
-            write(batch)
+            write(session.connection(), batch)
             rows += len(batch)
             if batched:
                 session.commit()  # the write lock is let go between batches
-                write = _row_writer(session.connection(), report_id)
         session.commit()
     return rows
 
@@ -390,8 +389,9 @@ def _copy_rows(connection: Connection, report_id: int, records: Iterable[RowTupl
     return rows
 
 
-def _row_writer(connection: Connection, report_id: int) -> Callable[[list[RowTuple]], None]:
-    """A function that inserts a batch of parsed rows of one report, in the connection's transaction.
+def _row_writer(dialect: Dialect, report_id: int) -> Callable[[Connection, list[RowTuple]], None]:
+    """A function that inserts a batch of parsed rows of one report, in a connection's transaction
+    (on SQLite each batch may come on another connection: the statements are compiled once).
 
     Core's per-value type processing costs as much as parsing the report, so SQLite gets a bulk
     path: the Core insert, compiled with the report id in it, goes to the driver's executemany
@@ -399,7 +399,6 @@ def _row_writer(connection: Connection, report_id: int) -> Callable[[list[RowTup
     other database gets the plain Core insert.
     """
     table = table_of(ReportRow)
-    dialect = connection.dialect
     if dialect.name == "sqlite":
         # An int from our own database, compiled in so each row's parameters are exactly the tuple.
         statement = insert(table).values(report_id=literal_column(str(int(report_id))))
@@ -409,14 +408,16 @@ def _row_writer(connection: Connection, report_id: int) -> Callable[[list[RowTup
         # Many rows per statement: SQLite then steps once per 100 rows instead of once per row,
         # which cost 1.3-1.5 µs a row against 2.2-2.3 (and shortens the write lock's hold).
         head, values = one_row.rsplit(" VALUES ", 1)
-        many_rows = f"{head} VALUES {', '.join([values] * _SQLITE_ROWS_PER_STATEMENT)}"
         per_statement = _SQLITE_ROWS_PER_STATEMENT
-        flat = chain.from_iterable
+        many_rows = f"{head} VALUES {', '.join([values] * per_statement)}"
 
-        def write_sqlite(batch: list[RowTuple]) -> None:
+        def write_sqlite(connection: Connection, batch: list[RowTuple]) -> None:
             whole = len(batch) - len(batch) % per_statement
             if whole:
-                groups = [tuple(flat(batch[i : i + per_statement])) for i in range(0, whole, per_statement)]
+                groups = [
+                    tuple(chain.from_iterable(batch[i : i + per_statement]))
+                    for i in range(0, whole, per_statement)
+                ]
                 connection.exec_driver_sql(many_rows, groups)
             if whole < len(batch):
                 connection.exec_driver_sql(one_row, batch[whole:])
@@ -424,7 +425,7 @@ def _row_writer(connection: Connection, report_id: int) -> Callable[[list[RowTup
         return write_sqlite
     statement = insert(table)
 
-    def write_core(batch: list[RowTuple]) -> None:
+    def write_core(connection: Connection, batch: list[RowTuple]) -> None:
         connection.execute(
             statement,
             [{"report_id": report_id, **dict(zip(_ROW_COLUMNS, row, strict=True))} for row in batch],

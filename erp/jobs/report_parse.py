@@ -321,12 +321,8 @@ class _DateParser:
                 day, clock = divmod(moment, 86400)
                 day_text = self._day_texts.get(day) or self._day_text(day)
                 stored = day_text + (self._clock_texts.get(clock) or self._clock_text(clock))
-                if (
-                    day_start % 3600 == 0
-                    and minute in _SIXTY
-                    and second in _SIXTY
-                    and len(self._hours) < 100_000
-                ):
+                # Remembered only where the fastest path above can take the date from it.
+                if day_start % 3600 == 0 and suffix is not None and len(self._hours) < 100_000:
                     self._hours[hour_key] = stored[:13]  # "YYYY-MM-DD HH"
                 return stored
         text = text.strip()
@@ -386,9 +382,8 @@ class _DateParser:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SIXTY = frozenset(f"{n:02d}" for n in range(60))  # minutes and seconds as reports write them
-# `:MM:SS` as reports write it -> the stored text's end, `:MM:SS.000000`.
-_CLOCK_SUFFIXES = {f":{m}:{s}": f":{m}:{s}.000000" for m in sorted(_SIXTY) for s in sorted(_SIXTY)}
+# `:MM:SS` as reports write it (real minutes and seconds only) -> the stored text's end.
+_CLOCK_SUFFIXES = {f":{m:02d}:{s:02d}": f":{m:02d}:{s:02d}.000000" for m in range(60) for s in range(60)}
 
 
 def _parse_iso(text: str) -> datetime:
